@@ -1,0 +1,43 @@
+import Type from "typebox";
+import { requestOrigin } from "../audit/audit-origin.js";
+import { recordAuditEvent } from "../audit/audit-repository.js";
+import { nowTimestamp } from "../db/time.js";
+import type { App } from "../http/app-types.js";
+import { AppError } from "../http/errors.js";
+import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../http/schemas.js";
+import type { Services } from "../services.js";
+import { findApiKey, revokeApiKey } from "./api-key-repository.js";
+
+export function registerRevokeApiKey(app: App, services: Services): void {
+  app.delete(
+    "/api-keys/:id",
+    {
+      config: { access: { scope: "api_keys:write", instances: "multi" } },
+      schema: {
+        summary: "Revoke a key: it stops working at once. Revoking a revoked key changes nothing",
+        params: IdParams,
+        response: {
+          204: Type.Null({ description: "Revoked" }),
+          ...errorResponses(...AUTHENTICATED_ERRORS, "instance_scoped_key", "api_key_not_found"),
+        },
+      },
+    },
+    async (request, reply) => {
+      const customerId = request.apiKey.customer_id;
+      const keyId = request.params.id;
+      await services.db.transaction().execute(async (tx) => {
+        const key = await findApiKey(tx, customerId, keyId);
+        if (!key) throw new AppError("api_key_not_found", "No such API key.");
+        if (await revokeApiKey(tx, customerId, keyId, nowTimestamp())) {
+          await recordAuditEvent(tx, customerId, requestOrigin(request), {
+            action: "api_key.revoked",
+            target: { type: "api_key", id: keyId },
+            metadata: { name: key.name, prefix: key.prefix },
+          });
+        }
+      });
+      services.cache.evict([keyId]);
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,102 @@
+import Fastify, { LogController } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { registerApiKeyRoutes } from "./api-keys/index.js";
+import { registerListAuditEvents } from "./audit/list-audit-events.route.js";
+import { installAuthentication } from "./auth/authenticated-context.js";
+import { LastUsedRecorder } from "./auth/last-used-recorder.js";
+import { resolvePepper } from "./auth/pepper.js";
+import { VerifiedKeyCache } from "./auth/verified-key-cache.js";
+import type { Config } from "./config.js";
+import { openDatabase } from "./db/database.js";
+import { migrateToLatest } from "./db/migrate.js";
+import type { Db } from "./db/schema.js";
+import { registerHealth } from "./health/health.route.js";
+import type { App } from "./http/app-types.js";
+import { installErrorHandler } from "./http/error-handler.js";
+import { loggerOptions } from "./http/logging.js";
+import { createNotFoundHandler } from "./http/not-found.js";
+import { newRequestId } from "./http/request-id.js";
+import { validatorCompiler } from "./http/validation.js";
+import { registerInstanceRoutes } from "./instances/index.js";
+import { registerGetLimits } from "./rate-limit/get-limits.route.js";
+import { MemoryRateLimiter } from "./rate-limit/token-buckets.js";
+import type { Services } from "./services.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The app's database, for the tools and tests that share the app's connection. */
+    db: Db;
+  }
+}
+
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+export type AppOptions = {
+  /** false silences the log (tests); a stream receives the JSON lines instead of stdout. */
+  logger?: false | { stream: NodeJS.WritableStream };
+};
+
+/**
+ * Builds the whole API from a config: opens the database and migrates it, then assembles the
+ * app. It never listens; `server.ts` does. Public routes are registered at the root, every other
+ * one inside the authenticated `/v1` context.
+ */
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const { db, dialect } = openDatabase(config.database);
+  try {
+    await migrateToLatest(db, dialect);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  const pepper = resolvePepper(config);
+
+  const app = Fastify({
+    logger: options.logger === false ? false : { ...loggerOptions(config.logLevel), ...(options.logger ?? {}) },
+    genReqId: newRequestId,
+    requestIdHeader: false,
+    logController: new LogController({ requestIdLogLabel: "request_id" }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: config.trustProxy,
+    routerOptions: { maxParamLength: 500 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate("db", db);
+  app.setValidatorCompiler(validatorCompiler);
+  app.removeContentTypeParser("text/plain");
+  installErrorHandler(app);
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  const notFound = createNotFoundHandler(app);
+  app.setNotFoundHandler(notFound);
+
+  const services: Services = {
+    db,
+    dialect,
+    pepper,
+    cache: new VerifiedKeyCache(),
+    authFailures: new MemoryRateLimiter(config.authFailureLimit),
+    keyLimits: new MemoryRateLimiter(config.rateLimit),
+    lastUsed: new LastUsedRecorder(db, config.lastUsedFlushMs, app.log),
+  };
+  services.lastUsed.start();
+  app.addHook("onClose", async () => {
+    await services.lastUsed.stop();
+    await db.destroy();
+  });
+
+  registerHealth(app);
+  app.register(
+    async (v1: App) => {
+      installAuthentication(v1, services);
+      v1.setNotFoundHandler(notFound);
+      registerApiKeyRoutes(v1, services);
+      registerInstanceRoutes(v1, services);
+      registerListAuditEvents(v1, services);
+      registerGetLimits(v1, services);
+    },
+    { prefix: "/v1" },
+  );
+  return app;
+}

@@ -1,0 +1,48 @@
+import { randomBytes } from "node:crypto";
+import { crc32 } from "./crc32.js";
+
+/**
+ * The key format of product.md: `zpk_live_` + 43 base62 characters of 32 random bytes + a
+ * 6-character base62 CRC-32 of everything before it. The checksum lets the server (and secret
+ * scanners) refuse a mistyped or made-up token without touching the database.
+ */
+export const KEY_MODE_PREFIX = "zpk_live_";
+const BODY_LENGTH = 43;
+const CHECKSUM_LENGTH = 6;
+const PREFIX_TAIL_LENGTH = 8;
+const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const KEY_PATTERN = new RegExp(`^${KEY_MODE_PREFIX}[0-9A-Za-z]{${BODY_LENGTH + CHECKSUM_LENGTH}}$`);
+
+export const KEY_LENGTH = KEY_MODE_PREFIX.length + BODY_LENGTH + CHECKSUM_LENGTH;
+
+function toBase62(value: bigint, width: number): string {
+  let text = "";
+  let rest = value;
+  while (rest > 0n) {
+    text = ALPHABET[Number(rest % 62n)] + text;
+    rest /= 62n;
+  }
+  return text.padStart(width, "0");
+}
+
+function checksumOf(text: string): string {
+  return toBase62(BigInt(crc32(Buffer.from(text, "ascii"))), CHECKSUM_LENGTH);
+}
+
+export function generateKey(): string {
+  const body = toBase62(BigInt(`0x${randomBytes(32).toString("hex")}`), BODY_LENGTH);
+  const head = KEY_MODE_PREFIX + body;
+  return head + checksumOf(head);
+}
+
+/** True when the token has the key's shape and its checksum matches: no I/O. */
+export function isWellFormedKey(token: string): boolean {
+  if (!KEY_PATTERN.test(token)) return false;
+  const head = token.slice(0, -CHECKSUM_LENGTH);
+  return checksumOf(head) === token.slice(-CHECKSUM_LENGTH);
+}
+
+/** The displayed, non-secret identifier of a key: `zpk_live_` and the tail's first 8 characters. */
+export function displayPrefix(key: string): string {
+  return key.slice(0, KEY_MODE_PREFIX.length + PREFIX_TAIL_LENGTH);
+}

@@ -1,0 +1,62 @@
+import type { FastifyBaseLogger } from "fastify";
+import { recordKeyUses } from "../api-keys/api-key-repository.js";
+import type { Db } from "../db/schema.js";
+
+/** Keys per UPDATE: keeps each statement well under SQLite's parameter limit. */
+const BATCH_SIZE = 400;
+
+/**
+ * The write-behind of `last_used_at`. Authentication only notes a use in memory; uses are
+ * coalesced per key (the latest wins) and written in batched UPDATEs every `flushMs` and at close,
+ * so the request path never waits on a write.
+ */
+export class LastUsedRecorder {
+  private pending = new Map<string, string>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Db,
+    private readonly flushMs: number,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  noteUse(keyId: string, at: string): void {
+    const known = this.pending.get(keyId);
+    if (known === undefined || known < at) this.pending.set(keyId, at);
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.flush(), this.flushMs);
+    this.timer.unref();
+  }
+
+  /** Stops the clock and writes what is pending: called at graceful shutdown. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+
+  /** One flush at a time; a flush asked for during another runs right after it. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.writePending());
+    return this.flushing;
+  }
+
+  private async writePending(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    const entries = [...batch];
+    for (let start = 0; start < entries.length; start += BATCH_SIZE) {
+      const chunk = new Map(entries.slice(start, start + BATCH_SIZE));
+      try {
+        await recordKeyUses(this.db, chunk);
+      } catch (error) {
+        this.log.error({ err: error, keys: chunk.size }, "could not record key uses; will retry");
+        for (const [keyId, at] of chunk) this.noteUse(keyId, at);
+      }
+    }
+  }
+}

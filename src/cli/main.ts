@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config.js";
+import { runCustomersCreate } from "./customers-create.js";
+import { runMigrate } from "./migrate.js";
+import { UsageError } from "./usage-error.js";
+import { runServer } from "../server.js";
+
+const HELP = `whatisup: the WhatIsUp.dev API server and its tools
+
+Usage:
+  whatisup serve                               run the API server (migrations run at start)
+  whatisup migrate                             apply database migrations and exit
+  whatisup customers create --name NAME [--json]
+                                               create a customer and its first API key
+
+Settings come from the environment (DATABASE_URL, WHATISUP_KEY_PEPPER, PORT, HOST, ...);
+see the README. Exit codes: 0 success, 1 failure, 2 usage error.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  switch (command) {
+    case "serve":
+      expectNoArguments("serve", rest);
+      await runServer(loadConfig());
+      return 0;
+    case "migrate":
+      expectNoArguments("migrate", rest);
+      return runMigrate(loadConfig());
+    case "customers":
+      return runCustomers(rest);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+async function runCustomers(argv: string[]): Promise<number> {
+  const [subcommand, ...rest] = argv;
+  if (subcommand !== "create") throw new UsageError('expected "customers create --name NAME [--json]"');
+  const { values } = parseArgs({
+    args: rest,
+    options: { name: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean" } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write("whatisup customers create --name NAME [--json]\n\nCreates a customer and its first API key (scopes [\"*\"]).\n");
+    return 0;
+  }
+  if (values.name === undefined || values.name.trim() === "") throw new UsageError("--name is required");
+  if (values.name.length > 200) throw new UsageError("--name must be at most 200 characters");
+  return runCustomersCreate(loadConfig(), values.name, values.json);
+}
+
+function expectNoArguments(command: string, rest: string[]): void {
+  if (rest.length > 0) throw new UsageError(`"${command}" takes no arguments, got "${rest.join(" ")}"`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`whatisup: ${(error as Error).message}\nRun "whatisup --help" for usage.\n`);
+      process.exitCode = 2;
+    } else if (error instanceof ConfigError) {
+      process.stderr.write(`whatisup: configuration: ${error.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`whatisup: ${(error as Error).message ?? String(error)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,71 @@
+export type DatabaseConfig = { dialect: "sqlite"; path: string };
+
+export type Config = {
+  host: string;
+  port: number;
+  database: DatabaseConfig;
+  /** Unset means: generate one beside the SQLite file (embedded mode only). */
+  keyPepper: string | null;
+  rateLimit: { burst: number; refillPerSecond: number };
+  authFailureLimit: { burst: number; refillPerSecond: number };
+  lastUsedFlushMs: number;
+  trustProxy: boolean;
+  logLevel: string;
+};
+
+export class ConfigError extends Error {}
+
+const DEFAULT_DATABASE_URL = "sqlite:./data/whatisup.db";
+const MIN_PEPPER_LENGTH = 32;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const pepper = env.WHATISUP_KEY_PEPPER || null;
+  if (pepper !== null && pepper.length < MIN_PEPPER_LENGTH) {
+    throw new ConfigError(`WHATISUP_KEY_PEPPER must be at least ${MIN_PEPPER_LENGTH} characters`);
+  }
+  return {
+    host: env.HOST || "127.0.0.1",
+    port: readInteger(env, "PORT", 8080, 0),
+    database: parseDatabaseUrl(env.DATABASE_URL || DEFAULT_DATABASE_URL),
+    keyPepper: pepper,
+    rateLimit: {
+      burst: readInteger(env, "RATE_LIMIT_BURST", 60, 1),
+      refillPerSecond: readDecimal(env, "RATE_LIMIT_REFILL_PER_SEC", 1),
+    },
+    authFailureLimit: {
+      burst: readInteger(env, "AUTH_FAILURE_BURST", 30, 1),
+      refillPerSecond: readDecimal(env, "AUTH_FAILURE_REFILL_PER_SEC", 0.5),
+    },
+    lastUsedFlushMs: readInteger(env, "LAST_USED_FLUSH_MS", 10_000, 1),
+    trustProxy: env.TRUST_PROXY === "true",
+    logLevel: env.LOG_LEVEL || "info",
+  };
+}
+
+export function parseDatabaseUrl(url: string): DatabaseConfig {
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length);
+    if (path === "") throw new ConfigError("DATABASE_URL sqlite: needs a path, e.g. sqlite:./data/whatisup.db");
+    return { dialect: "sqlite", path };
+  }
+  throw new ConfigError("DATABASE_URL must start with sqlite: (postgres:// is not supported yet)");
+}
+
+function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min) {
+    throw new ConfigError(`${name} must be a whole number of at least ${min}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function readDecimal(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || value <= 0) {
+    throw new ConfigError(`${name} must be a positive decimal number, got "${raw}"`);
+  }
+  return value;
+}

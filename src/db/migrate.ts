@@ -1,0 +1,43 @@
+import { Migrator, type Kysely, type Migration, type MigrationResultSet } from "kysely";
+import type { SqlDialect } from "./dialect.js";
+import * as initialSchema from "./migrations/20261126130000_initial_schema.js";
+
+type DialectMigration = {
+  up(db: Kysely<any>, dialect: SqlDialect): Promise<void>;
+  down(db: Kysely<any>, dialect: SqlDialect): Promise<void>;
+};
+
+/** Every migration, in order. Listed by hand so the build never depends on a directory scan. */
+const MIGRATIONS: Record<string, DialectMigration> = {
+  "20261126130000_initial_schema": initialSchema,
+};
+
+export class MigrationError extends Error {}
+
+export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: {
+      async getMigrations() {
+        const bound: Record<string, Migration> = {};
+        for (const [name, migration] of Object.entries(MIGRATIONS)) {
+          bound[name] = {
+            up: (target) => migration.up(target, dialect),
+            down: (target) => migration.down(target, dialect),
+          };
+        }
+        return bound;
+      },
+    },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    throw new MigrationError(`migration failed: ${describe(results)}`, { cause: error });
+  }
+  return (results ?? []).map((result) => result.migrationName);
+}
+
+function describe(results: MigrationResultSet["results"]): string {
+  const failed = results?.find((result) => result.status === "Error");
+  return failed ? failed.migrationName : "before any migration ran";
+}

@@ -1,0 +1,72 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { App } from "./app-types.js";
+import { AppError, validationFailed, type FieldProblem } from "./errors.js";
+
+type AjvIssue = {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+};
+
+/** The one place an error becomes a response: the envelope of product.md, nothing more. */
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  if (error.status === 401) reply.header("www-authenticate", 'Bearer realm="whatisup"');
+  const body: { error: { code: string; message: string; details?: unknown }; request_id: string } = {
+    error: { code: error.code, message: error.message },
+    request_id: request.id,
+  };
+  if (error.details !== undefined) body.error.details = error.details;
+  return reply.code(error.status).type("application/json; charset=utf-8").send(body);
+}
+
+export function installErrorHandler(app: App): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500) request.log.error({ err: error }, "request failed");
+    return sendError(request, reply, appError);
+  });
+}
+
+function toAppError(error: FastifyError): AppError {
+  if (error instanceof AppError) return error;
+  if (error.validation) {
+    const location = error.validationContext ?? "body";
+    return validationFailed(firstProblemPerField(error.validation.map((issue) => describeIssue(location, issue as AjvIssue))));
+  }
+  switch (error.code) {
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new AppError("unsupported_media_type", "Send the body as application/json.");
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new AppError("payload_too_large", "The body is larger than the limit of 64 KiB.");
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return validationFailed([{ field: "body", message: "is empty; send a JSON object" }]);
+  }
+  if (error.statusCode === 400) {
+    return validationFailed([{ field: "body", message: "is not valid JSON" }]);
+  }
+  return new AppError("internal_error", "Something went wrong on our side. Quote the request id if you contact us.");
+}
+
+/** A value failing a union reports once per branch; the first branch's reason is the useful one. */
+function firstProblemPerField(problems: FieldProblem[]): FieldProblem[] {
+  const byField = new Map<string, FieldProblem>();
+  for (const problem of problems) if (!byField.has(problem.field)) byField.set(problem.field, problem);
+  return [...byField.values()];
+}
+
+function describeIssue(location: string, issue: AjvIssue): FieldProblem {
+  const path = issue.instancePath.split("/").filter(Boolean);
+  if (issue.keyword === "required") path.push(String(issue.params.missingProperty));
+  if (issue.keyword === "additionalProperties") {
+    path.push(String(issue.params.additionalProperty));
+    return { field: [location, ...path].join("."), message: "is not a known field" };
+  }
+  const problem: FieldProblem = { field: [location, ...path].join("."), message: issue.message ?? "is not valid" };
+  if (issue.keyword === "enum") problem.allowed = issue.params.allowedValues as unknown[];
+  if (issue.keyword === "format" && issue.params.format === "date-time") {
+    problem.message = "must be an ISO 8601 date-time with a time zone, e.g. 2027-01-31T12:00:00Z";
+  }
+  return problem;
+}

@@ -1,0 +1,66 @@
+import type { Executor, Tx } from "../db/schema.js";
+import { olderThan } from "../db/pagination.js";
+import type { Cursor } from "../http/cursor.js";
+
+export const INSTANCE_STATUSES = ["pending", "qr", "connecting", "connected", "disconnected", "failed"] as const;
+export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+
+export type Instance = {
+  id: string;
+  customer_id: string;
+  name: string;
+  status: InstanceStatus;
+  phone_number: string | null;
+  created_at: string;
+  updated_at: string;
+};
+
+const PUBLIC_COLUMNS = ["id", "customer_id", "name", "status", "phone_number", "created_at", "updated_at"] as const;
+
+export async function insertInstance(tx: Tx, customerId: string, instance: Omit<Instance, "customer_id">): Promise<Instance> {
+  const stored = { ...instance, customer_id: customerId };
+  await tx.insertInto("instances").values(stored).execute();
+  return stored;
+}
+
+/** Deleted instances are gone for every reader: this finds only live ones. */
+export async function findInstance(db: Executor, customerId: string, id: string): Promise<Instance | undefined> {
+  const row = await db
+    .selectFrom("instances")
+    .select(PUBLIC_COLUMNS)
+    .where("customer_id", "=", customerId)
+    .where("id", "=", id)
+    .where("deleted_at", "is", null)
+    .executeTakeFirst();
+  return row as Instance | undefined;
+}
+
+/** Newest first; one row more than `limit`, which tells whether a next page exists. */
+export async function listInstances(
+  db: Executor,
+  customerId: string,
+  page: { limit: number; after: Cursor | null },
+): Promise<Instance[]> {
+  let query = db
+    .selectFrom("instances")
+    .select(PUBLIC_COLUMNS)
+    .where("customer_id", "=", customerId)
+    .where("deleted_at", "is", null)
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .limit(page.limit + 1);
+  if (page.after) query = query.where(olderThan(page.after));
+  return (await query.execute()) as Instance[];
+}
+
+/** Soft delete; true when this call deleted a live instance. */
+export async function softDeleteInstance(tx: Tx, customerId: string, id: string, at: string): Promise<boolean> {
+  const result = await tx
+    .updateTable("instances")
+    .set({ deleted_at: at, updated_at: at })
+    .where("customer_id", "=", customerId)
+    .where("id", "=", id)
+    .where("deleted_at", "is", null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}

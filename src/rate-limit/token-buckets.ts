@@ -1,0 +1,73 @@
+export type BucketSettings = { burst: number; refillPerSecond: number };
+
+/** What a bucket holds after a take or a look: enough for the rate-limit headers. */
+export type BucketState = {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Unix milliseconds when the bucket is full again. */
+  resetAt: number;
+  /** Milliseconds until one token is available; 0 when one is. */
+  retryAfterMs: number;
+};
+
+/**
+ * Token buckets kept by name (a key id, a client address). Promise-returning so that a shared
+ * store (Redis) can stand in for this in-memory one without changing a caller.
+ */
+export interface RateLimiter {
+  take(name: string): Promise<BucketState>;
+  peek(name: string): Promise<BucketState>;
+}
+
+type Bucket = { tokens: number; updatedAt: number };
+
+/**
+ * In-memory buckets. Least recently used buckets are dropped beyond `maxBuckets`, so a flood of
+ * distinct names cannot grow memory without bound (a dropped bucket comes back full).
+ */
+export class MemoryRateLimiter implements RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(
+    private readonly settings: BucketSettings,
+    private readonly maxBuckets = 100_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async take(name: string): Promise<BucketState> {
+    return this.settle(name, 1);
+  }
+
+  async peek(name: string): Promise<BucketState> {
+    return this.settle(name, 0);
+  }
+
+  private settle(name: string, cost: number): BucketState {
+    const now = this.now();
+    const { burst, refillPerSecond } = this.settings;
+    const bucket = this.buckets.get(name) ?? { tokens: burst, updatedAt: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * refillPerSecond);
+    bucket.updatedAt = now;
+    const allowed = bucket.tokens >= Math.max(cost, 1);
+    if (allowed) bucket.tokens -= cost;
+    this.remember(name, bucket);
+    return {
+      allowed,
+      limit: burst,
+      remaining: Math.floor(bucket.tokens),
+      resetAt: now + Math.ceil(((burst - bucket.tokens) / refillPerSecond) * 1000),
+      retryAfterMs: bucket.tokens >= 1 ? 0 : Math.ceil(((1 - bucket.tokens) / refillPerSecond) * 1000),
+    };
+  }
+
+  private remember(name: string, bucket: Bucket): void {
+    this.buckets.delete(name);
+    if (bucket.tokens >= this.settings.burst) return;
+    this.buckets.set(name, bucket);
+    if (this.buckets.size > this.maxBuckets) {
+      const oldest = this.buckets.keys().next().value;
+      if (oldest !== undefined) this.buckets.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import type { LightMyRequestResponse } from "fastify";
+import { expect } from "vitest";
+import { buildApp, type AppOptions } from "../../src/app.js";
+import type { IssuedApiKey } from "../../src/api-keys/issue-api-key.js";
+import { CLI_ORIGIN } from "../../src/audit/audit-origin.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import { createCustomer } from "../../src/customers/create-customer.js";
+import type { Customer } from "../../src/customers/customer-repository.js";
+import type { App } from "../../src/http/app-types.js";
+
+export const TEST_PEPPER = "test-pepper-that-is-long-enough-0123456789";
+
+/** The server's defaults, on a private in-memory database, with a fixed pepper. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    ...loadConfig({}),
+    database: { dialect: "sqlite", path: ":memory:" },
+    keyPepper: TEST_PEPPER,
+    lastUsedFlushMs: 3_600_000,
+    ...overrides,
+  };
+}
+
+export async function buildTestApp(overrides: Partial<Config> = {}, options: AppOptions = { logger: false }): Promise<App> {
+  const app = await buildApp(testConfig(overrides), options);
+  await app.ready();
+  return app;
+}
+
+export type TestCustomer = { customer: Customer; key: IssuedApiKey; secret: string };
+
+/** A customer and its first key (`*`), made the way the CLI makes them. */
+export async function createTestCustomer(app: App, name = "Acme"): Promise<TestCustomer> {
+  const created = await createCustomer(app.db, TEST_PEPPER, name, CLI_ORIGIN);
+  return { customer: created.customer, key: created.api_key, secret: created.api_key.secret };
+}
+
+export function bearer(secret: string): Record<string, string> {
+  return { authorization: `Bearer ${secret}` };
+}
+
+/** Issues a key through the API and returns the 201 body. */
+export async function issueKey(app: App, secret: string, body: Record<string, unknown>): Promise<IssuedApiKey> {
+  const response = await app.inject({ method: "POST", url: "/v1/api-keys", headers: bearer(secret), payload: body });
+  expect(response.statusCode, response.body).toBe(201);
+  return response.json();
+}
+
+/** Creates an instance through the API and returns the 201 body. */
+export async function createInstance(app: App, secret: string, name = "main"): Promise<{ id: string; name: string }> {
+  const response = await app.inject({ method: "POST", url: "/v1/instances", headers: bearer(secret), payload: { name } });
+  expect(response.statusCode, response.body).toBe(201);
+  return response.json();
+}
+
+export type ErrorBody = {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+  request_id: string;
+};
+
+/**
+ * Asserts the error envelope of product.md: the status, the code, a message, and a request id
+ * that matches the X-Request-Id header. Returns the body for further checks.
+ */
+export function expectError(response: LightMyRequestResponse, status: number, code: string): ErrorBody {
+  expect(response.statusCode, response.body).toBe(status);
+  expect(response.headers["content-type"]).toMatch(/^application\/json/);
+  const body = response.json() as ErrorBody;
+  expect(body.error.code).toBe(code);
+  expect(typeof body.error.message).toBe("string");
+  expect(body.error.message.length).toBeGreaterThan(0);
+  expect(body.request_id).toMatch(/^req_/);
+  expect(response.headers["x-request-id"]).toBe(body.request_id);
+  expect(Object.keys(body).sort()).toEqual(["error", "request_id"]);
+  if (status === 401) expect(response.headers["www-authenticate"]).toMatch(/^Bearer/);
+  return body;
+}
