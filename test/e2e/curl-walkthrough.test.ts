@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * The README's walk-through against the compiled program: a real server process on a socket and
+ * the real CLI, sharing an embedded SQLite database whose pepper the first of them generated.
+ * `npm test` builds dist/ first (pretest).
+ */
+const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
+
+type Started = { process: ChildProcess; baseUrl: string };
+
+function startServer(env: NodeJS.ProcessEnv): Promise<Started> {
+  const child = spawn(process.execPath, [CLI, "serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error("server did not start in time")), 15_000);
+    child.once("exit", (code) => reject(new Error(`server exited early with ${code}`)));
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolvePromise({ process: child, baseUrl: match[1]! });
+      }
+    });
+  });
+}
+
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  return new Promise((resolvePromise) => child.on("exit", (code) => resolvePromise({ code, stdout, stderr })));
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolvePromise) => child.once("exit", (code) => resolvePromise(code)));
+}
+
+describe("the README walk-through, over a socket", () => {
+  let workdir: string;
+  let env: NodeJS.ProcessEnv;
+  let server: Started;
+
+  beforeAll(async () => {
+    workdir = mkdtempSync(join(tmpdir(), "whatisup-e2e-"));
+    const { WHATISUP_KEY_PEPPER: _pepper, ...inherited } = process.env;
+    env = {
+      ...inherited,
+      PORT: "0",
+      DATABASE_URL: `sqlite:${join(workdir, "data", "whatisup.db")}`,
+      LAST_USED_FLUSH_MS: "600000",
+      LOG_LEVEL: "info",
+    };
+    server = await startServer(env);
+  });
+
+  afterAll(() => {
+    if (server.process.exitCode === null) server.process.kill("SIGKILL");
+    rmSync(workdir, { recursive: true, force: true });
+  });
+
+  it("bootstraps with the CLI while the server runs, then walks list → issue → use → revoke → refused", async () => {
+    const created = await runCli(["customers", "create", "--name", "Acme", "--json"], env);
+    expect(created.code, created.stderr).toBe(0);
+    const { customer, api_key: firstKey } = JSON.parse(created.stdout);
+    expect(customer).toEqual({ id: expect.any(String), name: "Acme", created_at: expect.any(String) });
+    expect(firstKey.scopes).toEqual(["*"]);
+    expect(firstKey.secret).toMatch(/^zpk_live_[0-9A-Za-z]{49}$/);
+    expect(statSync(join(workdir, "data", "whatisup.pepper")).mode & 0o777).toBe(0o600);
+
+    const call = (path: string, key: string, init: RequestInit = {}) =>
+      fetch(`${server.baseUrl}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...init.headers } });
+
+    const listed = await call("/v1/api-keys", firstKey.secret);
+    expect(listed.status).toBe(200);
+    expect((await listed.json()).map((key: { id: string }) => key.id)).toEqual([firstKey.id]);
+
+    const issuedResponse = await call("/v1/api-keys", firstKey.secret, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "app-2026-q2" }),
+    });
+    expect(issuedResponse.status).toBe(201);
+    expect(issuedResponse.headers.get("cache-control")).toBe("no-store");
+    const issued = await issuedResponse.json();
+    expect(issued).toMatchObject({ name: "app-2026-q2", scopes: ["*"], revoked_at: null });
+
+    const withNewKey = await call("/v1/api-keys", issued.secret);
+    expect(withNewKey.status).toBe(200);
+    expect((await withNewKey.json()).map((key: { id: string }) => key.id)).toEqual([issued.id, firstKey.id]);
+
+    const revoked = await call(`/v1/api-keys/${issued.id}`, firstKey.secret, { method: "DELETE" });
+    expect(revoked.status).toBe(204);
+    expect(await revoked.text()).toBe("");
+
+    const refused = await call("/v1/api-keys", issued.secret);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    const refusal = await refused.json();
+    expect(refusal.error.code).toBe("auth_expired");
+    expect(refusal.request_id).toBe(refused.headers.get("x-request-id"));
+
+    const health = await fetch(`${server.baseUrl}/healthz`);
+    expect(await health.json()).toEqual({ status: "ok" });
+
+    // Graceful shutdown writes the pending last_used_at (the flush interval is ten minutes).
+    server.process.kill("SIGTERM");
+    expect(await exitOf(server.process)).toBe(0);
+    const db = new Database(join(workdir, "data", "whatisup.db"), { readonly: true });
+    const row = db.prepare("select last_used_at from api_keys where id = ?").get(firstKey.id) as {
+      last_used_at: string | null;
+    };
+    db.close();
+    expect(row.last_used_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  it("prints a readable summary without --json, and refuses bad usage with exit code 2", async () => {
+    const readable = await runCli(["customers", "create", "--name", "Globex"], env);
+    expect(readable.code).toBe(0);
+    expect(readable.stdout).toMatch(/zpk_live_[0-9A-Za-z]{49}/);
+    expect(readable.stdout).toContain("will not be shown again");
+
+    const missingName = await runCli(["customers", "create"], env);
+    expect(missingName.code).toBe(2);
+    expect(missingName.stderr).toContain("--name is required");
+
+    const unknown = await runCli(["frobnicate"], env);
+    expect(unknown.code).toBe(2);
+  });
+});
