@@ -1,0 +1,432 @@
+import { randomUUID } from "node:crypto";
+import type { LightMyRequestResponse } from "fastify";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { App } from "../src/http/app-types.js";
+import {
+  bearer,
+  buildTestApp,
+  createInstance,
+  createTestCustomer,
+  expectError,
+  issueKey,
+  type TestCustomer,
+} from "./helpers/test-app.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ISO_MS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const INSTANCE_FIELDS = ["created_at", "customer_id", "id", "name", "phone_number", "status", "updated_at"];
+
+type Instance = {
+  id: string;
+  customer_id: string;
+  name: string;
+  status: string;
+  phone_number: string | null;
+  created_at: string;
+  updated_at: string;
+};
+type Page<T> = { data: T[]; next_cursor: string | null };
+type AuditEvent = {
+  action: string;
+  actor: Record<string, unknown>;
+  target: { type: string; id: string };
+  request_id: string | null;
+};
+
+let app: App;
+let acme: TestCustomer;
+
+beforeEach(async () => {
+  app = await buildTestApp({ rateLimit: { burst: 10_000, refillPerSecond: 1 } });
+  acme = await createTestCustomer(app, "Acme");
+});
+afterEach(() => app.close());
+
+function get(url: string, secret: string): Promise<LightMyRequestResponse> {
+  return app.inject({ method: "GET", url, headers: bearer(secret) });
+}
+
+function post(url: string, secret: string, payload: unknown): Promise<LightMyRequestResponse> {
+  return app.inject({ method: "POST", url, headers: bearer(secret), payload: payload as object });
+}
+
+function del(url: string, secret: string): Promise<LightMyRequestResponse> {
+  return app.inject({ method: "DELETE", url, headers: bearer(secret) });
+}
+
+/** Asserts a 400 validation_failed whose details name `field`. */
+function expectFieldRefused(response: LightMyRequestResponse, field: string): void {
+  const body = expectError(response, 400, "validation_failed");
+  const fields = (body.error.details?.fields ?? []) as { field: string }[];
+  expect(fields.map((problem) => problem.field)).toContain(field);
+}
+
+function expectInstanceShape(instance: Instance, customerId: string, name: string): void {
+  expect(Object.keys(instance).sort()).toEqual(INSTANCE_FIELDS);
+  expect(instance.id).toMatch(UUID);
+  expect(instance.customer_id).toBe(customerId);
+  expect(instance.name).toBe(name);
+  expect(instance.status).toBe("pending");
+  expect(instance.phone_number).toBeNull();
+  expect(instance.created_at).toMatch(ISO_MS_Z);
+  expect(instance.updated_at).toMatch(ISO_MS_Z);
+}
+
+async function listAll(secret: string, limit: number): Promise<{ pages: Page<Instance>[]; ids: string[] }> {
+  const pages: Page<Instance>[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor === null ? `limit=${limit}` : `limit=${limit}&cursor=${encodeURIComponent(cursor)}`;
+    const response = await get(`/v1/instances?${query}`, secret);
+    expect(response.statusCode, response.body).toBe(200);
+    const page = response.json() as Page<Instance>;
+    pages.push(page);
+    cursor = page.next_cursor;
+    expect(pages.length).toBeLessThan(20);
+  } while (cursor !== null);
+  return { pages, ids: pages.flatMap((page) => page.data.map((instance) => instance.id)) };
+}
+
+async function auditEvents(secret: string): Promise<AuditEvent[]> {
+  const response = await get("/v1/audit-events?limit=100", secret);
+  expect(response.statusCode, response.body).toBe(200);
+  return (response.json() as Page<AuditEvent>).data;
+}
+
+describe("POST /v1/instances", () => {
+  it("creates a pending instance with exactly the fields of product.md", async () => {
+    const response = await post("/v1/instances", acme.secret, { name: "main" });
+    expect(response.statusCode, response.body).toBe(201);
+    expect(response.headers["content-type"]).toMatch(/^application\/json/);
+    const instance = response.json() as Instance;
+    expectInstanceShape(instance, acme.customer.id, "main");
+    expect(instance.updated_at).toBe(instance.created_at);
+  });
+
+  it("accepts a name of exactly 200 characters", async () => {
+    const response = await post("/v1/instances", acme.secret, { name: "n".repeat(200) });
+    expect(response.statusCode, response.body).toBe(201);
+    expect((response.json() as Instance).name).toHaveLength(200);
+  });
+
+  it.each([
+    ["an empty name", { name: "" }, "body.name"],
+    ["a name of 201 characters", { name: "n".repeat(201) }, "body.name"],
+    ["a missing name", {}, "body.name"],
+    ["a name that is not a string", { name: 42 }, "body.name"],
+    ["an unknown field", { name: "main", colour: "blue" }, "body.colour"],
+  ])("refuses %s with 400 validation_failed naming the field", async (_label, payload, field) => {
+    const response = await post("/v1/instances", acme.secret, payload);
+    expectFieldRefused(response, field);
+  });
+
+  it("creates nothing when the body is refused", async () => {
+    await post("/v1/instances", acme.secret, { name: "" });
+    const list = await get("/v1/instances", acme.secret);
+    expect(list.json()).toEqual({ data: [], next_cursor: null });
+  });
+});
+
+describe("GET /v1/instances", () => {
+  it("answers {data, next_cursor} with the customer's instances, newest first", async () => {
+    const first = await createInstance(app, acme.secret, "first");
+    const second = await createInstance(app, acme.secret, "second");
+    const response = await get("/v1/instances", acme.secret);
+    expect(response.statusCode, response.body).toBe(200);
+    const page = response.json() as Page<Instance>;
+    expect(Object.keys(page).sort()).toEqual(["data", "next_cursor"]);
+    expect(page.next_cursor).toBeNull();
+    expect(page.data.map((instance) => instance.id)).toEqual([second.id, first.id]);
+    for (const instance of page.data) expectInstanceShape(instance, acme.customer.id, instance.name);
+  });
+
+  it("answers an empty page for a customer without instances", async () => {
+    const response = await get("/v1/instances", acme.secret);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ data: [], next_cursor: null });
+  });
+
+  it("paginates with limit and cursor: 5 instances, limit 2, 3 pages, no duplicates", async () => {
+    const created: string[] = [];
+    for (let n = 1; n <= 5; n++) created.push((await createInstance(app, acme.secret, `instance-${n}`)).id);
+
+    const { pages, ids } = await listAll(acme.secret, 2);
+    expect(pages.map((page) => page.data.length)).toEqual([2, 2, 1]);
+    expect(pages[0]!.next_cursor).toEqual(expect.any(String));
+    expect(pages[1]!.next_cursor).toEqual(expect.any(String));
+    expect(pages[2]!.next_cursor).toBeNull();
+    expect(new Set(ids).size).toBe(5);
+    expect(ids).toEqual([...created].reverse());
+  });
+
+  it("does not announce a next page when the last page is exactly full", async () => {
+    for (let n = 1; n <= 4; n++) await createInstance(app, acme.secret, `instance-${n}`);
+    const { pages } = await listAll(acme.secret, 2);
+    expect(pages.map((page) => page.data.length)).toEqual([2, 2]);
+  });
+
+  it("never lists another customer's instances", async () => {
+    const globex = await createTestCustomer(app, "Globex");
+    await createInstance(app, globex.secret, "theirs");
+    const mine = await createInstance(app, acme.secret, "mine");
+    const response = await get("/v1/instances", acme.secret);
+    expect((response.json() as Page<Instance>).data.map((instance) => instance.id)).toEqual([mine.id]);
+  });
+
+  it.each(["not-a-cursor", Buffer.from('{"a":1}').toString("base64url"), Buffer.from("[1,2]").toString("base64url")])(
+    "refuses the cursor %s with 400 validation_failed",
+    async (cursor) => {
+      const response = await get(`/v1/instances?cursor=${encodeURIComponent(cursor)}`, acme.secret);
+      expectFieldRefused(response, "querystring.cursor");
+    },
+  );
+
+  it.each(["0", "101", "-1", "two"])("refuses limit=%s with 400 validation_failed", async (limit) => {
+    const response = await get(`/v1/instances?limit=${limit}`, acme.secret);
+    expectFieldRefused(response, "querystring.limit");
+  });
+
+  it("accepts limit=1 and limit=100", async () => {
+    await createInstance(app, acme.secret, "one");
+    for (const limit of [1, 100]) {
+      const response = await get(`/v1/instances?limit=${limit}`, acme.secret);
+      expect(response.statusCode, response.body).toBe(200);
+    }
+  });
+});
+
+describe("GET /v1/instances/:id", () => {
+  it("answers the instance as it was created", async () => {
+    const created = await createInstance(app, acme.secret, "main");
+    const response = await get(`/v1/instances/${created.id}`, acme.secret);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toEqual(created);
+    expectInstanceShape(response.json(), acme.customer.id, "main");
+  });
+
+  it("answers 404 instance_not_found for another customer's instance", async () => {
+    const globex = await createTestCustomer(app, "Globex");
+    const theirs = await createInstance(app, globex.secret, "theirs");
+    expectError(await get(`/v1/instances/${theirs.id}`, acme.secret), 404, "instance_not_found");
+  });
+
+  it("answers 404 instance_not_found for an unknown id", async () => {
+    expectError(await get(`/v1/instances/${randomUUID()}`, acme.secret), 404, "instance_not_found");
+  });
+
+  it("answers 400 validation_failed for an id that is not a UUID", async () => {
+    expectFieldRefused(await get("/v1/instances/not-a-uuid", acme.secret), "params.id");
+  });
+});
+
+describe("DELETE /v1/instances/:id", () => {
+  it("answers 204 with no body; the instance is then gone everywhere", async () => {
+    const doomed = await createInstance(app, acme.secret, "doomed");
+    const kept = await createInstance(app, acme.secret, "kept");
+
+    const response = await del(`/v1/instances/${doomed.id}`, acme.secret);
+    expect(response.statusCode, response.body).toBe(204);
+    expect(response.body).toBe("");
+
+    expectError(await get(`/v1/instances/${doomed.id}`, acme.secret), 404, "instance_not_found");
+    expectError(await del(`/v1/instances/${doomed.id}`, acme.secret), 404, "instance_not_found");
+    const list = (await get("/v1/instances", acme.secret)).json() as Page<Instance>;
+    expect(list.data.map((instance) => instance.id)).toEqual([kept.id]);
+  });
+
+  it("answers 404 instance_not_found for another customer's instance and leaves it alone", async () => {
+    const globex = await createTestCustomer(app, "Globex");
+    const theirs = await createInstance(app, globex.secret, "theirs");
+    expectError(await del(`/v1/instances/${theirs.id}`, acme.secret), 404, "instance_not_found");
+    expect((await get(`/v1/instances/${theirs.id}`, globex.secret)).statusCode).toBe(200);
+  });
+
+  it("answers 404 for an unknown id and 400 for an id that is not a UUID", async () => {
+    expectError(await del(`/v1/instances/${randomUUID()}`, acme.secret), 404, "instance_not_found");
+    expectFieldRefused(await del("/v1/instances/not-a-uuid", acme.secret), "params.id");
+  });
+
+  describe("revokes every key bound to the instance", () => {
+    it("bound keys get 401 auth_expired at once (even though they were cached), the unbound key keeps working", async () => {
+      const instance = await createInstance(app, acme.secret, "doomed");
+      const other = await createInstance(app, acme.secret, "other");
+      const boundA = await issueKey(app, acme.secret, { name: "bound-a", instance_id: instance.id });
+      const boundB = await issueKey(app, acme.secret, { name: "bound-b", instance_id: instance.id, scopes: ["instances:read"] });
+      const boundElsewhere = await issueKey(app, acme.secret, { name: "bound-other", instance_id: other.id });
+      const unbound = await issueKey(app, acme.secret, { name: "unbound" });
+
+      // Use every key first, so that each is in the verified-key cache when the instance goes.
+      for (const key of [boundA, boundB]) {
+        expect((await get(`/v1/instances/${instance.id}`, key.secret)).statusCode).toBe(200);
+      }
+      expect((await get(`/v1/instances/${other.id}`, boundElsewhere.secret)).statusCode).toBe(200);
+      expect((await get("/v1/instances", unbound.secret)).statusCode).toBe(200);
+
+      const deleted = await del(`/v1/instances/${instance.id}`, acme.secret);
+      expect(deleted.statusCode, deleted.body).toBe(204);
+
+      for (const key of [boundA, boundB]) {
+        expectError(await get("/v1/limits", key.secret), 401, "auth_expired");
+        expectError(await get(`/v1/instances/${instance.id}`, key.secret), 401, "auth_expired");
+      }
+      expect((await get("/v1/instances", unbound.secret)).statusCode).toBe(200);
+      expect((await get(`/v1/instances/${other.id}`, boundElsewhere.secret)).statusCode).toBe(200);
+    });
+
+    it("sets revoked_at on the bound keys only, drops them from the key list, and audits each revocation", async () => {
+      const instance = await createInstance(app, acme.secret, "doomed");
+      const boundA = await issueKey(app, acme.secret, { name: "bound-a", instance_id: instance.id });
+      const boundB = await issueKey(app, acme.secret, { name: "bound-b", instance_id: instance.id });
+      const unbound = await issueKey(app, acme.secret, { name: "unbound" });
+
+      const deleted = await del(`/v1/instances/${instance.id}`, acme.secret);
+      expect(deleted.statusCode, deleted.body).toBe(204);
+      const requestId = deleted.headers["x-request-id"];
+      expect(requestId).toMatch(/^req_/);
+
+      for (const key of [boundA, boundB]) {
+        const response = await get(`/v1/api-keys/${key.id}`, acme.secret);
+        expect(response.statusCode, response.body).toBe(200);
+        const revokedAt = (response.json() as { revoked_at: string | null }).revoked_at;
+        expect(revokedAt).toMatch(ISO_MS_Z);
+      }
+      const unboundNow = await get(`/v1/api-keys/${unbound.id}`, acme.secret);
+      expect((unboundNow.json() as { revoked_at: string | null }).revoked_at).toBeNull();
+
+      const active = (await get("/v1/api-keys", acme.secret)).json() as { id: string }[];
+      expect(active.map((key) => key.id).sort()).toEqual([acme.key.id, unbound.id].sort());
+
+      const events = (await auditEvents(acme.secret)).filter((event) => event.request_id === requestId);
+      const actor = { type: "api_key", id: acme.key.id, prefix: acme.key.prefix };
+      const revoked = events.filter((event) => event.action === "api_key.revoked");
+      expect(revoked.map((event) => event.target.id).sort()).toEqual([boundA.id, boundB.id].sort());
+      for (const event of revoked) {
+        expect(event.target.type).toBe("api_key");
+        expect(event.actor).toEqual(actor);
+      }
+      const instanceDeleted = events.filter((event) => event.action === "instance.deleted");
+      expect(instanceDeleted).toHaveLength(1);
+      expect(instanceDeleted[0]!.target).toEqual({ type: "instance", id: instance.id });
+      expect(instanceDeleted[0]!.actor).toEqual(actor);
+      expect(events).toHaveLength(3);
+    });
+
+    it("revokes nothing when the delete is refused", async () => {
+      const globex = await createTestCustomer(app, "Globex");
+      const theirs = await createInstance(app, globex.secret, "theirs");
+      const theirBound = await issueKey(app, globex.secret, { name: "bound", instance_id: theirs.id });
+      expectError(await del(`/v1/instances/${theirs.id}`, acme.secret), 404, "instance_not_found");
+      expect((await get(`/v1/instances/${theirs.id}`, theirBound.secret)).statusCode).toBe(200);
+    });
+  });
+});
+
+describe("instance-bound keys", () => {
+  async function boundSetup() {
+    const own = await createInstance(app, acme.secret, "own");
+    const sibling = await createInstance(app, acme.secret, "sibling");
+    const bound = await issueKey(app, acme.secret, { name: "bound", instance_id: own.id });
+    return { own, sibling, bound };
+  }
+
+  it("may read their own instance", async () => {
+    const { own, bound } = await boundSetup();
+    const response = await get(`/v1/instances/${own.id}`, bound.secret);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toEqual(own);
+  });
+
+  it("may read their own instance whatever the case of the id", async () => {
+    const { own, bound } = await boundSetup();
+    const response = await get(`/v1/instances/${own.id.toUpperCase()}`, bound.secret);
+    expect(response.statusCode, response.body).toBe(200);
+    expect((response.json() as Instance).id).toBe(own.id);
+  });
+
+  it("get 403 instance_access_denied on another instance of the same customer", async () => {
+    const { sibling, bound } = await boundSetup();
+    const body = expectError(await get(`/v1/instances/${sibling.id}`, bound.secret), 403, "instance_access_denied");
+    expect(JSON.stringify(body)).not.toContain('"name":"sibling"');
+  });
+
+  it("get 404 instance_not_found on another customer's instance and on an unknown one", async () => {
+    const { bound } = await boundSetup();
+    const globex = await createTestCustomer(app, "Globex");
+    const theirs = await createInstance(app, globex.secret, "theirs");
+    expectError(await get(`/v1/instances/${theirs.id}`, bound.secret), 404, "instance_not_found");
+    expectError(await get(`/v1/instances/${randomUUID()}`, bound.secret), 404, "instance_not_found");
+  });
+
+  it("get 400 validation_failed for an id that is not a UUID", async () => {
+    const { bound } = await boundSetup();
+    expectFieldRefused(await get("/v1/instances/not-a-uuid", bound.secret), "params.id");
+  });
+
+  it.each([
+    ["GET", "/v1/instances"],
+    ["POST", "/v1/instances"],
+    ["DELETE", "/v1/instances/:own"],
+    ["DELETE", "/v1/instances/:sibling"],
+    ["GET", "/v1/api-keys"],
+    ["POST", "/v1/api-keys"],
+    ["GET", "/v1/api-keys/:key"],
+    ["DELETE", "/v1/api-keys/:key"],
+    ["GET", "/v1/audit-events"],
+  ] as const)("get 403 instance_scoped_key on %s %s", async (method, template) => {
+    const { own, sibling, bound } = await boundSetup();
+    const url = template.replace(":own", own.id).replace(":sibling", sibling.id).replace(":key", bound.id);
+    const payload = method === "POST" ? { name: "x" } : undefined;
+    const response = await app.inject({ method, url, headers: bearer(bound.secret), ...(payload ? { payload } : {}) });
+    const body = expectError(response, 403, "instance_scoped_key");
+    expect(body.error.details).toEqual({ instance_id: own.id });
+  });
+
+  it("change nothing when refused: no instance created, none deleted, no key issued or revoked", async () => {
+    const { own, sibling, bound } = await boundSetup();
+    await post("/v1/instances", bound.secret, { name: "sneaky" });
+    await del(`/v1/instances/${own.id}`, bound.secret);
+    await post("/v1/api-keys", bound.secret, { name: "sneaky" });
+    await del(`/v1/api-keys/${bound.id}`, bound.secret);
+
+    const instances = (await get("/v1/instances", acme.secret)).json() as Page<Instance>;
+    expect(instances.data.map((instance) => instance.id)).toEqual([sibling.id, own.id]);
+    const keys = (await get("/v1/api-keys", acme.secret)).json() as { id: string }[];
+    expect(keys.map((key) => key.id).sort()).toEqual([acme.key.id, bound.id].sort());
+  });
+
+  it("may read GET /v1/limits", async () => {
+    const { bound } = await boundSetup();
+    const response = await get("/v1/limits", bound.secret);
+    expect(response.statusCode, response.body).toBe(200);
+    const body = response.json() as { per_key: { limit: number; remaining: number; reset_at: string } };
+    expect(Object.keys(body)).toEqual(["per_key"]);
+    expect(Object.keys(body.per_key).sort()).toEqual(["limit", "remaining", "reset_at"]);
+    expect(body.per_key.limit).toBe(10_000);
+    expect(body.per_key.reset_at).toMatch(ISO_MS_Z);
+  });
+});
+
+describe("scopes on the instance routes", () => {
+  it("a key with instances:read may list and read but not create or delete", async () => {
+    const instance = await createInstance(app, acme.secret, "main");
+    const reader = await issueKey(app, acme.secret, { name: "reader", scopes: ["instances:read"] });
+    expect((await get("/v1/instances", reader.secret)).statusCode).toBe(200);
+    expect((await get(`/v1/instances/${instance.id}`, reader.secret)).statusCode).toBe(200);
+    const created = expectError(await post("/v1/instances", reader.secret, { name: "x" }), 403, "insufficient_scope");
+    expect(created.error.details).toEqual({ required: "instances:write" });
+    const deleted = expectError(await del(`/v1/instances/${instance.id}`, reader.secret), 403, "insufficient_scope");
+    expect(deleted.error.details).toEqual({ required: "instances:write" });
+    expect((await get(`/v1/instances/${instance.id}`, acme.secret)).statusCode).toBe(200);
+  });
+
+  it("a key with instances:write only may create and delete but not read", async () => {
+    const writer = await issueKey(app, acme.secret, { name: "writer", scopes: ["instances:write"] });
+    const created = await post("/v1/instances", writer.secret, { name: "main" });
+    expect(created.statusCode, created.body).toBe(201);
+    const id = (created.json() as Instance).id;
+    const read = expectError(await get(`/v1/instances/${id}`, writer.secret), 403, "insufficient_scope");
+    expect(read.error.details).toEqual({ required: "instances:read" });
+    expectError(await get("/v1/instances", writer.secret), 403, "insufficient_scope");
+    expect((await del(`/v1/instances/${id}`, writer.secret)).statusCode).toBe(204);
+  });
+});
