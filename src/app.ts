@@ -12,7 +12,8 @@ import { migrateToLatest } from "./db/migrate.js";
 import type { Db } from "./db/schema.js";
 import { registerHealth } from "./health/health.route.js";
 import type { App } from "./http/app-types.js";
-import { installErrorHandler } from "./http/error-handler.js";
+import { frameworkErrorHandler, installErrorHandler } from "./http/error-handler.js";
+import { installJsonBodyParser } from "./http/json-body.js";
 import { loggerOptions } from "./http/logging.js";
 import { createNotFoundHandler } from "./http/not-found.js";
 import { newRequestId } from "./http/request-id.js";
@@ -58,12 +59,15 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logController: new LogController({ requestIdLogLabel: "request_id" }),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.trustProxy,
-    routerOptions: { maxParamLength: 500 },
+    // Node refuses request lines over 16 KiB, so the router's own limit never answers first: a
+    // long id goes through authentication and then validation like any other bad id.
+    routerOptions: { maxParamLength: 16 * 1024 },
+    frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate("db", db);
   app.setValidatorCompiler(validatorCompiler);
-  app.removeContentTypeParser("text/plain");
+  installJsonBodyParser(app);
   installErrorHandler(app);
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);

@@ -11,6 +11,7 @@ type AjvIssue = {
 
 /** The one place an error becomes a response: the envelope of product.md, nothing more. */
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
+  reply.header("x-request-id", request.id);
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   if (error.status === 401) reply.header("www-authenticate", 'Bearer realm="whatisup"');
   const body: { error: { code: string; message: string; details?: unknown }; request_id: string } = {
@@ -27,6 +28,15 @@ export function installErrorHandler(app: App): void {
     if (appError.status >= 500) request.log.error({ err: error }, "request failed");
     return sendError(request, reply, appError);
   });
+}
+
+/**
+ * Errors Fastify raises while routing, before any hook runs: a URL that cannot be decoded, or a
+ * path parameter beyond the router's limit. Both are answered in the envelope like any other.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const field = error.code === "FST_ERR_MAX_PARAM_LENGTH" ? "params" : "url";
+  sendError(request, reply, validationFailed([{ field, message: "is not a valid path" }]));
 }
 
 function toAppError(error: FastifyError): AppError {
