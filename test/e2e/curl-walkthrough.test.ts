@@ -134,4 +134,18 @@ describe("the README walk-through, over a socket", () => {
     const unknown = await runCli(["frobnicate"], env);
     expect(unknown.code).toBe(2);
   });
+
+  it("migrates a new database once, then finds it up to date", async () => {
+    const fresh = { ...env, DATABASE_URL: `sqlite:${join(workdir, "other", "whatisup.db")}` };
+    const first = await runCli(["migrate"], fresh);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain("Applied: 20261126130000_initial_schema");
+    const second = await runCli(["migrate"], fresh);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain("Already up to date.");
+
+    const misconfigured = await runCli(["migrate"], { ...env, DATABASE_URL: "mysql://localhost/x" });
+    expect(misconfigured.code).toBe(2);
+    expect(misconfigured.stderr).toContain("DATABASE_URL");
+  });
 });
