@@ -16,6 +16,7 @@ import { frameworkErrorHandler, installErrorHandler } from "./http/error-handler
 import { installJsonBodyParser } from "./http/json-body.js";
 import { loggerOptions } from "./http/logging.js";
 import { createNotFoundHandler } from "./http/not-found.js";
+import { lowerCaseIdParam } from "./http/id-param.js";
 import { newRequestId } from "./http/request-id.js";
 import { validatorCompiler } from "./http/validation.js";
 import { registerInstanceRoutes } from "./instances/index.js";
@@ -40,7 +41,8 @@ export type AppOptions = {
 /**
  * Builds the whole API from a config: opens the database and migrates it, then assembles the
  * app. It never listens; `server.ts` does. Public routes are registered at the root, every other
- * one inside the authenticated `/v1` context.
+ * one inside the authenticated `/v1` context. The app comes back ready: a Fastify instance is a
+ * thenable, so resolving the promise with it loads every plugin.
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
   const { db, dialect } = openDatabase(config.database);
@@ -93,6 +95,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   registerHealth(app);
   app.register(
     async (v1: App) => {
+      v1.addHook("onRequest", lowerCaseIdParam);
       installAuthentication(v1, services);
       v1.setNotFoundHandler(notFound);
       registerApiKeyRoutes(v1, services);

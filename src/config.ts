@@ -17,6 +17,8 @@ export class ConfigError extends Error {}
 
 const DEFAULT_DATABASE_URL = "sqlite:./data/whatisup.db";
 const MIN_PEPPER_LENGTH = 32;
+/** The longest delay a Node timer takes; longer ones fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const pepper = env.WHATISUP_KEY_PEPPER || null;
@@ -25,7 +27,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return {
     host: env.HOST || "127.0.0.1",
-    port: readInteger(env, "PORT", 8080, 0),
+    port: readInteger(env, "PORT", 8080, 0, 65_535),
     database: parseDatabaseUrl(env.DATABASE_URL || DEFAULT_DATABASE_URL),
     keyPepper: pepper,
     rateLimit: {
@@ -36,7 +38,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       burst: readInteger(env, "AUTH_FAILURE_BURST", 30, 1),
       refillPerSecond: readDecimal(env, "AUTH_FAILURE_REFILL_PER_SEC", 0.5),
     },
-    lastUsedFlushMs: readInteger(env, "LAST_USED_FLUSH_MS", 10_000, 1),
+    lastUsedFlushMs: readInteger(env, "LAST_USED_FLUSH_MS", 10_000, 1, MAX_TIMER_MS),
     trustProxy: env.TRUST_PROXY === "true",
     logLevel: env.LOG_LEVEL || "info",
   };
@@ -51,11 +53,17 @@ export function parseDatabaseUrl(url: string): DatabaseConfig {
   throw new ConfigError("DATABASE_URL must start with sqlite: (postgres:// is not supported yet)");
 }
 
-function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+function readInteger(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) {
-    throw new ConfigError(`${name} must be a whole number of at least ${min}, got "${raw}"`);
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   }
   return Number(raw);
 }

@@ -69,7 +69,12 @@ function keyWithinIssuer(issuer: KeyCredential, key: KeyToIssue): KeyToIssue {
 
 function futureTimestamp(value: string | null): string | null {
   if (value === null) return null;
-  const timestamp = toTimestamp(Date.parse(value));
+  const millis = Date.parse(value);
+  // RFC 3339 allows a leap second (:60), which passes the format check but not Date.parse.
+  if (Number.isNaN(millis)) {
+    throw validationFailed([{ field: "body.expires_at", message: "is not a date-time this server can read" }]);
+  }
+  const timestamp = toTimestamp(millis);
   if (timestamp <= toTimestamp(Date.now())) {
     throw validationFailed([{ field: "body.expires_at", message: "must be in the future" }]);
   }

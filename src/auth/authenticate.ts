@@ -11,7 +11,7 @@ export type Authentication = {
   db: Db;
   pepper: string;
   cache: VerifiedKeyCache;
-  /** Per client address: spent by every `auth_invalid`, checked before any database read. */
+  /** Per client address: spent by every `auth_invalid`, and reserved before any database read. */
   authFailures: RateLimiter;
 };
 
@@ -49,14 +49,14 @@ export async function authenticate(
 }
 
 async function readCredential(auth: Authentication, digest: string, clientAddress: string): Promise<KeyCredential> {
-  const throttle = await auth.authFailures.peek(clientAddress);
+  // The token is taken before the read, not after it fails: concurrent unknown keys from one
+  // address would otherwise all pass a check made before any of them had failed.
+  const throttle = await auth.authFailures.take(clientAddress);
   if (!throttle.allowed) throw tooManyFailures(throttle.retryAfterMs);
   const generation = auth.cache.generation;
   const credential = await findCredentialByDigest(auth.db, digest);
-  if (credential === undefined) {
-    await auth.authFailures.take(clientAddress);
-    throw new AppError("auth_invalid", "This API key does not exist.");
-  }
+  if (credential === undefined) throw new AppError("auth_invalid", "This API key does not exist.");
+  await auth.authFailures.refund(clientAddress);
   auth.cache.set(digest, credential, generation);
   return credential;
 }

@@ -38,9 +38,12 @@ export function installAuthentication(app: App, context: AuthenticatedContext): 
     context.lastUsed.noteUse(key.id, now);
 
     const access = request.is404 ? undefined : request.routeOptions.config.access;
-    const bucket = access?.spendsToken === false ? await context.keyLimits.peek(key.id) : await context.keyLimits.take(key.id);
+    // A route that only reports the bucket answers even when it is empty: that is how a
+    // throttled client learns when to come back.
+    const spends = access?.spendsToken !== false;
+    const bucket = spends ? await context.keyLimits.take(key.id) : await context.keyLimits.peek(key.id);
     setRateLimitHeaders(reply, bucket);
-    if (!bucket.allowed) throw rateLimited(bucket);
+    if (spends && !bucket.allowed) throw rateLimited(bucket);
 
     if (access) await authorize(context, request, access);
   });
@@ -77,7 +80,7 @@ async function authorize(context: AuthenticatedContext, request: FastifyRequest,
     });
   }
   if (access.instances === "param" && key.instance_id !== null) {
-    const instanceId = ((request.params as { id?: string }).id ?? "").toLowerCase();
+    const instanceId = (request.params as { id?: string }).id ?? "";
     // A malformed id is left to validation (400); a well-formed other id is told apart only as
     // far as tenancy allows: the customer's own other instance is 403, anything else 404.
     if (!isUuid(instanceId) || instanceId === key.instance_id) return;

@@ -5,6 +5,13 @@ import type { PinoLoggerOptions } from "fastify/types/logger.js";
  * (where someone may paste a key) and the headers (Authorization) never reach a log line; the
  * redaction list catches secrets that other log calls might carry.
  */
+const KEY_LIKE = /zpk_(live|test)_[0-9A-Za-z]+/g;
+
+/** The path without its query, and with anything shaped like a key (pasted as an id) masked. */
+function loggablePath(url: string): string {
+  return (url.split("?")[0] ?? "").replace(KEY_LIKE, "zpk_$1_[redacted]");
+}
+
 export function loggerOptions(level: string): PinoLoggerOptions {
   return {
     level,
@@ -23,7 +30,7 @@ export function loggerOptions(level: string): PinoLoggerOptions {
     },
     serializers: {
       req(request: { method: string; url: string; ip?: string; id?: string }) {
-        return { method: request.method, path: request.url.split("?")[0], ip: request.ip };
+        return { method: request.method, path: loggablePath(request.url), ip: request.ip };
       },
       res(reply: { statusCode: number }) {
         return { status: reply.statusCode };

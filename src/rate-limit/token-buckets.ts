@@ -18,6 +18,8 @@ export type BucketState = {
 export interface RateLimiter {
   take(name: string): Promise<BucketState>;
   peek(name: string): Promise<BucketState>;
+  /** Gives back a token taken in advance for something that turned out not to cost one. */
+  refund(name: string): Promise<void>;
 }
 
 type Bucket = { tokens: number; updatedAt: number };
@@ -36,21 +38,26 @@ export class MemoryRateLimiter implements RateLimiter {
   ) {}
 
   async take(name: string): Promise<BucketState> {
-    return this.settle(name, 1);
+    return this.settle(name, "take");
   }
 
   async peek(name: string): Promise<BucketState> {
-    return this.settle(name, 0);
+    return this.settle(name, "peek");
   }
 
-  private settle(name: string, cost: number): BucketState {
+  async refund(name: string): Promise<void> {
+    this.settle(name, "refund");
+  }
+
+  private settle(name: string, action: "take" | "peek" | "refund"): BucketState {
     const now = this.now();
     const { burst, refillPerSecond } = this.settings;
     const bucket = this.buckets.get(name) ?? { tokens: burst, updatedAt: now };
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * refillPerSecond);
     bucket.updatedAt = now;
-    const allowed = bucket.tokens >= Math.max(cost, 1);
-    if (allowed) bucket.tokens -= cost;
+    const allowed = bucket.tokens >= 1;
+    if (action === "take" && allowed) bucket.tokens -= 1;
+    if (action === "refund") bucket.tokens = Math.min(burst, bucket.tokens + 1);
     this.remember(name, bucket);
     return {
       allowed,

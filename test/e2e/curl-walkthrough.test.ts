@@ -75,12 +75,13 @@ describe("the README walk-through, over a socket", () => {
     expect(firstKey.secret).toMatch(/^zpk_live_[0-9A-Za-z]{49}$/);
     expect(statSync(join(workdir, "data", "whatisup.pepper")).mode & 0o777).toBe(0o600);
 
+    type KeyBody = { id: string; secret: string; name: string };
     const call = (path: string, key: string, init: RequestInit = {}) =>
       fetch(`${server.baseUrl}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...init.headers } });
 
     const listed = await call("/v1/api-keys", firstKey.secret);
     expect(listed.status).toBe(200);
-    expect((await listed.json()).map((key: { id: string }) => key.id)).toEqual([firstKey.id]);
+    expect(((await listed.json()) as KeyBody[]).map((key) => key.id)).toEqual([firstKey.id]);
 
     const issuedResponse = await call("/v1/api-keys", firstKey.secret, {
       method: "POST",
@@ -89,12 +90,12 @@ describe("the README walk-through, over a socket", () => {
     });
     expect(issuedResponse.status).toBe(201);
     expect(issuedResponse.headers.get("cache-control")).toBe("no-store");
-    const issued = await issuedResponse.json();
+    const issued = (await issuedResponse.json()) as KeyBody;
     expect(issued).toMatchObject({ name: "app-2026-q2", scopes: ["*"], revoked_at: null });
 
     const withNewKey = await call("/v1/api-keys", issued.secret);
     expect(withNewKey.status).toBe(200);
-    expect((await withNewKey.json()).map((key: { id: string }) => key.id)).toEqual([issued.id, firstKey.id]);
+    expect(((await withNewKey.json()) as KeyBody[]).map((key) => key.id)).toEqual([issued.id, firstKey.id]);
 
     const revoked = await call(`/v1/api-keys/${issued.id}`, firstKey.secret, { method: "DELETE" });
     expect(revoked.status).toBe(204);
@@ -103,7 +104,7 @@ describe("the README walk-through, over a socket", () => {
     const refused = await call("/v1/api-keys", issued.secret);
     expect(refused.status).toBe(401);
     expect(refused.headers.get("www-authenticate")).toMatch(/^Bearer/);
-    const refusal = await refused.json();
+    const refusal = (await refused.json()) as { error: { code: string }; request_id: string };
     expect(refusal.error.code).toBe("auth_expired");
     expect(refusal.request_id).toBe(refused.headers.get("x-request-id"));
 

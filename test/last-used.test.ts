@@ -1,0 +1,214 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FastifyBaseLogger } from "fastify";
+import { sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs } from "kysely";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { recordKeyUses } from "../src/api-keys/api-key-repository.js";
+import { LastUsedRecorder } from "../src/auth/last-used-recorder.js";
+import type { Config } from "../src/config.js";
+import type { App } from "../src/http/app-types.js";
+import { bearer, buildTestApp, createTestCustomer, issueKey } from "./helpers/test-app.js";
+
+const ISO_WITH_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function lastUsedInDb(app: App, keyId: string): Promise<string | null> {
+  const row = await app.db.selectFrom("api_keys").select("last_used_at").where("id", "=", keyId).executeTakeFirstOrThrow();
+  return row.last_used_at;
+}
+
+/** Counts the UPDATE statements run through a Kysely instance made with `withPlugin`. */
+class UpdateCounter implements KyselyPlugin {
+  updates = 0;
+  transformQuery(args: PluginTransformQueryArgs) {
+    if (args.node.kind === "UpdateQueryNode") this.updates += 1;
+    return args.node;
+  }
+  async transformResult(args: PluginTransformResultArgs) {
+    return args.result;
+  }
+}
+
+function silentLog(): FastifyBaseLogger & { error: ReturnType<typeof vi.fn> } {
+  const log = {
+    level: "silent",
+    fatal: vi.fn(),
+    error: vi.fn(),
+    warn: vi.fn(),
+    info: vi.fn(),
+    debug: vi.fn(),
+    trace: vi.fn(),
+    silent: vi.fn(),
+    child: () => log,
+  };
+  return log as unknown as FastifyBaseLogger & { error: ReturnType<typeof vi.fn> };
+}
+
+describe("last_used_at", () => {
+  const apps: App[] = [];
+  const directories: string[] = [];
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close();
+    for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+  });
+
+  async function start(overrides: Partial<Config> = {}) {
+    const app = await buildTestApp(overrides);
+    apps.push(app);
+    return app;
+  }
+
+  function fileDatabase(): Config["database"] {
+    const directory = mkdtempSync(join(tmpdir(), "whatisup-last-used-"));
+    directories.push(directory);
+    return { dialect: "sqlite", path: join(directory, "whatisup.db") };
+  }
+
+  async function getKey(app: App, secret: string, id: string) {
+    const response = await app.inject({ url: `/v1/api-keys/${id}`, headers: bearer(secret) });
+    expect(response.statusCode, response.body).toBe(200);
+    return response.json() as { id: string; last_used_at: string | null };
+  }
+
+  it("is not written by the request that uses the key", async () => {
+    const app = await start({ lastUsedFlushMs: 3_600_000 });
+    const acme = await createTestCustomer(app);
+    for (let i = 0; i < 5; i += 1) {
+      expect((await app.inject({ url: "/v1/api-keys", headers: bearer(acme.secret) })).statusCode).toBe(200);
+    }
+    expect(await lastUsedInDb(app, acme.key.id)).toBeNull();
+    expect((await getKey(app, acme.secret, acme.key.id)).last_used_at).toBeNull();
+  });
+
+  it("is written within LAST_USED_FLUSH_MS, as an ISO timestamp of the request", async () => {
+    const app = await start({ lastUsedFlushMs: 100 });
+    const acme = await createTestCustomer(app);
+    const before = Date.now();
+    expect((await app.inject({ url: "/v1/api-keys", headers: bearer(acme.secret) })).statusCode).toBe(200);
+    const after = Date.now();
+
+    await sleep(350);
+    const written = await lastUsedInDb(app, acme.key.id);
+    expect(written).toMatch(ISO_WITH_MS);
+    const at = Date.parse(written!);
+    expect(at).toBeGreaterThanOrEqual(before);
+    expect(at).toBeLessThanOrEqual(after);
+    // The API shows what the database holds (the GET itself is a later, unflushed use).
+    expect((await getKey(app, acme.secret, acme.key.id)).last_used_at).toBe(written);
+  });
+
+  it("is written for the key that was used, not for its customer's other keys", async () => {
+    const app = await start({ lastUsedFlushMs: 100 });
+    const acme = await createTestCustomer(app);
+    const idle = await issueKey(app, acme.secret, { name: "idle" });
+    const busy = await issueKey(app, acme.secret, { name: "busy" });
+    await app.inject({ url: "/v1/instances", headers: bearer(busy.secret) });
+    await sleep(350);
+    expect(await lastUsedInDb(app, busy.id)).toMatch(ISO_WITH_MS);
+    expect(await lastUsedInDb(app, idle.id)).toBeNull();
+  });
+
+  it("is flushed at graceful shutdown", async () => {
+    const database = fileDatabase();
+    const first = await buildTestApp({ database, lastUsedFlushMs: 3_600_000 });
+    const acme = await createTestCustomer(first);
+    const before = Date.now();
+    expect((await first.inject({ url: "/v1/api-keys", headers: bearer(acme.secret) })).statusCode).toBe(200);
+    expect(await lastUsedInDb(first, acme.key.id)).toBeNull();
+    await first.close();
+
+    const second = await start({ database, lastUsedFlushMs: 3_600_000 });
+    const written = await lastUsedInDb(second, acme.key.id);
+    expect(written).toMatch(ISO_WITH_MS);
+    expect(Date.parse(written!)).toBeGreaterThanOrEqual(before);
+  });
+
+  it("coalesces many uses into one UPDATE per flush, keeping each key's latest use", async () => {
+    const app = await start();
+    const acme = await createTestCustomer(app);
+    const other = await issueKey(app, acme.secret, { name: "other" });
+    const counter = new UpdateCounter();
+    const recorder = new LastUsedRecorder(app.db.withPlugin(counter), 3_600_000, silentLog());
+
+    const base = Date.parse("2030-01-01T00:00:00.000Z");
+    const at = (seconds: number) => new Date(base + seconds * 1000).toISOString();
+    // Twenty uses of each key, out of order: the latest must win whatever the arrival order.
+    const order = [...Array(20).keys()].sort((a, b) => ((a * 7) % 20) - ((b * 7) % 20));
+    for (const second of order) {
+      recorder.noteUse(acme.key.id, at(second));
+      recorder.noteUse(other.id, at(100 + second));
+    }
+    await recorder.flush();
+
+    expect(counter.updates).toBe(1);
+    expect(await lastUsedInDb(app, acme.key.id)).toBe(at(19));
+    expect(await lastUsedInDb(app, other.id)).toBe(at(119));
+
+    // Nothing pending: a flush writes nothing.
+    await recorder.flush();
+    expect(counter.updates).toBe(1);
+    await recorder.stop();
+  });
+
+  it("never goes backwards: an older use written after a newer one is ignored", async () => {
+    const app = await start();
+    const acme = await createTestCustomer(app);
+    const later = "2030-06-01T12:00:00.000Z";
+    const earlier = "2030-06-01T11:59:59.999Z";
+    await recordKeyUses(app.db, new Map([[acme.key.id, later]]));
+    await recordKeyUses(app.db, new Map([[acme.key.id, earlier]]));
+    expect(await lastUsedInDb(app, acme.key.id)).toBe(later);
+
+    // A newer one still moves it forward.
+    const newest = "2030-06-01T12:00:00.001Z";
+    await recordKeyUses(app.db, new Map([[acme.key.id, newest]]));
+    expect(await lastUsedInDb(app, acme.key.id)).toBe(newest);
+  });
+
+  it("writes a batch where some keys move forward and others would go backwards", async () => {
+    const app = await start();
+    const acme = await createTestCustomer(app);
+    const other = await issueKey(app, acme.secret, { name: "other" });
+    await recordKeyUses(
+      app.db,
+      new Map([
+        [acme.key.id, "2030-01-01T00:00:10.000Z"],
+        [other.id, "2030-01-01T00:00:10.000Z"],
+      ]),
+    );
+    await recordKeyUses(
+      app.db,
+      new Map([
+        [acme.key.id, "2030-01-01T00:00:05.000Z"],
+        [other.id, "2030-01-01T00:00:20.000Z"],
+      ]),
+    );
+    expect(await lastUsedInDb(app, acme.key.id)).toBe("2030-01-01T00:00:10.000Z");
+    expect(await lastUsedInDb(app, other.id)).toBe("2030-01-01T00:00:20.000Z");
+  });
+
+  it("keeps the uses of a failed flush and writes them on the next one", async () => {
+    const app = await start();
+    const acme = await createTestCustomer(app);
+    const log = silentLog();
+    const recorder = new LastUsedRecorder(app.db, 3_600_000, log);
+    const at = "2030-03-01T00:00:00.000Z";
+
+    await sql`create trigger refuse_key_updates before update on api_keys begin select raise(abort, 'refused'); end`.execute(
+      app.db,
+    );
+    recorder.noteUse(acme.key.id, at);
+    await recorder.flush();
+    expect(log.error).toHaveBeenCalledTimes(1);
+    expect(await lastUsedInDb(app, acme.key.id)).toBeNull();
+
+    await sql`drop trigger refuse_key_updates`.execute(app.db);
+    await recorder.flush();
+    expect(await lastUsedInDb(app, acme.key.id)).toBe(at);
+    await recorder.stop();
+  });
+});

@@ -1,0 +1,142 @@
+import { Writable } from "node:stream";
+import type { LightMyRequestResponse } from "fastify";
+import { sql } from "kysely";
+import { beforeAll, describe, expect, it } from "vitest";
+import { generateKey } from "../src/auth/key-format.js";
+import type { App } from "../src/http/app-types.js";
+import {
+  bearer,
+  buildTestApp,
+  createTestCustomer,
+  expectError,
+  issueKey,
+  TEST_PEPPER,
+  type TestCustomer,
+} from "./helpers/test-app.js";
+
+/** A stream that keeps every log line the app writes. */
+function collectingStream(): { stream: Writable; lines: string[] } {
+  const lines: string[] = [];
+  let partial = "";
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      partial += chunk.toString();
+      const complete = partial.split("\n");
+      partial = complete.pop() ?? "";
+      lines.push(...complete.filter((line) => line.length > 0));
+      callback();
+    },
+  });
+  return { stream, lines };
+}
+
+type LogLine = Record<string, unknown> & { req?: Record<string, unknown>; res?: Record<string, unknown> };
+
+describe("logs", () => {
+  let app: App;
+  let acme: TestCustomer;
+  let collected: { stream: Writable; lines: string[] };
+  let issuedSecret: string;
+  const requestIds: string[] = [];
+  const malformedButSecretLooking = "zpk_live_this-is-not-a-key-but-still-secret-looking";
+  const unknownKey = generateKey(); // well-formed, checksum and all, but never stored
+
+  beforeAll(async () => {
+    collected = collectingStream();
+    app = await buildTestApp({}, { logger: { stream: collected.stream } });
+    acme = await createTestCustomer(app);
+
+    const track = (response: LightMyRequestResponse) => {
+      requestIds.push(String(response.headers["x-request-id"]));
+      return response;
+    };
+
+    // A real key in the header.
+    expect(track(await app.inject({ url: "/v1/api-keys", headers: bearer(acme.secret) })).statusCode).toBe(200);
+    // A real key pasted into the query string, alone and next to a header.
+    expectError(await app.inject({ url: `/v1/api-keys?api_key=${acme.secret}` }), 401, "auth_missing");
+    expect(
+      track(await app.inject({ url: `/v1/instances?api_key=${acme.secret}&x=1`, headers: bearer(acme.secret) }))
+        .statusCode,
+    ).toBe(400);
+    // A key issued through the API: its 201 holds the secret.
+    issuedSecret = (await issueKey(app, acme.secret, { name: "logged?" })).secret;
+    expect(track(await app.inject({ url: "/v1/limits", headers: bearer(issuedSecret) })).statusCode).toBe(200);
+    // 401s: a malformed header, a well-formed unknown key, a revoked key.
+    expectError(track(await app.inject({ url: "/v1/api-keys", headers: bearer(malformedButSecretLooking) })), 401, "auth_malformed");
+    expectError(track(await app.inject({ url: "/v1/api-keys", headers: bearer(unknownKey) })), 401, "auth_invalid");
+    const revoked = await issueKey(app, acme.secret, { name: "to revoke" });
+    await app.inject({ method: "DELETE", url: `/v1/api-keys/${revoked.id}`, headers: bearer(acme.secret) });
+    expectError(track(await app.inject({ url: "/v1/api-keys", headers: bearer(revoked.secret) })), 401, "auth_expired");
+    // A 500 while issuing a key: its error is logged, the secret it had generated is not.
+    await sql`create trigger refuse_keys before insert on api_keys begin select raise(abort, 'boom'); end`.execute(app.db);
+    const failed = await app.inject({ method: "POST", url: "/v1/api-keys", headers: bearer(acme.secret), payload: { name: "x" } });
+    expectError(track(failed), 500, "internal_error");
+
+    await app.close();
+  });
+
+  function parsedLines(): LogLine[] {
+    return collected.lines.map((line) => JSON.parse(line) as LogLine);
+  }
+
+  function logText(): string {
+    return collected.lines.join("\n");
+  }
+
+  it("writes JSON lines", () => {
+    expect(collected.lines.length).toBeGreaterThan(10);
+    for (const line of collected.lines) expect(() => JSON.parse(line), line).not.toThrow();
+  });
+
+  it("never contains a key: not the one in the header, not the one in the query, not an issued one", () => {
+    const text = logText();
+    expect(text).not.toContain(acme.secret);
+    expect(text).not.toContain(issuedSecret);
+    expect(text).not.toContain(unknownKey);
+    expect(text).not.toContain(malformedButSecretLooking);
+    // Nor the key's tail on its own (the part after zpk_live_).
+    expect(text).not.toContain(acme.secret.slice("zpk_live_".length));
+    expect(text).not.toContain(issuedSecret.slice("zpk_live_".length));
+  });
+
+  it("never contains the pepper", () => {
+    expect(logText()).not.toContain(TEST_PEPPER);
+  });
+
+  it("never logs an Authorization header value", () => {
+    const text = logText();
+    expect(text).not.toMatch(/Bearer /i);
+    for (const line of parsedLines()) {
+      const headers = (line.req?.headers ?? {}) as Record<string, unknown>;
+      expect(headers.authorization === undefined || headers.authorization === "[redacted]").toBe(true);
+    }
+  });
+
+  it("logs each request's path without its query string", () => {
+    const requestLines = parsedLines().filter((line) => line.req !== undefined);
+    expect(requestLines.length).toBeGreaterThanOrEqual(requestIds.length);
+    const paths = requestLines.map((line) => line.req!.path ?? line.req!.url);
+    expect(paths).toContain("/v1/api-keys");
+    expect(paths).toContain("/v1/instances");
+    expect(paths).toContain("/v1/limits");
+    for (const path of paths) {
+      expect(typeof path).toBe("string");
+      expect(path as string).not.toContain("?");
+    }
+    expect(logText()).not.toContain("api_key=");
+  });
+
+  it("tags request log lines with the request_id of the response", () => {
+    const lines = parsedLines().filter((line) => line.req !== undefined || line.res !== undefined);
+    for (const line of lines) expect(line.request_id, JSON.stringify(line)).toMatch(/^req_/);
+    const logged = new Set(lines.map((line) => line.request_id));
+    for (const id of requestIds) expect(logged.has(id), id).toBe(true);
+  });
+
+  it("logs each completed request with its status", () => {
+    const completed = parsedLines().filter((line) => line.res !== undefined);
+    const statuses = completed.map((line) => line.res!.status ?? line.res!.statusCode);
+    expect(statuses).toEqual(expect.arrayContaining([200, 201, 400, 401]));
+  });
+});
