@@ -13,10 +13,10 @@ import {
   issueKey,
   TEST_PEPPER,
   type TestCustomer,
+  TIMESTAMP,
+  UUID,
 } from "./helpers/test-app.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const API_KEY_FIELDS = [
   "created_at",
   "customer_id",

@@ -11,11 +11,12 @@ import {
   expectError,
   issueKey,
   type TestCustomer,
+  FULL_KEY,
+  type Page,
+  TIMESTAMP,
+  UUID,
 } from "./helpers/test-app.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const ISO_MS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const FULL_KEY = /zpk_live_[0-9A-Za-z]{49}/;
 const EVENT_FIELDS = [
   "action",
   "actor",
@@ -42,7 +43,6 @@ type AuditEvent = {
   request_id: string | null;
   created_at: string;
 };
-type Page<T> = { data: T[]; next_cursor: string | null };
 
 let app: App;
 let acme: TestCustomer;
@@ -90,7 +90,7 @@ function expectEventShape(event: AuditEvent, customerId: string): void {
   expect(event.customer_id).toBe(customerId);
   expect(event.action).toMatch(/^[a-z_]+\.[a-z_]+$/);
   expect(Object.keys(event.target).sort()).toEqual(["id", "type"]);
-  expect(event.created_at).toMatch(ISO_MS_Z);
+  expect(event.created_at).toMatch(TIMESTAMP);
 }
 
 /** Asserts that an API request left this event: the acting key, the client, the request. */

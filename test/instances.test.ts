@@ -10,10 +10,11 @@ import {
   expectError,
   issueKey,
   type TestCustomer,
+  type Page,
+  TIMESTAMP,
+  UUID,
 } from "./helpers/test-app.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const ISO_MS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const INSTANCE_FIELDS = ["created_at", "customer_id", "id", "name", "phone_number", "status", "updated_at"];
 
 type Instance = {
@@ -25,7 +26,6 @@ type Instance = {
   created_at: string;
   updated_at: string;
 };
-type Page<T> = { data: T[]; next_cursor: string | null };
 type AuditEvent = {
   action: string;
   actor: Record<string, unknown>;
@@ -68,8 +68,8 @@ function expectInstanceShape(instance: Instance, customerId: string, name: strin
   expect(instance.name).toBe(name);
   expect(instance.status).toBe("pending");
   expect(instance.phone_number).toBeNull();
-  expect(instance.created_at).toMatch(ISO_MS_Z);
-  expect(instance.updated_at).toMatch(ISO_MS_Z);
+  expect(instance.created_at).toMatch(TIMESTAMP);
+  expect(instance.updated_at).toMatch(TIMESTAMP);
 }
 
 async function listAll(secret: string, limit: number): Promise<{ pages: Page<Instance>[]; ids: string[] }> {
@@ -299,7 +299,7 @@ describe("DELETE /v1/instances/:id", () => {
         const response = await get(`/v1/api-keys/${key.id}`, acme.secret);
         expect(response.statusCode, response.body).toBe(200);
         const revokedAt = (response.json() as { revoked_at: string | null }).revoked_at;
-        expect(revokedAt).toMatch(ISO_MS_Z);
+        expect(revokedAt).toMatch(TIMESTAMP);
       }
       const unboundNow = await get(`/v1/api-keys/${unbound.id}`, acme.secret);
       expect((unboundNow.json() as { revoked_at: string | null }).revoked_at).toBeNull();
@@ -406,7 +406,7 @@ describe("instance-bound keys", () => {
     expect(Object.keys(body)).toEqual(["per_key"]);
     expect(Object.keys(body.per_key).sort()).toEqual(["limit", "remaining", "reset_at"]);
     expect(body.per_key.limit).toBe(10_000);
-    expect(body.per_key.reset_at).toMatch(ISO_MS_Z);
+    expect(body.per_key.reset_at).toMatch(TIMESTAMP);
   });
 });
 

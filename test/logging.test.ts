@@ -59,6 +59,11 @@ describe("logs", () => {
       track(await app.inject({ url: `/v1/instances?api_key=${acme.secret}&x=1`, headers: bearer(acme.secret) }))
         .statusCode,
     ).toBe(400);
+    // A real key pasted where an id goes: the path is logged with the key masked.
+    expect(
+      track(await app.inject({ method: "DELETE", url: `/v1/api-keys/${acme.secret}`, headers: bearer(acme.secret) }))
+        .statusCode,
+    ).toBe(400);
     // A key issued through the API: its 201 holds the secret.
     issuedSecret = (await issueKey(app, acme.secret, { name: "logged?" })).secret;
     expect(track(await app.inject({ url: "/v1/limits", headers: bearer(issuedSecret) })).statusCode).toBe(200);
@@ -120,6 +125,7 @@ describe("logs", () => {
     expect(paths).toContain("/v1/api-keys");
     expect(paths).toContain("/v1/instances");
     expect(paths).toContain("/v1/limits");
+    expect(paths).toContain("/v1/api-keys/zpk_live_[redacted]");
     for (const path of paths) {
       expect(typeof path).toBe("string");
       expect(path as string).not.toContain("?");

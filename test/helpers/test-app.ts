@@ -8,6 +8,14 @@ import { createCustomer } from "../../src/customers/create-customer.js";
 import type { Customer } from "../../src/customers/customer-repository.js";
 import type { App } from "../../src/http/app-types.js";
 
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The one timestamp format of the API: ISO 8601, UTC, milliseconds, `Z`. */
+export const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+/** A whole API key anywhere in a text (a prefix alone does not match). */
+export const FULL_KEY = /zpk_live_[0-9A-Za-z]{49}/;
+
+export type Page<T> = { data: T[]; next_cursor: string | null };
+
 export const TEST_PEPPER = "test-pepper-that-is-long-enough-0123456789";
 
 /** The server's defaults, on a private in-memory database, with a fixed pepper. */
