@@ -23,6 +23,8 @@ import { registerInstanceRoutes } from "./instances/index.js";
 import { registerGetLimits } from "./rate-limit/get-limits.route.js";
 import { MemoryRateLimiter } from "./rate-limit/token-buckets.js";
 import type { Services } from "./services.js";
+import { Outbox } from "./events/outbox.js";
+import { SecretBox } from "./webhook-endpoints/webhook-secret.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -78,9 +80,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.setNotFoundHandler(notFound);
 
   const services: Services = {
+    config,
     db,
     dialect,
     pepper,
+    outbox: new Outbox(config.webhooks.retryDelaysMs[0] ?? 0),
+    secrets: new SecretBox(pepper),
     cache: new VerifiedKeyCache(),
     authFailures: new MemoryRateLimiter(config.authFailureLimit),
     keyLimits: new MemoryRateLimiter(config.rateLimit),

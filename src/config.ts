@@ -11,6 +11,29 @@ export type Config = {
   lastUsedFlushMs: number;
   trustProxy: boolean;
   logLevel: string;
+  webhooks: {
+    /** Lets endpoint URLs resolve to loopback: local development and tests only. */
+    allowLoopback: boolean;
+    /** The delay before each of the (six) attempts; the first is normally 0. */
+    retryDelaysMs: number[];
+    /** How long one attempt may take before it counts as failed. */
+    attemptTimeoutMs: number;
+  };
+  /** How often the background workers (dispatcher, sandbox clock) look for due work. */
+  workerPollMs: number;
+  sandboxStepMs: number;
+  cloudApi: CloudApiConfig | null;
+};
+
+/** The WhatsApp Cloud API account the `cloud_api` transport uses; null when not configured. */
+export type CloudApiConfig = {
+  baseUrl: string;
+  version: string;
+  accessToken: string;
+  /** Verifies the X-Hub-Signature-256 of the status callbacks Meta sends. */
+  appSecret: string;
+  /** Answers Meta's subscription handshake (GET hub.verify_token). */
+  verifyToken: string;
 };
 
 export class ConfigError extends Error {}
@@ -41,7 +64,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     lastUsedFlushMs: readInteger(env, "LAST_USED_FLUSH_MS", 10_000, 1, MAX_TIMER_MS),
     trustProxy: env.TRUST_PROXY === "true",
     logLevel: env.LOG_LEVEL || "info",
+    webhooks: {
+      allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK === "true",
+      retryDelaysMs: readDelays(env, "WEBHOOK_RETRY_DELAYS_MS", [0, 10_000, 60_000, 300_000, 1_800_000, 7_200_000]),
+      attemptTimeoutMs: readInteger(env, "WEBHOOK_TIMEOUT_MS", 10_000, 1, MAX_TIMER_MS),
+    },
+    workerPollMs: readInteger(env, "WORKER_POLL_MS", 250, 1, MAX_TIMER_MS),
+    sandboxStepMs: readInteger(env, "SANDBOX_STEP_MS", 1_000, 0, MAX_TIMER_MS),
+    cloudApi: readCloudApi(env),
   };
+}
+
+function readCloudApi(env: NodeJS.ProcessEnv): CloudApiConfig | null {
+  const accessToken = env.WHATSAPP_CLOUD_API_TOKEN || null;
+  if (accessToken === null) return null;
+  const appSecret = env.WHATSAPP_APP_SECRET;
+  const verifyToken = env.WHATSAPP_VERIFY_TOKEN;
+  if (!appSecret || !verifyToken) {
+    throw new ConfigError("WHATSAPP_CLOUD_API_TOKEN needs WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN too");
+  }
+  return {
+    baseUrl: (env.WHATSAPP_CLOUD_API_BASE_URL || "https://graph.facebook.com").replace(/\/+$/, ""),
+    version: env.WHATSAPP_CLOUD_API_VERSION || "v21.0",
+    accessToken,
+    appSecret,
+    verifyToken,
+  };
+}
+
+function readDelays(env: NodeJS.ProcessEnv, name: string, fallback: number[]): number[] {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const parts = raw.split(",").map((part) => part.trim());
+  if (parts.length === 0 || parts.some((part) => !/^\d+$/.test(part) || Number(part) > MAX_TIMER_MS)) {
+    throw new ConfigError(`${name} must be comma-separated whole milliseconds, got "${raw}"`);
+  }
+  return parts.map(Number);
 }
 
 export function parseDatabaseUrl(url: string): DatabaseConfig {

@@ -1,7 +1,13 @@
 import type { AuthenticatedContext } from "./auth/authenticated-context.js";
+import type { Config } from "./config.js";
 import type { SqlDialect } from "./db/dialect.js";
+import type { Outbox } from "./events/outbox.js";
+import type { SecretBox } from "./webhook-endpoints/webhook-secret.js";
 
-/** What route handlers need beyond the request: built once per app in `app.ts`. */
+/** What route handlers and workers need beyond the request: built once per app in `app.ts`. */
 export type Services = AuthenticatedContext & {
+  config: Config;
   dialect: SqlDialect;
+  outbox: Outbox;
+  secrets: SecretBox;
 };

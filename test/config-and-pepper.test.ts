@@ -24,6 +24,14 @@ describe("loadConfig", () => {
       lastUsedFlushMs: 10_000,
       trustProxy: false,
       logLevel: "info",
+      webhooks: {
+        allowLoopback: false,
+        retryDelaysMs: [0, 10_000, 60_000, 300_000, 1_800_000, 7_200_000],
+        attemptTimeoutMs: 10_000,
+      },
+      workerPollMs: 250,
+      sandboxStepMs: 1_000,
+      cloudApi: null,
     });
   });
 

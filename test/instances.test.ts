@@ -15,7 +15,7 @@ import {
   UUID,
 } from "./helpers/test-app.js";
 
-const INSTANCE_FIELDS = ["created_at", "customer_id", "id", "name", "phone_number", "status", "updated_at"];
+const INSTANCE_FIELDS = ["created_at", "customer_id", "id", "name", "phone_number", "status", "transport", "updated_at"];
 
 type Instance = {
   id: string;

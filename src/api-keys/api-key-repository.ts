@@ -103,21 +103,16 @@ export async function revokeApiKey(tx: Tx, customerId: string, id: string, at: s
   return result.numUpdatedRows > 0n;
 }
 
-/** Revokes every unrevoked key bound to the instance and returns them. */
-export async function revokeInstanceKeys(
-  tx: Tx,
-  customerId: string,
-  instanceId: string,
-  at: string,
-): Promise<Pick<ApiKey, "id" | "prefix">[]> {
-  const keys = await tx
+/** Revokes every unrevoked key bound to the instance and returns them, revoked. */
+export async function revokeInstanceKeys(tx: Tx, customerId: string, instanceId: string, at: string): Promise<ApiKey[]> {
+  const rows = await tx
     .selectFrom("api_keys")
-    .select(["id", "prefix"])
+    .select(PUBLIC_COLUMNS)
     .where("customer_id", "=", customerId)
     .where("instance_id", "=", instanceId)
     .where("revoked_at", "is", null)
     .execute();
-  if (keys.length === 0) return [];
+  if (rows.length === 0) return [];
   await tx
     .updateTable("api_keys")
     .set({ revoked_at: at })
@@ -125,10 +120,10 @@ export async function revokeInstanceKeys(
     .where(
       "id",
       "in",
-      keys.map((key) => key.id),
+      rows.map((row) => row.id),
     )
     .execute();
-  return keys;
+  return rows.map((row) => ({ ...toApiKey(row), revoked_at: at }));
 }
 
 /**

@@ -43,7 +43,14 @@ export function registerIssueApiKey(app: App, services: Services): void {
             instance_id: key.instanceId,
           });
         }
-        return issueApiKey(tx, issuer.customer_id, services.pepper, key, requestOrigin(request));
+        const issuedKey = await issueApiKey(tx, issuer.customer_id, services.pepper, key, requestOrigin(request));
+        const { secret: _secret, ...withoutSecret } = issuedKey;
+        await services.outbox.emit(tx, issuer.customer_id, {
+          event: "api_key.issued",
+          instanceId: issuedKey.instance_id,
+          data: { api_key: withoutSecret },
+        });
+        return issuedKey;
       });
       return reply.code(201).header("cache-control", "no-store").send(issued);
     },

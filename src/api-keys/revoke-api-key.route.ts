@@ -28,11 +28,17 @@ export function registerRevokeApiKey(app: App, services: Services): void {
       await services.db.transaction().execute(async (tx) => {
         const key = await findApiKey(tx, customerId, keyId);
         if (!key) throw new AppError("api_key_not_found", "No such API key.");
-        if (await revokeApiKey(tx, customerId, keyId, nowTimestamp())) {
+        const revokedAt = nowTimestamp();
+        if (await revokeApiKey(tx, customerId, keyId, revokedAt)) {
           await recordAuditEvent(tx, customerId, requestOrigin(request), {
             action: "api_key.revoked",
             target: { type: "api_key", id: keyId },
             metadata: { name: key.name, prefix: key.prefix },
+          });
+          await services.outbox.emit(tx, customerId, {
+            event: "api_key.revoked",
+            instanceId: key.instance_id,
+            data: { api_key: { ...key, revoked_at: revokedAt } },
           });
         }
       });

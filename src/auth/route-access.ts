@@ -5,9 +5,11 @@ import type { Scope } from "./scopes.js";
  * How a route treats instance-bound keys:
  * - `multi`: the route spans instances; bound keys are refused (403 instance_scoped_key).
  * - `param`: the route acts on the instance in its `:id`; a bound key only on its own.
+ * - `narrowed`: the route reads rows of many instances; the handler narrows a bound key's view
+ *   to its own instance (a list is filtered, another instance's row is 404).
  * - `none`: the route is about neither (e.g. the key's own limits).
  */
-export type InstanceAccess = "multi" | "param" | "none";
+export type InstanceAccess = "multi" | "param" | "narrowed" | "none";
 
 /** What every authenticated route must declare in its `config.access`. */
 export type RouteAccess = {

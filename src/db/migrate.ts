@@ -1,6 +1,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationResultSet } from "kysely";
 import type { SqlDialect } from "./dialect.js";
 import * as initialSchema from "./migrations/20261126130000_initial_schema.js";
+import * as messagesAndWebhooks from "./migrations/20261126140000_messages_and_webhooks.js";
 
 type DialectMigration = {
   up(db: Kysely<any>, dialect: SqlDialect): Promise<void>;
@@ -10,6 +11,7 @@ type DialectMigration = {
 /** Every migration, in order. Listed by hand so the build never depends on a directory scan. */
 const MIGRATIONS: Record<string, DialectMigration> = {
   "20261126130000_initial_schema": initialSchema,
+  "20261126140000_messages_and_webhooks": messagesAndWebhooks,
 };
 
 export class MigrationError extends Error {}

@@ -19,6 +19,8 @@ export interface InstancesTable {
   created_at: string;
   updated_at: string;
   deleted_at: string | null;
+  transport: string;
+  provider_phone_number_id: string | null;
 }
 
 export interface ApiKeysTable {
@@ -51,11 +53,66 @@ export interface AuditEventsTable {
   created_at: string;
 }
 
+export interface MessagesTable {
+  id: string;
+  customer_id: string;
+  instance_id: string;
+  to: string;
+  type: string;
+  text: string;
+  client_ref: string | null;
+  status: string;
+  /** The transport's id for the message (the Cloud API's wamid), once it has one. */
+  provider_message_id: string | null;
+  error: string | null;
+  /** Lease of the worker handing the message to its transport. */
+  claimed_until: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookEndpointsTable {
+  id: string;
+  customer_id: string;
+  instance_id: string | null;
+  url: string;
+  events: string;
+  /** The signing secret, encrypted under a key derived from the pepper (never plaintext). */
+  sealed_secret: string;
+  created_at: string;
+  deleted_at: string | null;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  customer_id: string;
+  endpoint_id: string;
+  instance_id: string | null;
+  event: string;
+  event_id: string;
+  /** The exact JSON text sent (and signed) on every attempt. */
+  payload: string;
+  status: string;
+  attempt_count: number;
+  last_error: string | null;
+  last_response_status: number | null;
+  next_attempt_at: string | null;
+  delivered_at: string | null;
+  /** Lease: the node holding the attempt and until when; another node may take it after. */
+  claimed_until: string | null;
+  claimed_by: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   customers: CustomersTable;
   instances: InstancesTable;
   api_keys: ApiKeysTable;
   audit_events: AuditEventsTable;
+  messages: MessagesTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type Db = Kysely<Database>;

@@ -29,6 +29,7 @@ export function registerCreateInstance(app: App, services: Services): void {
         const created = await insertInstance(tx, customerId, {
           id: newId(),
           name: request.body.name,
+          transport: "sandbox",
           status: "pending",
           phone_number: null,
           created_at: now,
@@ -38,6 +39,11 @@ export function registerCreateInstance(app: App, services: Services): void {
           action: "instance.created",
           target: { type: "instance", id: created.id },
           metadata: { name: created.name },
+        });
+        await services.outbox.emit(tx, customerId, {
+          event: "instance.created",
+          instanceId: created.id,
+          data: { instance: created },
         });
         return created;
       });

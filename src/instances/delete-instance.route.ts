@@ -7,7 +7,7 @@ import type { App } from "../http/app-types.js";
 import { AppError } from "../http/errors.js";
 import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../http/schemas.js";
 import type { Services } from "../services.js";
-import { softDeleteInstance } from "./instance-repository.js";
+import { findInstance, softDeleteInstance } from "./instance-repository.js";
 
 export function registerDeleteInstance(app: App, services: Services): void {
   app.delete(
@@ -30,8 +30,9 @@ export function registerDeleteInstance(app: App, services: Services): void {
       const instanceId = request.params.id;
       const origin = requestOrigin(request);
       const revoked = await services.db.transaction().execute(async (tx) => {
+        const instance = await findInstance(tx, customerId, instanceId);
         const at = nowTimestamp();
-        if (!(await softDeleteInstance(tx, customerId, instanceId, at))) {
+        if (!instance || !(await softDeleteInstance(tx, customerId, instanceId, at))) {
           throw new AppError("instance_not_found", "No such instance.");
         }
         const keys = await revokeInstanceKeys(tx, customerId, instanceId, at);
@@ -39,13 +40,23 @@ export function registerDeleteInstance(app: App, services: Services): void {
           await recordAuditEvent(tx, customerId, origin, {
             action: "api_key.revoked",
             target: { type: "api_key", id: key.id },
-            metadata: { prefix: key.prefix, reason: "instance_deleted", instance_id: instanceId },
+            metadata: { name: key.name, prefix: key.prefix, reason: "instance_deleted", instance_id: instanceId },
+          });
+          await services.outbox.emit(tx, customerId, {
+            event: "api_key.revoked",
+            instanceId,
+            data: { api_key: key, reason: "instance_deleted" },
           });
         }
         await recordAuditEvent(tx, customerId, origin, {
           action: "instance.deleted",
           target: { type: "instance", id: instanceId },
           metadata: { revoked_key_ids: keys.map((key) => key.id) },
+        });
+        await services.outbox.emit(tx, customerId, {
+          event: "instance.deleted",
+          instanceId,
+          data: { instance: { ...instance, updated_at: at } },
         });
         return keys;
       });

@@ -4,22 +4,42 @@ import type { Cursor } from "../http/cursor.js";
 
 export const INSTANCE_STATUSES = ["pending", "qr", "connecting", "connected", "disconnected", "failed"] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+export const TRANSPORTS = ["sandbox", "cloud_api"] as const;
+export type TransportName = (typeof TRANSPORTS)[number];
 
 export type Instance = {
   id: string;
   customer_id: string;
   name: string;
+  transport: TransportName;
   status: InstanceStatus;
   phone_number: string | null;
   created_at: string;
   updated_at: string;
 };
 
-const PUBLIC_COLUMNS = ["id", "customer_id", "name", "status", "phone_number", "created_at", "updated_at"] as const;
+const PUBLIC_COLUMNS = [
+  "id",
+  "customer_id",
+  "name",
+  "transport",
+  "status",
+  "phone_number",
+  "created_at",
+  "updated_at",
+] as const;
 
-export async function insertInstance(tx: Tx, customerId: string, instance: Omit<Instance, "customer_id">): Promise<Instance> {
+export async function insertInstance(
+  tx: Tx,
+  customerId: string,
+  instance: Omit<Instance, "customer_id">,
+  providerPhoneNumberId: string | null = null,
+): Promise<Instance> {
   const stored = { ...instance, customer_id: customerId };
-  await tx.insertInto("instances").values(stored).execute();
+  await tx
+    .insertInto("instances")
+    .values({ ...stored, provider_phone_number_id: providerPhoneNumberId })
+    .execute();
   return stored;
 }
 

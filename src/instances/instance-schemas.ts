@@ -1,12 +1,13 @@
 import Type from "typebox";
 import { Timestamp, Uuid } from "../http/schemas.js";
-import { INSTANCE_STATUSES } from "./instance-repository.js";
+import { INSTANCE_STATUSES, TRANSPORTS } from "./instance-repository.js";
 
 export const InstanceSchema = Type.Object(
   {
     id: Uuid,
     customer_id: Uuid,
     name: Type.String(),
+    transport: Type.Enum([...TRANSPORTS], { description: "How messages reach WhatsApp" }),
     status: Type.Enum([...INSTANCE_STATUSES]),
     phone_number: Type.Union([Type.String(), Type.Null()]),
     created_at: Timestamp,

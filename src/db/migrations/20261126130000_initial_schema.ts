@@ -1,11 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import type { SqlDialect } from "../dialect.js";
-
-function columnTypes(dialect: SqlDialect) {
-  return dialect === "postgres"
-    ? { id: "uuid", timestamp: "timestamptz(3)", json: "jsonb" }
-    : { id: "text", timestamp: "text", json: "text" };
-}
+import { columnTypes } from "./column-types.js";
 
 export async function up(db: Kysely<any>, dialect: SqlDialect): Promise<void> {
   const types = columnTypes(dialect);

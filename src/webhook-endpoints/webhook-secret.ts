@@ -1,0 +1,46 @@
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
+
+const SECRET_PREFIX = "whsec_";
+const SEALED_VERSION = "v1";
+
+/** A new endpoint signing secret: `whsec_` and 32 random bytes, base64url. */
+export function generateWebhookSecret(): string {
+  return SECRET_PREFIX + randomBytes(32).toString("base64url");
+}
+
+/**
+ * Keeps signing secrets encrypted at rest (AES-256-GCM) under a key derived from the pepper: the
+ * dispatcher must read a secret back to sign, but the database alone never reveals one.
+ */
+export class SecretBox {
+  private readonly key: Buffer;
+
+  constructor(pepper: string) {
+    this.key = Buffer.from(hkdfSync("sha256", pepper, "whatisup", "webhook-signing-secrets", 32));
+  }
+
+  seal(secret: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", this.key, iv);
+    const encrypted = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()]);
+    return `${SEALED_VERSION}:${Buffer.concat([iv, cipher.getAuthTag(), encrypted]).toString("base64url")}`;
+  }
+
+  open(sealed: string): string {
+    const [version, body] = sealed.split(":");
+    if (version !== SEALED_VERSION || body === undefined) throw new Error("unknown sealed secret format");
+    const bytes = Buffer.from(body, "base64url");
+    const decipher = createDecipheriv("aes-256-gcm", this.key, bytes.subarray(0, 12));
+    decipher.setAuthTag(bytes.subarray(12, 28));
+    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString("utf8");
+  }
+}
+
+/**
+ * The `X-WhatIsUp-Signature` header of product.md: `t=<unix seconds>,v1=<hex HMAC-SHA256 of
+ * "<t>.<raw body>" under the endpoint's secret>`.
+ */
+export function signatureHeader(secret: string, body: string, unixSeconds: number): string {
+  const digest = createHmac("sha256", secret).update(`${unixSeconds}.${body}`).digest("hex");
+  return `t=${unixSeconds},v1=${digest}`;
+}
