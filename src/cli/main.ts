@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config.js";
 import { runCustomersCreate } from "./customers-create.js";
 import { runMigrate } from "./migrate.js";
+import { runWebhooksListen } from "./webhooks-listen.js";
 import { UsageError } from "./usage-error.js";
 import { runServer } from "../server.js";
 
@@ -13,6 +14,8 @@ Usage:
   whatisup migrate                             apply database migrations and exit
   whatisup customers create --name NAME [--json]
                                                create a customer and its first API key
+  whatisup webhooks listen [--port 4000] [--secret whsec_...]
+                                               a local receiver that prints deliveries
 
 Settings come from the environment (DATABASE_URL, WHATISUP_KEY_PEPPER, PORT, HOST, ...);
 see the README. Exit codes: 0 success, 1 failure, 2 usage error.
@@ -34,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
       return runMigrate(loadConfig());
     case "customers":
       return runCustomers(rest);
+    case "webhooks":
+      return runWebhooks(rest);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -54,6 +59,24 @@ async function runCustomers(argv: string[]): Promise<number> {
   if (values.name === undefined || values.name.trim() === "") throw new UsageError("--name is required");
   if (values.name.length > 200) throw new UsageError("--name must be at most 200 characters");
   return runCustomersCreate(loadConfig(), values.name, values.json);
+}
+
+async function runWebhooks(argv: string[]): Promise<number> {
+  const [subcommand, ...rest] = argv;
+  if (subcommand !== "listen") throw new UsageError('expected "webhooks listen [--port N] [--secret whsec_...]"');
+  const { values } = parseArgs({
+    args: rest,
+    options: { port: { type: "string", default: "4000" }, secret: { type: "string" }, help: { type: "boolean" } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(
+      "whatisup webhooks listen [--port 4000] [--secret whsec_...]\n\nPrints each webhook delivery it receives; with the endpoint's secret (or WHATISUP_WEBHOOK_SECRET) it checks the signature.\n",
+    );
+    return 0;
+  }
+  if (!/^\d+$/.test(values.port) || Number(values.port) > 65_535) throw new UsageError("--port must be a port number");
+  return runWebhooksListen(Number(values.port), values.secret ?? process.env.WHATISUP_WEBHOOK_SECRET);
 }
 
 function expectNoArguments(command: string, rest: string[]): void {

@@ -1,0 +1,42 @@
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { describe, expect, it } from "vitest";
+import { signatureHeader } from "../../src/webhook-endpoints/webhook-secret.js";
+
+const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
+const SECRET = "whsec_listen-test";
+
+describe("whatisup webhooks listen", () => {
+  it("prints each delivery with its signature verdict and answers 200, or 400 when the signature is wrong", async () => {
+    const child = spawn(process.execPath, [CLI, "webhooks", "listen", "--port", "0", "--secret", SECRET], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const lines: string[] = [];
+    const listening = new Promise<string>((resolvePromise, reject) => {
+      child.once("exit", (code) => reject(new Error(`listener exited with ${code}`)));
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        lines.push(line);
+        const match = /Listening for webhooks on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(line);
+        if (match) resolvePromise(match[1]!);
+      });
+    });
+    try {
+      const url = await listening;
+      const body = JSON.stringify({ event: "message.read", event_id: "01JABCDEFGHJKMNPQRSTVWXYZ0", data: { n: 1 } });
+      const post = (signature: string) =>
+        fetch(url, { method: "POST", headers: { "x-whatisup-signature": signature }, body });
+
+      const good = await post(signatureHeader(SECRET, body, Math.floor(Date.now() / 1000)));
+      expect(good.status).toBe(200);
+      const bad = await post(signatureHeader("whsec_wrong", body, Math.floor(Date.now() / 1000)));
+      expect(bad.status).toBe(400);
+
+      await expect.poll(() => lines.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
+      expect(lines[1]).toMatch(/signature=valid message\.read 01JABCDEFGHJKMNPQRSTVWXYZ0 \{"n":1\}$/);
+      expect(lines[2]).toMatch(/signature=INVALID message\.read/);
+    } finally {
+      child.kill("SIGTERM");
+    }
+  });
+});
