@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import Fastify, { LogController } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { registerApiKeyRoutes } from "./api-keys/index.js";
@@ -23,6 +24,14 @@ import { registerInstanceRoutes } from "./instances/index.js";
 import { registerGetLimits } from "./rate-limit/get-limits.route.js";
 import { MemoryRateLimiter } from "./rate-limit/token-buckets.js";
 import type { Services } from "./services.js";
+import { MessagePump } from "./messages/message-pump.js";
+import { registerMessageRoutes } from "./messages/index.js";
+import { registerCloudApiCallbacks } from "./transports/cloud-api-callbacks.route.js";
+import { SandboxClock } from "./transports/sandbox-clock.js";
+import { WebhookDispatcher } from "./webhook-deliveries/dispatcher.js";
+import { registerWebhookDeliveryRoutes } from "./webhook-deliveries/index.js";
+import { registerWebhookEndpointRoutes } from "./webhook-endpoints/index.js";
+import { WorkerLoop } from "./workers/worker-loop.js";
 import { Outbox } from "./events/outbox.js";
 import { SecretBox } from "./webhook-endpoints/webhook-secret.js";
 
@@ -80,6 +89,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.setNotFoundHandler(notFound);
 
   const services: Services = {
+    nodeId: `node_${randomBytes(6).toString("hex")}`,
     config,
     db,
     dialect,
@@ -92,12 +102,20 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     lastUsed: new LastUsedRecorder(db, config.lastUsedFlushMs, app.log),
   };
   services.lastUsed.start();
+  const workers = [new WebhookDispatcher(services), new SandboxClock(services), new MessagePump(services)].map(
+    (worker) => new WorkerLoop(worker, config.workerPollMs, app.log),
+  );
+  app.addHook("onReady", async () => {
+    for (const worker of workers) worker.start();
+  });
   app.addHook("onClose", async () => {
+    await Promise.all(workers.map((worker) => worker.stop()));
     await services.lastUsed.stop();
     await db.destroy();
   });
 
   registerHealth(app);
+  registerCloudApiCallbacks(app, services);
   app.register(
     async (v1: App) => {
       v1.addHook("onRequest", lowerCaseIdParam);
@@ -107,6 +125,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       registerInstanceRoutes(v1, services);
       registerListAuditEvents(v1, services);
       registerGetLimits(v1, services);
+      registerMessageRoutes(v1, services);
+      registerWebhookEndpointRoutes(v1, services);
+      registerWebhookDeliveryRoutes(v1, services);
     },
     { prefix: "/v1" },
   );

@@ -6,6 +6,8 @@ import type { SecretBox } from "./webhook-endpoints/webhook-secret.js";
 
 /** What route handlers and workers need beyond the request: built once per app in `app.ts`. */
 export type Services = AuthenticatedContext & {
+  /** This process, as it signs its leases (`claimed_by`). */
+  nodeId: string;
   config: Config;
   dialect: SqlDialect;
   outbox: Outbox;

@@ -21,6 +21,7 @@ type Instance = {
   id: string;
   customer_id: string;
   name: string;
+  transport: string;
   status: string;
   phone_number: string | null;
   created_at: string;
@@ -66,7 +67,9 @@ function expectInstanceShape(instance: Instance, customerId: string, name: strin
   expect(instance.id).toMatch(UUID);
   expect(instance.customer_id).toBe(customerId);
   expect(instance.name).toBe(name);
-  expect(instance.status).toBe("pending");
+  // A sandbox instance (the default transport) is connected at creation: it needs no network.
+  expect(instance.status).toBe("connected");
+  expect(instance.transport).toBe("sandbox");
   expect(instance.phone_number).toBeNull();
   expect(instance.created_at).toMatch(TIMESTAMP);
   expect(instance.updated_at).toMatch(TIMESTAMP);
@@ -94,7 +97,7 @@ async function auditEvents(secret: string): Promise<AuditEvent[]> {
 }
 
 describe("POST /v1/instances", () => {
-  it("creates a pending instance with exactly the fields of product.md", async () => {
+  it("creates a connected sandbox instance with exactly the fields of product.md", async () => {
     const response = await post("/v1/instances", acme.secret, { name: "main" });
     expect(response.statusCode, response.body).toBe(201);
     expect(response.headers["content-type"]).toMatch(/^application\/json/);
@@ -115,9 +118,20 @@ describe("POST /v1/instances", () => {
     ["a missing name", {}, "body.name"],
     ["a name that is not a string", { name: 42 }, "body.name"],
     ["an unknown field", { name: "main", colour: "blue" }, "body.colour"],
+    ["an unknown transport", { name: "main", transport: "baileys" }, "body.transport"],
+    ["a phone_number_id on a sandbox instance", { name: "main", phone_number_id: "1234567890" }, "body.phone_number_id"],
+    ["a phone_number_id with an explicit sandbox transport", { name: "main", transport: "sandbox", phone_number_id: "1" }, "body.phone_number_id"],
+    ["a phone_number_id that is not digits", { name: "main", transport: "cloud_api", phone_number_id: "../me" }, "body.phone_number_id"],
+    ["cloud_api on a server without a Cloud API configuration", { name: "main", transport: "cloud_api", phone_number_id: "1" }, "body.transport"],
   ])("refuses %s with 400 validation_failed naming the field", async (_label, payload, field) => {
     const response = await post("/v1/instances", acme.secret, payload);
     expectFieldRefused(response, field);
+  });
+
+  it("accepts transport sandbox explicitly", async () => {
+    const response = await post("/v1/instances", acme.secret, { name: "main", transport: "sandbox" });
+    expect(response.statusCode, response.body).toBe(201);
+    expectInstanceShape(response.json(), acme.customer.id, "main");
   });
 
   it("creates nothing when the body is refused", async () => {

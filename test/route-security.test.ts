@@ -48,6 +48,13 @@ const KNOWN_V1_ROUTES = [
   "GET /v1/limits",
   "POST /v1/api-keys",
   "POST /v1/instances",
+  "POST /v1/instances/:id/messages",
+  "GET /v1/webhook-endpoints",
+  "POST /v1/webhook-endpoints",
+  "GET /v1/webhook-endpoints/:id",
+  "DELETE /v1/webhook-endpoints/:id",
+  "GET /v1/webhook-deliveries",
+  "GET /v1/webhook-deliveries/:id",
 ];
 
 type WalkedRoute = { method: string; url: string; access: RouteAccess | undefined; name: string };
@@ -126,7 +133,7 @@ describe("the route walk", () => {
       expect(route.access, route.name).toBeDefined();
       const access = route.access!;
       if (access.scope !== null) expect(SCOPES, route.name).toContain(access.scope);
-      expect(["multi", "param", "none"], route.name).toContain(access.instances);
+      expect(["multi", "param", "narrowed", "none"], route.name).toContain(access.instances);
       if (access.instances === "param") expect(route.url, route.name).toMatch(/:id\b/);
     }
   });
@@ -144,6 +151,13 @@ describe("the route walk", () => {
       "DELETE /v1/instances/:id": ["instances:write", "multi"],
       "GET /v1/audit-events": ["audit:read", "multi"],
       "GET /v1/limits": [null, "none"],
+      "POST /v1/instances/:id/messages": ["messages:send", "param"],
+      "GET /v1/webhook-endpoints": ["webhooks:read", "multi"],
+      "POST /v1/webhook-endpoints": ["webhooks:write", "multi"],
+      "GET /v1/webhook-endpoints/:id": ["webhooks:read", "multi"],
+      "DELETE /v1/webhook-endpoints/:id": ["webhooks:write", "multi"],
+      "GET /v1/webhook-deliveries": ["deliveries:read", "narrowed"],
+      "GET /v1/webhook-deliveries/:id": ["deliveries:read", "narrowed"],
     });
   });
 

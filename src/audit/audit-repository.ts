@@ -20,7 +20,9 @@ export type AuditAction =
   | "api_key.issued"
   | "api_key.revoked"
   | "instance.created"
-  | "instance.deleted";
+  | "instance.deleted"
+  | "webhook_endpoint.created"
+  | "webhook_endpoint.deleted";
 
 export type NewAuditEvent = {
   action: AuditAction;

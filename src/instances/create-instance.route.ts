@@ -3,9 +3,11 @@ import { recordAuditEvent } from "../audit/audit-repository.js";
 import { newId } from "../db/ids.js";
 import { nowTimestamp } from "../db/time.js";
 import type { App } from "../http/app-types.js";
+import { validationFailed } from "../http/errors.js";
 import { AUTHENTICATED_ERRORS, errorResponses } from "../http/schemas.js";
 import type { Services } from "../services.js";
-import { insertInstance } from "./instance-repository.js";
+import { transportFor } from "../transports/transports.js";
+import { insertInstance, isProviderPhoneNumberInUse } from "./instance-repository.js";
 import { CreateInstanceBody, InstanceSchema } from "./instance-schemas.js";
 
 export function registerCreateInstance(app: App, services: Services): void {
@@ -24,21 +26,34 @@ export function registerCreateInstance(app: App, services: Services): void {
     },
     async (request, reply) => {
       const customerId = request.apiKey.customer_id;
+      const transport = transportFor(request.body.transport ?? "sandbox", services);
+      // Connecting may call the network (the Cloud API verifies the number): before the
+      // transaction, which stays short. Refusals (400) happen here, before anything is written.
+      const connection = await transport.connect({ phoneNumberId: request.body.phone_number_id ?? null });
       const now = nowTimestamp();
       const instance = await services.db.transaction().execute(async (tx) => {
-        const created = await insertInstance(tx, customerId, {
-          id: newId(),
-          name: request.body.name,
-          transport: "sandbox",
-          status: "pending",
-          phone_number: null,
-          created_at: now,
-          updated_at: now,
-        });
+        const providerId = connection.providerPhoneNumberId;
+        if (providerId !== null && (await isProviderPhoneNumberInUse(tx, providerId))) {
+          throw validationFailed([{ field: "body.phone_number_id", message: "is already connected to another instance" }]);
+        }
+        const created = await insertInstance(
+          tx,
+          customerId,
+          {
+            id: newId(),
+            name: request.body.name,
+            transport: transport.name,
+            status: connection.status,
+            phone_number: connection.phoneNumber,
+            created_at: now,
+            updated_at: now,
+          },
+          providerId,
+        );
         await recordAuditEvent(tx, customerId, requestOrigin(request), {
           action: "instance.created",
           target: { type: "instance", id: created.id },
-          metadata: { name: created.name },
+          metadata: { name: created.name, transport: created.transport },
         });
         await services.outbox.emit(tx, customerId, {
           event: "instance.created",

@@ -84,3 +84,18 @@ export async function softDeleteInstance(tx: Tx, customerId: string, id: string,
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
+
+/**
+ * Whether a live instance, of any customer, already uses this Cloud API phone number id. It spans
+ * customers on purpose: one number answers to one instance, or one customer could send from (and
+ * receive the callbacks of) a number another customer connected.
+ */
+export async function isProviderPhoneNumberInUse(db: Executor, providerPhoneNumberId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom("instances")
+    .select("id")
+    .where("provider_phone_number_id", "=", providerPhoneNumberId)
+    .where("deleted_at", "is", null)
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -17,7 +17,18 @@ export const InstanceSchema = Type.Object(
 );
 
 export const CreateInstanceBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200 }) },
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    transport: Type.Optional(
+      Type.Enum([...TRANSPORTS], { description: "sandbox (the default, no network) or cloud_api (the WhatsApp Cloud API)" }),
+    ),
+    phone_number_id: Type.Optional(
+      Type.String({
+        pattern: "^[0-9]{1,30}$",
+        description: "The WhatsApp Business phone number id; required for cloud_api, refused otherwise",
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 

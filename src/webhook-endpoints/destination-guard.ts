@@ -72,10 +72,7 @@ export function urlShapeProblem(text: string): string | null {
 
 /** Resolves the URL's host and checks every address it has; throws DestinationError if any is refused. */
 export async function checkDestination(text: string, policy: DestinationPolicy): Promise<void> {
-  const shape = urlShapeProblem(text);
-  if (shape) throw new DestinationError(shape);
-  const host = new URL(text).hostname.replace(/^\[|\]$/g, "");
-  const addresses = await resolveAll(host);
+  const addresses = await resolveAll(shapelyHost(text));
   for (const { address } of addresses) {
     const reason = blockedReason(address, policy);
     if (reason) throw new DestinationError(`resolves to ${address}, which ${reason}`);
@@ -83,9 +80,25 @@ export async function checkDestination(text: string, policy: DestinationPolicy):
 }
 
 /**
+ * The options that keep an http.request to `text` where the policy allows; throws
+ * DestinationError, before any connection, for a URL the policy refuses. Node's net.connect
+ * never calls `lookup` for a host that is an IP literal, so guardedLookup alone would let
+ * http://10.0.0.1/ through: a literal is checked here, a name by guardedLookup as it connects.
+ */
+export function guardedConnection(text: string, policy: DestinationPolicy): { lookup: ReturnType<typeof guardedLookup> } {
+  const host = shapelyHost(text);
+  if (isIP(host) !== 0) {
+    const reason = blockedReason(host, policy);
+    if (reason) throw new DestinationError(`${host} ${reason}`);
+  }
+  return { lookup: guardedLookup(policy) };
+}
+
+/**
  * A `lookup` for http.request that refuses a blocked address at connection time: the address
  * checked is the address connected to, so a DNS answer that changes between a check and the
- * connection (rebinding) cannot slip through.
+ * connection (rebinding) cannot slip through. Node does not call it for an IP-literal host:
+ * use it through guardedConnection.
  */
 export function guardedLookup(policy: DestinationPolicy) {
   return (
@@ -108,6 +121,13 @@ export function guardedLookup(policy: DestinationPolicy) {
       (error: NodeJS.ErrnoException) => callback(error, "", 0),
     );
   };
+}
+
+/** The host of a URL of acceptable shape, IPv6 brackets removed; throws DestinationError otherwise. */
+function shapelyHost(text: string): string {
+  const shape = urlShapeProblem(text);
+  if (shape) throw new DestinationError(shape);
+  return new URL(text).hostname.replace(/^\[|\]$/g, "");
 }
 
 function resolveAll(host: string): Promise<LookupAddress[]> {

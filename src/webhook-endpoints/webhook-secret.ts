@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } f
 
 const SECRET_PREFIX = "whsec_";
 const SEALED_VERSION = "v1";
+const TAG_LENGTH = 16;
 
 /** A new endpoint signing secret: `whsec_` and 32 random bytes, base64url. */
 export function generateWebhookSecret(): string {
@@ -30,9 +31,10 @@ export class SecretBox {
     const [version, body] = sealed.split(":");
     if (version !== SEALED_VERSION || body === undefined) throw new Error("unknown sealed secret format");
     const bytes = Buffer.from(body, "base64url");
-    const decipher = createDecipheriv("aes-256-gcm", this.key, bytes.subarray(0, 12));
-    decipher.setAuthTag(bytes.subarray(12, 28));
-    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString("utf8");
+    // Without authTagLength GCM accepts a tag cut down to 4 bytes, which is far easier to forge.
+    const decipher = createDecipheriv("aes-256-gcm", this.key, bytes.subarray(0, 12), { authTagLength: TAG_LENGTH });
+    decipher.setAuthTag(bytes.subarray(12, 12 + TAG_LENGTH));
+    return Buffer.concat([decipher.update(bytes.subarray(12 + TAG_LENGTH)), decipher.final()]).toString("utf8");
   }
 }
 

@@ -1,0 +1,259 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Config } from "../src/config.js";
+import { newId } from "../src/db/ids.js";
+import { nowTimestamp } from "../src/db/time.js";
+import { Outbox } from "../src/events/outbox.js";
+import type { App } from "../src/http/app-types.js";
+import type { Services } from "../src/services.js";
+import { SandboxClock } from "../src/transports/sandbox-clock.js";
+import { SecretBox } from "../src/webhook-endpoints/webhook-secret.js";
+import {
+  bearer,
+  buildTestApp,
+  createInstance,
+  createTestCustomer,
+  TEST_PEPPER,
+  testConfig,
+  TIMESTAMP,
+  type TestCustomer,
+} from "./helpers/test-app.js";
+
+const STEP_MS = 20;
+const MESSAGE_EVENT_FIELDS = ["client_ref", "created_at", "id", "instance_id", "status", "to", "type", "updated_at"];
+
+type Envelope = {
+  event: string;
+  event_id: string;
+  api_version: string;
+  instance_id: string | null;
+  occurred_at: string;
+  data: { message: Record<string, unknown> };
+};
+
+const apps: App[] = [];
+const directories: string[] = [];
+
+async function start(overrides: Partial<Config> = {}): Promise<App> {
+  const app = await buildTestApp({
+    sandboxStepMs: STEP_MS,
+    workerPollMs: 10,
+    rateLimit: { burst: 10_000, refillPerSecond: 1 },
+    ...overrides,
+  });
+  apps.push(app);
+  return app;
+}
+
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+});
+
+/** An endpoint row written directly (the endpoints API is not needed here): every event. */
+async function insertEndpoint(app: App, customerId: string): Promise<string> {
+  const id = newId();
+  await app.db
+    .insertInto("webhook_endpoints")
+    .values({
+      id,
+      customer_id: customerId,
+      instance_id: null,
+      url: "https://hooks.example.com/whatisup",
+      events: '["*"]',
+      sealed_secret: new SecretBox(TEST_PEPPER).seal("whsec_x"),
+      created_at: nowTimestamp(),
+      deleted_at: null,
+    })
+    .execute();
+  return id;
+}
+
+async function send(app: App, customer: TestCustomer, instanceId: string, to = "+15551234567"): Promise<string> {
+  const response = await app.inject({
+    method: "POST",
+    url: `/v1/instances/${instanceId}/messages`,
+    headers: bearer(customer.secret),
+    payload: { type: "text", to, text: "hello", client_ref: "ref-1" },
+  });
+  expect(response.statusCode, response.body).toBe(202);
+  return (response.json() as { id: string }).id;
+}
+
+async function messageRow(app: App, id: string) {
+  return app.db.selectFrom("messages").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+}
+
+/** The message events written for a message, in the order they were written. */
+async function messageEvents(app: App, messageId: string): Promise<Envelope[]> {
+  const rows = await app.db
+    .selectFrom("webhook_deliveries")
+    .select(["payload", "event", "created_at", "id"])
+    .where("event", "like", "message.%")
+    .orderBy("created_at")
+    .orderBy("id")
+    .execute();
+  return rows
+    .map((row) => JSON.parse(row.payload) as Envelope)
+    .filter((envelope) => envelope.data.message.id === messageId);
+}
+
+describe("the sandbox transport", () => {
+  it("plays queued → sent → delivered → read, one state per step, each with its event in webhook_deliveries", async () => {
+    const app = await start();
+    const acme = await createTestCustomer(app, "Acme");
+    const endpointId = await insertEndpoint(app, acme.customer.id);
+    const instance = await createInstance(app, acme.secret, "main");
+    const id = await send(app, acme, instance.id);
+
+    await expect.poll(async () => (await messageRow(app, id)).status, { timeout: 10_000, interval: 10 }).toBe("read");
+
+    const events = await messageEvents(app, id);
+    expect(events.map((event) => event.event)).toEqual(["message.sent", "message.delivered", "message.read"]);
+    const row = await messageRow(app, id);
+    for (const [index, envelope] of events.entries()) {
+      expect(envelope.api_version).toBe("2026-04");
+      expect(envelope.instance_id).toBe(instance.id);
+      expect(envelope.occurred_at).toMatch(TIMESTAMP);
+      expect(Object.keys(envelope.data.message).sort()).toEqual(MESSAGE_EVENT_FIELDS);
+      expect(envelope.data.message).toMatchObject({
+        id,
+        instance_id: instance.id,
+        to: "+15551234567",
+        type: "text",
+        status: ["sent", "delivered", "read"][index],
+        client_ref: "ref-1",
+        created_at: row.created_at,
+      });
+      expect(JSON.stringify(envelope)).not.toContain('"hello"');
+    }
+    // One state per step: each move waited at least SANDBOX_STEP_MS after the previous one.
+    const moments = [row.created_at, ...events.map((event) => event.data.message.updated_at as string)].map(Date.parse);
+    for (let index = 1; index < moments.length; index++) {
+      expect(moments[index]! - moments[index - 1]!).toBeGreaterThanOrEqual(STEP_MS);
+    }
+    expect(row.updated_at).toBe(events[2]!.data.message.updated_at);
+    expect(row.error).toBeNull();
+
+    const deliveries = await app.db.selectFrom("webhook_deliveries").selectAll().where("event", "like", "message.%").execute();
+    for (const delivery of deliveries) {
+      expect(delivery).toMatchObject({ endpoint_id: endpointId, customer_id: acme.customer.id, instance_id: instance.id });
+    }
+  });
+
+  it("fails every message to +15550000000: queued → failed with an error and message.failed, and nothing after", async () => {
+    const app = await start();
+    const acme = await createTestCustomer(app, "Acme");
+    await insertEndpoint(app, acme.customer.id);
+    const instance = await createInstance(app, acme.secret, "main");
+    const id = await send(app, acme, instance.id, "+15550000000");
+    const other = await send(app, acme, instance.id, "+15550000001");
+
+    await expect.poll(async () => (await messageRow(app, id)).status, { timeout: 10_000, interval: 10 }).toBe("failed");
+    const row = await messageRow(app, id);
+    expect(row.error).toMatch(/\+15550000000/);
+
+    // Let the clock run well past the other message's lifecycle: the failed one never moves again.
+    await expect.poll(async () => (await messageRow(app, other)).status, { timeout: 10_000, interval: 10 }).toBe("read");
+    expect((await messageRow(app, id)).status).toBe("failed");
+
+    const events = await messageEvents(app, id);
+    expect(events.map((event) => event.event)).toEqual(["message.failed"]);
+    const message = events[0]!.data.message;
+    expect(Object.keys(message).sort()).toEqual([...MESSAGE_EVENT_FIELDS, "error"].sort());
+    expect(message).toMatchObject({ id, status: "failed", to: "+15550000000", error: row.error });
+  });
+
+  it("writes no delivery when the customer has no endpoint, but still plays the lifecycle", async () => {
+    const app = await start();
+    const acme = await createTestCustomer(app, "Acme");
+    const instance = await createInstance(app, acme.secret, "main");
+    const id = await send(app, acme, instance.id);
+    await expect.poll(async () => (await messageRow(app, id)).status, { timeout: 10_000, interval: 10 }).toBe("read");
+    expect(await app.db.selectFrom("webhook_deliveries").selectAll().execute()).toEqual([]);
+  });
+
+  it("sends each event only to the customer's own endpoints", async () => {
+    const app = await start();
+    const acme = await createTestCustomer(app, "Acme");
+    const globex = await createTestCustomer(app, "Globex");
+    const globexEndpoint = await insertEndpoint(app, globex.customer.id);
+    const acmeEndpoint = await insertEndpoint(app, acme.customer.id);
+    const instance = await createInstance(app, acme.secret, "main");
+    const id = await send(app, acme, instance.id);
+    await expect.poll(async () => (await messageRow(app, id)).status, { timeout: 10_000, interval: 10 }).toBe("read");
+    const endpoints = await app.db
+      .selectFrom("webhook_deliveries")
+      .select("endpoint_id")
+      .where("event", "like", "message.%")
+      .execute();
+    expect(endpoints.map((row) => row.endpoint_id)).toEqual([acmeEndpoint, acmeEndpoint, acmeEndpoint]);
+    expect(endpoints.map((row) => row.endpoint_id)).not.toContain(globexEndpoint);
+  });
+
+  it("two clocks running at once make each transition exactly once", async () => {
+    // The app's own clock runs once at start, then sleeps for an hour: the two clocks below do the work.
+    const app = await start({ sandboxStepMs: 0, workerPollMs: 3_600_000 });
+    const acme = await createTestCustomer(app, "Acme");
+    await insertEndpoint(app, acme.customer.id);
+    const instance = await createInstance(app, acme.secret, "main");
+    const ids: string[] = [];
+    for (let n = 0; n < 8; n++) ids.push(await send(app, acme, instance.id, n === 0 ? "+15550000000" : `+1555123456${n}`));
+
+    const services = { db: app.db, outbox: new Outbox(0), config: testConfig({ sandboxStepMs: 0 }) } as unknown as Services;
+    const clocks = [new SandboxClock(services), new SandboxClock(services)];
+    const rounds: number[] = [];
+    for (let round = 0; round < 20; round++) {
+      const handled = await Promise.all(clocks.map((clock) => clock.runOnce()));
+      rounds.push(handled[0]! + handled[1]!);
+      const statuses = await app.db.selectFrom("messages").select("status").execute();
+      if (statuses.every((row) => row.status === "read" || row.status === "failed")) break;
+    }
+
+    // Both clocks read the same due messages each round and raced to move each of them: one move
+    // per message per round (8 first: 7 sent + 1 failed; then 7 delivered; then 7 read), never two.
+    expect(rounds).toEqual([8, 7, 7]);
+    const deliveries = await app.db
+      .selectFrom("webhook_deliveries")
+      .select(["event", "payload"])
+      .where("event", "like", "message.%")
+      .execute();
+    const seen = deliveries.map((row) => `${(JSON.parse(row.payload) as Envelope).data.message.id} ${row.event}`);
+    expect(seen).toHaveLength(7 * 3 + 1);
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const id of ids) {
+      const events = seen.filter((entry) => entry.startsWith(id)).map((entry) => entry.split(" ")[1]);
+      expect(events).toEqual(id === ids[0] ? ["message.failed"] : ["message.sent", "message.delivered", "message.read"]);
+    }
+  });
+
+  it("resumes after a restart: the state is in the table", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "whatisup-sandbox-"));
+    directories.push(directory);
+    const database = { dialect: "sqlite" as const, path: join(directory, "whatisup.db") };
+
+    // First process: accepts the message, then stops before its clock moves it.
+    const first = await buildTestApp({ database, sandboxStepMs: 3_600_000, workerPollMs: 10 });
+    const acme = await createTestCustomer(first, "Acme");
+    const instance = await createInstance(first, acme.secret, "main");
+    const id = await send(first, acme, instance.id);
+    await first.close();
+
+    const second = await start({ database });
+    await expect.poll(async () => (await messageRow(second, id)).status, { timeout: 10_000, interval: 10 }).toBe("read");
+  });
+
+  it("leaves the messages of a deleted instance where they are", async () => {
+    const app = await start({ sandboxStepMs: 3_600_000 });
+    const acme = await createTestCustomer(app, "Acme");
+    const instance = await createInstance(app, acme.secret, "main");
+    const id = await send(app, acme, instance.id);
+    const deleted = await app.inject({ method: "DELETE", url: `/v1/instances/${instance.id}`, headers: bearer(acme.secret) });
+    expect(deleted.statusCode).toBe(204);
+    const services = { db: app.db, outbox: new Outbox(0), config: testConfig({ sandboxStepMs: 0 }) } as unknown as Services;
+    expect(await new SandboxClock(services).runOnce()).toBe(0);
+    expect((await messageRow(app, id)).status).toBe("queued");
+  });
+});
