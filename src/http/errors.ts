@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   scope_escalation: 403,
   instance_access_denied: 403,
   instance_scoped_key: 403,
+  verification_failed: 403,
   api_key_not_found: 404,
   instance_not_found: 404,
   webhook_endpoint_not_found: 404,

@@ -1,9 +1,9 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import type { FastifyReply, FastifyRequest } from "fastify";
 import Type from "typebox";
 import type { CloudApiConfig } from "../config.js";
 import type { App } from "../http/app-types.js";
 import { AppError, validationFailed } from "../http/errors.js";
+import { errorResponses } from "../http/schemas.js";
 import { moveAndAnnounce } from "../messages/message-events.js";
 import { findMessageByProviderId } from "../messages/message-repository.js";
 import type { MessageStatus } from "../messages/message-states.js";
@@ -42,6 +42,10 @@ export function registerCloudApiCallbacks(app: App, services: Services): void {
             "hub.verify_token": Type.Optional(Type.String()),
             "hub.challenge": Type.Optional(Type.String({ maxLength: 200 })),
           }),
+          response: {
+            200: Type.String({ description: "hub.challenge, echoed" }),
+            ...errorResponses("verification_failed", "validation_failed", "internal_error"),
+          },
         },
       },
       async (request, reply) => {
@@ -52,7 +56,7 @@ export function registerCloudApiCallbacks(app: App, services: Services): void {
           challenge === undefined ||
           !sameSecret(query["hub.verify_token"] ?? "", config.verifyToken)
         ) {
-          return handshakeRefused(request, reply);
+          throw new AppError("verification_failed", "hub.mode must be subscribe and hub.verify_token must match.");
         }
         return reply
           .code(200)
@@ -69,7 +73,10 @@ export function registerCloudApiCallbacks(app: App, services: Services): void {
         schema: {
           summary: "Status callbacks of the WhatsApp Cloud API, signed with X-Hub-Signature-256",
           hide: true,
-          response: { 200: Type.Object({ received: Type.Integer() }, { additionalProperties: false }) },
+          response: {
+            200: Type.Object({ received: Type.Integer() }, { additionalProperties: false }),
+            ...errorResponses("auth_missing", "validation_failed", "payload_too_large", "internal_error"),
+          },
         },
       },
       async (request) => {
@@ -165,20 +172,4 @@ function verifySignature(config: CloudApiConfig, header: string | string[] | und
 function sameSecret(given: string, expected: string): boolean {
   const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
   return timingSafeEqual(digest(given), digest(expected));
-}
-
-/**
- * A refused handshake is 403 in the error envelope. The code table of product.md has no 403 for
- * "a verification token that does not match", so this one is answered with its own code,
- * `verification_failed`, outside ERROR_STATUS (see docs/messaging.md).
- */
-function handshakeRefused(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  reply.header("x-request-id", request.id);
-  return reply
-    .code(403)
-    .type("application/json; charset=utf-8")
-    .send({
-      error: { code: "verification_failed", message: "hub.mode must be subscribe and hub.verify_token must match." },
-      request_id: request.id,
-    });
 }

@@ -13,6 +13,14 @@ export async function up(db: Kysely<any>, dialect: SqlDialect): Promise<void> {
     .addColumn("transport", "text", (c) => c.notNull().defaultTo("sandbox"))
     .execute();
   await db.schema.alterTable("instances").addColumn("provider_phone_number_id", "text").execute();
+  // One live instance per WhatsApp number: two would both receive its status callbacks.
+  await db.schema
+    .createIndex("instances_live_provider_number_idx")
+    .on("instances")
+    .column("provider_phone_number_id")
+    .unique()
+    .where(sql.ref("deleted_at"), "is", null)
+    .execute();
 
   await db.schema
     .createTable("messages")
@@ -31,7 +39,12 @@ export async function up(db: Kysely<any>, dialect: SqlDialect): Promise<void> {
     .addColumn("updated_at", timestamp, (c) => c.notNull())
     .execute();
   await db.schema.createIndex("messages_status_updated_idx").on("messages").columns(["status", "updated_at"]).execute();
-  await db.schema.createIndex("messages_provider_id_idx").on("messages").column("provider_message_id").execute();
+  await db.schema
+    .createIndex("messages_provider_id_idx")
+    .on("messages")
+    .column("provider_message_id")
+    .unique()
+    .execute();
 
   await db.schema
     .createTable("webhook_endpoints")
@@ -79,6 +92,12 @@ export async function up(db: Kysely<any>, dialect: SqlDialect): Promise<void> {
     .createIndex("webhook_deliveries_customer_created_idx")
     .on("webhook_deliveries")
     .columns(["customer_id", "created_at", "id"])
+    .execute();
+  // What an instance-bound key (or the instance_id filter) lists.
+  await db.schema
+    .createIndex("webhook_deliveries_instance_created_idx")
+    .on("webhook_deliveries")
+    .columns(["customer_id", "instance_id", "created_at", "id"])
     .execute();
 }
 
