@@ -1,9 +1,8 @@
 import type { Executor, Tx } from "../db/schema.js";
 import { newId } from "../db/ids.js";
 import { readJson, writeJson } from "../db/json.js";
-import { olderThan } from "../db/pagination.js";
+import { newestFirstPage, type PageRequest } from "../db/pagination.js";
 import { nowTimestamp } from "../db/time.js";
-import type { Cursor } from "../http/cursor.js";
 
 export type AuditActor = { type: "api_key"; id: string; prefix: string } | { type: "cli" };
 
@@ -73,17 +72,13 @@ export async function recordAuditEvent(
 export async function listAuditEvents(
   db: Executor,
   customerId: string,
-  page: { limit: number; after: Cursor | null },
+  page: PageRequest,
 ) {
-  let query = db
+  const query = db
     .selectFrom("audit_events")
     .selectAll()
-    .where("customer_id", "=", customerId)
-    .orderBy("created_at", "desc")
-    .orderBy("id", "desc")
-    .limit(page.limit + 1);
-  if (page.after) query = query.where(olderThan(page.after));
-  const rows = await query.execute();
+    .where("customer_id", "=", customerId);
+  const rows = await newestFirstPage(query, page).execute();
   return rows.map(
     (row): AuditEvent => ({
       id: row.id,

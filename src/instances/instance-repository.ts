@@ -1,6 +1,5 @@
 import type { Executor, Tx } from "../db/schema.js";
-import { olderThan } from "../db/pagination.js";
-import type { Cursor } from "../http/cursor.js";
+import { newestFirstPage, type PageRequest } from "../db/pagination.js";
 
 export const INSTANCE_STATUSES = ["pending", "qr", "connecting", "connected", "disconnected", "failed"] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
@@ -55,22 +54,17 @@ export async function findInstance(db: Executor, customerId: string, id: string)
   return row as Instance | undefined;
 }
 
-/** Newest first; one row more than `limit`, which tells whether a next page exists. */
 export async function listInstances(
   db: Executor,
   customerId: string,
-  page: { limit: number; after: Cursor | null },
+  page: PageRequest,
 ): Promise<Instance[]> {
-  let query = db
+  const query = db
     .selectFrom("instances")
     .select(PUBLIC_COLUMNS)
     .where("customer_id", "=", customerId)
-    .where("deleted_at", "is", null)
-    .orderBy("created_at", "desc")
-    .orderBy("id", "desc")
-    .limit(page.limit + 1);
-  if (page.after) query = query.where(olderThan(page.after));
-  return (await query.execute()) as Instance[];
+    .where("deleted_at", "is", null);
+  return (await newestFirstPage(query, page).execute()) as Instance[];
 }
 
 /** Soft delete; true when this call deleted a live instance. */

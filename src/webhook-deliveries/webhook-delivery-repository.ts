@@ -1,7 +1,6 @@
-import { olderThan } from "../db/pagination.js";
+import { newestFirstPage, type PageRequest } from "../db/pagination.js";
 import type { Executor } from "../db/schema.js";
 import type { EventEnvelope, EventType } from "../events/event-types.js";
-import type { Cursor } from "../http/cursor.js";
 
 export const DELIVERY_STATUSES = ["pending", "success", "failed", "retrying"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -86,25 +85,20 @@ export async function findDelivery(
   return row ? present(row as Row) : undefined;
 }
 
-/** Newest first; one row more than `limit`, which tells whether a next page exists. */
 export async function listDeliveries(
   db: Executor,
   customerId: string,
   view: DeliveryView,
   filters: DeliveryFilters,
-  page: { limit: number; after: Cursor | null },
+  page: PageRequest,
 ): Promise<Delivery[]> {
   let query = db
     .selectFrom("webhook_deliveries")
     .select(PUBLIC_COLUMNS)
-    .where("customer_id", "=", customerId)
-    .orderBy("created_at", "desc")
-    .orderBy("id", "desc")
-    .limit(page.limit + 1);
+    .where("customer_id", "=", customerId);
   if (view.instanceId !== null) query = query.where("instance_id", "=", view.instanceId);
   if (filters.status !== undefined) query = query.where("status", "=", filters.status);
   if (filters.event !== undefined) query = query.where("event", "=", filters.event);
   if (filters.instanceId !== undefined) query = query.where("instance_id", "=", filters.instanceId);
-  if (page.after) query = query.where(olderThan(page.after));
-  return ((await query.execute()) as Row[]).map(present);
+  return ((await newestFirstPage(query, page).execute()) as Row[]).map(present);
 }

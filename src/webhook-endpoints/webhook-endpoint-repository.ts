@@ -1,8 +1,7 @@
 import type { Executor, Tx } from "../db/schema.js";
 import { readJson, writeJson } from "../db/json.js";
-import { olderThan } from "../db/pagination.js";
+import { newestFirstPage, type PageRequest } from "../db/pagination.js";
 import type { ALL_EVENTS, EventType } from "../events/event-types.js";
-import type { Cursor } from "../http/cursor.js";
 
 export type SubscribedEvent = EventType | typeof ALL_EVENTS;
 
@@ -61,22 +60,17 @@ export async function findWebhookEndpoint(
   return row && toWebhookEndpoint(row);
 }
 
-/** Newest first; one row more than `limit`, which tells whether a next page exists. */
 export async function listWebhookEndpoints(
   db: Executor,
   customerId: string,
-  page: { limit: number; after: Cursor | null },
+  page: PageRequest,
 ): Promise<WebhookEndpoint[]> {
-  let query = db
+  const query = db
     .selectFrom("webhook_endpoints")
     .select(PUBLIC_COLUMNS)
     .where("customer_id", "=", customerId)
-    .where("deleted_at", "is", null)
-    .orderBy("created_at", "desc")
-    .orderBy("id", "desc")
-    .limit(page.limit + 1);
-  if (page.after) query = query.where(olderThan(page.after));
-  return (await query.execute()).map(toWebhookEndpoint);
+    .where("deleted_at", "is", null);
+  return (await newestFirstPage(query, page).execute()).map(toWebhookEndpoint);
 }
 
 /** Soft delete; true when this call deleted a live endpoint. */
