@@ -1,16 +1,19 @@
 import { randomBytes } from "node:crypto";
-import Fastify, { LogController } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger } from "fastify";
+import { Redis } from "ioredis";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { registerApiKeyRoutes } from "./api-keys/index.js";
 import { registerListAuditEvents } from "./audit/list-audit-events.route.js";
 import { installAuthentication } from "./auth/authenticated-context.js";
 import { LastUsedRecorder } from "./auth/last-used-recorder.js";
 import { resolvePepper } from "./auth/pepper.js";
+import { PostgresKeyEvents, SingleNodeKeyEvents } from "./auth/key-events.js";
 import { VerifiedKeyCache } from "./auth/verified-key-cache.js";
 import type { Config } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import type { Db } from "./db/schema.js";
+import type { SqlDialect } from "./db/dialect.js";
 import { registerHealth } from "./health/health.route.js";
 import type { App } from "./http/app-types.js";
 import { frameworkErrorHandler, installErrorHandler } from "./http/error-handler.js";
@@ -22,7 +25,8 @@ import { newRequestId } from "./http/request-id.js";
 import { validatorCompiler } from "./http/validation.js";
 import { registerInstanceRoutes } from "./instances/index.js";
 import { registerGetLimits } from "./rate-limit/get-limits.route.js";
-import { MemoryRateLimiter } from "./rate-limit/token-buckets.js";
+import { FallbackRateLimiter, RedisRateLimiter } from "./rate-limit/redis-rate-limiter.js";
+import { MemoryRateLimiter, type BucketSettings, type RateLimiter } from "./rate-limit/token-buckets.js";
 import type { Services } from "./services.js";
 import { MessagePump } from "./messages/message-pump.js";
 import { registerMessageRoutes } from "./messages/index.js";
@@ -39,6 +43,7 @@ declare module "fastify" {
   interface FastifyInstance {
     /** The app's database, for the tools and tests that share the app's connection. */
     db: Db;
+    dialect: SqlDialect;
   }
 }
 
@@ -56,9 +61,10 @@ export type AppOptions = {
  * thenable, so resolving the promise with it loads every plugin.
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const { db, dialect } = openDatabase(config.database);
+  const database = await openDatabase(config.database);
+  const { db, dialect } = database;
   try {
-    await migrateToLatest(db, dialect);
+    await migrateToLatest(database);
   } catch (error) {
     await db.destroy();
     throw error;
@@ -79,6 +85,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate("db", db);
+  app.decorate("dialect", dialect);
   app.setValidatorCompiler(validatorCompiler);
   installJsonBodyParser(app);
   installErrorHandler(app);
@@ -88,6 +95,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const notFound = createNotFoundHandler(app);
   app.setNotFoundHandler(notFound);
 
+  const cache = new VerifiedKeyCache();
+  const redis = config.redis && new Redis(config.redis.url, { keyPrefix: `${config.redis.keyPrefix}:`, maxRetriesPerRequest: 1 });
+  redis?.on("error", (error) => app.log.warn({ err: error }, "redis failed"));
   const services: Services = {
     nodeId: `node_${randomBytes(6).toString("hex")}`,
     config,
@@ -96,21 +106,28 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     pepper,
     outbox: new Outbox(config.webhooks.retryDelaysMs[0] ?? 0),
     secrets: new SecretBox(pepper),
-    cache: new VerifiedKeyCache(),
-    authFailures: new MemoryRateLimiter(config.authFailureLimit),
-    keyLimits: new MemoryRateLimiter(config.rateLimit),
-    lastUsed: new LastUsedRecorder(db, config.lastUsedFlushMs, app.log),
+    cache,
+    keyEvents:
+      config.database.dialect === "postgres"
+        ? new PostgresKeyEvents(config.database.url, cache, app.log)
+        : new SingleNodeKeyEvents(),
+    authFailures: rateLimiter(redis, "auth-failures", config.authFailureLimit, app.log),
+    keyLimits: rateLimiter(redis, "keys", config.rateLimit, app.log),
+    lastUsed: new LastUsedRecorder(db, dialect, config.lastUsedFlushMs, app.log),
   };
   services.lastUsed.start();
   const workers = [new WebhookDispatcher(services), new SandboxClock(services), new MessagePump(services)].map(
     (worker) => new WorkerLoop(worker, config.workerPollMs, app.log),
   );
   app.addHook("onReady", async () => {
+    await services.keyEvents.start();
     for (const worker of workers) worker.start();
   });
   app.addHook("onClose", async () => {
     await Promise.all(workers.map((worker) => worker.stop()));
+    await services.keyEvents.stop();
     await services.lastUsed.stop();
+    await redis?.quit().catch(() => undefined);
     await db.destroy();
   });
 
@@ -132,4 +149,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     { prefix: "/v1" },
   );
   return app;
+}
+
+/** Each node's own buckets, or with Redis the buckets all nodes share. */
+function rateLimiter(redis: Redis | null, family: string, settings: BucketSettings, log: FastifyBaseLogger): RateLimiter {
+  const local = new MemoryRateLimiter(settings);
+  if (redis === null) return local;
+  return new FallbackRateLimiter(new RedisRateLimiter(redis, `rate:${family}`, settings), local, (error) =>
+    log.warn({ err: error }, "shared rate limits unavailable; limiting on this node alone"),
+  );
 }

@@ -1,4 +1,12 @@
-export type DatabaseConfig = { dialect: "sqlite"; path: string };
+export type DatabaseConfig =
+  | { dialect: "sqlite"; path: string }
+  | {
+      dialect: "postgres";
+      url: string;
+      /** The schema holding the tables (created if missing); null: the server's default (public). */
+      schema: string | null;
+      poolSize: number;
+    };
 
 export type Config = {
   host: string;
@@ -23,6 +31,8 @@ export type Config = {
   workerPollMs: number;
   sandboxStepMs: number;
   cloudApi: CloudApiConfig | null;
+  /** Shared rate limits across nodes; null keeps them in each node's memory. */
+  redis: { url: string; keyPrefix: string } | null;
 };
 
 /** The WhatsApp Cloud API account the `cloud_api` transport uses; null when not configured. */
@@ -48,10 +58,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (pepper !== null && pepper.length < MIN_PEPPER_LENGTH) {
     throw new ConfigError(`WHATISUP_KEY_PEPPER must be at least ${MIN_PEPPER_LENGTH} characters`);
   }
+  const database = readDatabase(env);
+  if (database.dialect === "postgres" && pepper === null) {
+    // Every node must digest keys with the same pepper; none may invent its own.
+    throw new ConfigError("WHATISUP_KEY_PEPPER is required with PostgreSQL (every node must share it)");
+  }
   return {
     host: env.HOST || "127.0.0.1",
     port: readInteger(env, "PORT", 8080, 0, 65_535),
-    database: parseDatabaseUrl(env.DATABASE_URL || DEFAULT_DATABASE_URL),
+    database,
     keyPepper: pepper,
     rateLimit: {
       burst: readInteger(env, "RATE_LIMIT_BURST", 60, 1),
@@ -72,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerPollMs: readInteger(env, "WORKER_POLL_MS", 250, 1, MAX_TIMER_MS),
     sandboxStepMs: readInteger(env, "SANDBOX_STEP_MS", 1_000, 0, MAX_TIMER_MS),
     cloudApi: readCloudApi(env),
+    redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX || "whatisup" } : null,
   };
 }
 
@@ -102,13 +118,21 @@ function readDelays(env: NodeJS.ProcessEnv, name: string, fallback: number[]): n
   return parts.map(Number);
 }
 
-export function parseDatabaseUrl(url: string): DatabaseConfig {
+function readDatabase(env: NodeJS.ProcessEnv): DatabaseConfig {
+  const url = env.DATABASE_URL || DEFAULT_DATABASE_URL;
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
     if (path === "") throw new ConfigError("DATABASE_URL sqlite: needs a path, e.g. sqlite:./data/whatisup.db");
     return { dialect: "sqlite", path };
   }
-  throw new ConfigError("DATABASE_URL must start with sqlite: (postgres:// is not supported yet)");
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    const schema = env.DATABASE_SCHEMA || null;
+    if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+      throw new ConfigError(`DATABASE_SCHEMA must be a lower-case SQL identifier, got "${schema}"`);
+    }
+    return { dialect: "postgres", url, schema, poolSize: readInteger(env, "DATABASE_POOL_SIZE", 10, 1, 1_000) };
+  }
+  throw new ConfigError("DATABASE_URL must be sqlite:<path> or postgres://…");
 }
 
 function readInteger(

@@ -32,6 +32,7 @@ describe("loadConfig", () => {
       workerPollMs: 250,
       sandboxStepMs: 1_000,
       cloudApi: null,
+      redis: null,
     });
   });
 

@@ -132,7 +132,7 @@ describe("last_used_at", () => {
     const acme = await createTestCustomer(app);
     const other = await issueKey(app, acme.secret, { name: "other" });
     const counter = new UpdateCounter();
-    const recorder = new LastUsedRecorder(app.db.withPlugin(counter), 3_600_000, silentLog());
+    const recorder = new LastUsedRecorder(app.db.withPlugin(counter), app.dialect, 3_600_000, silentLog());
 
     const base = Date.parse("2030-01-01T00:00:00.000Z");
     const at = (seconds: number) => new Date(base + seconds * 1000).toISOString();
@@ -159,13 +159,13 @@ describe("last_used_at", () => {
     const acme = await createTestCustomer(app);
     const later = "2030-06-01T12:00:00.000Z";
     const earlier = "2030-06-01T11:59:59.999Z";
-    await recordKeyUses(app.db, new Map([[acme.key.id, later]]));
-    await recordKeyUses(app.db, new Map([[acme.key.id, earlier]]));
+    await recordKeyUses(app.db, app.dialect, new Map([[acme.key.id, later]]));
+    await recordKeyUses(app.db, app.dialect, new Map([[acme.key.id, earlier]]));
     expect(await lastUsedInDb(app, acme.key.id)).toBe(later);
 
     // A newer one still moves it forward.
     const newest = "2030-06-01T12:00:00.001Z";
-    await recordKeyUses(app.db, new Map([[acme.key.id, newest]]));
+    await recordKeyUses(app.db, app.dialect, new Map([[acme.key.id, newest]]));
     expect(await lastUsedInDb(app, acme.key.id)).toBe(newest);
   });
 
@@ -175,6 +175,7 @@ describe("last_used_at", () => {
     const other = await issueKey(app, acme.secret, { name: "other" });
     await recordKeyUses(
       app.db,
+      app.dialect,
       new Map([
         [acme.key.id, "2030-01-01T00:00:10.000Z"],
         [other.id, "2030-01-01T00:00:10.000Z"],
@@ -182,6 +183,7 @@ describe("last_used_at", () => {
     );
     await recordKeyUses(
       app.db,
+      app.dialect,
       new Map([
         [acme.key.id, "2030-01-01T00:00:05.000Z"],
         [other.id, "2030-01-01T00:00:20.000Z"],
@@ -195,7 +197,7 @@ describe("last_used_at", () => {
     const app = await start();
     const acme = await createTestCustomer(app);
     const log = silentLog();
-    const recorder = new LastUsedRecorder(app.db, 3_600_000, log);
+    const recorder = new LastUsedRecorder(app.db, app.dialect, 3_600_000, log);
     const at = "2030-03-01T00:00:00.000Z";
 
     await sql`create trigger refuse_key_updates before update on api_keys begin select raise(abort, 'refused'); end`.execute(

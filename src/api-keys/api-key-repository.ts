@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import type { SqlDialect } from "../db/dialect.js";
 import type { Executor, Tx } from "../db/schema.js";
 import { readJson, writeJson } from "../db/json.js";
 
@@ -144,11 +145,13 @@ export async function findCredentialByDigest(db: Executor, digest: string): Prom
  * backwards when an older batch (from another node, or a retry) lands after a newer one. Like the
  * digest lookup it spans customers: it is keyed by key ids that authentication already resolved.
  */
-export async function recordKeyUses(db: Executor, uses: ReadonlyMap<string, string>): Promise<void> {
+export async function recordKeyUses(db: Executor, dialect: SqlDialect, uses: ReadonlyMap<string, string>): Promise<void> {
   if (uses.size === 0) return;
   const entries = [...uses];
+  // PostgreSQL types a bare parameter in a CASE as text; the column is timestamptz there.
+  const timestamp = (at: string) => (dialect === "postgres" ? sql`cast(${at} as timestamptz)` : sql`${at}`);
   const latest = sql<string>`case id ${sql.join(
-    entries.map(([id, at]) => sql`when ${id} then ${at}`),
+    entries.map(([id, at]) => sql`when ${id} then ${timestamp(at)}`),
     sql` `,
   )} end`;
   await db

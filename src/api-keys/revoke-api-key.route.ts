@@ -35,6 +35,7 @@ export function registerRevokeApiKey(app: App, services: Services): void {
             target: { type: "api_key", id: keyId },
             metadata: { name: key.name, prefix: key.prefix },
           });
+          await services.keyEvents.announceRevoked(tx, [keyId]);
           await services.outbox.emit(tx, customerId, {
             event: "api_key.revoked",
             instanceId: key.instance_id,

@@ -5,12 +5,15 @@ import { AppError } from "../http/errors.js";
 import type { RateLimiter } from "../rate-limit/token-buckets.js";
 import { keyDigest } from "./key-digest.js";
 import { isWellFormedKey } from "./key-format.js";
+import type { KeyEvents } from "./key-events.js";
 import type { VerifiedKeyCache } from "./verified-key-cache.js";
 
 export type Authentication = {
   db: Db;
   pepper: string;
   cache: VerifiedKeyCache;
+  /** Whether this node hears every revocation: the cache is used only while it does. */
+  keyEvents: KeyEvents;
   /** Per client address: spent by every `auth_invalid`, and reserved before any database read. */
   authFailures: RateLimiter;
 };
@@ -38,7 +41,8 @@ export async function authenticate(
     throw new AppError("auth_malformed", "That is not a WhatIsUp API key: its format or checksum is wrong.");
   }
   const digest = keyDigest(auth.pepper, token);
-  const credential = auth.cache.get(digest) ?? (await readCredential(auth, digest, clientAddress));
+  const cached = auth.keyEvents.healthy() ? auth.cache.get(digest) : undefined;
+  const credential = cached ?? (await readCredential(auth, digest, clientAddress));
   if (credential.revoked_at !== null) {
     throw new AppError("auth_expired", "This API key has been revoked.");
   }
@@ -57,7 +61,7 @@ async function readCredential(auth: Authentication, digest: string, clientAddres
   const credential = await findCredentialByDigest(auth.db, digest);
   if (credential === undefined) throw new AppError("auth_invalid", "This API key does not exist.");
   await auth.authFailures.refund(clientAddress);
-  auth.cache.set(digest, credential, generation);
+  if (auth.keyEvents.healthy()) auth.cache.set(digest, credential, generation);
   return credential;
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
 import { recordKeyUses } from "../api-keys/api-key-repository.js";
+import type { SqlDialect } from "../db/dialect.js";
 import type { Db } from "../db/schema.js";
 
 /** Keys per UPDATE: keeps each statement well under SQLite's parameter limit. */
@@ -17,6 +18,7 @@ export class LastUsedRecorder {
 
   constructor(
     private readonly db: Db,
+    private readonly dialect: SqlDialect,
     private readonly flushMs: number,
     private readonly log: FastifyBaseLogger,
   ) {}
@@ -52,7 +54,7 @@ export class LastUsedRecorder {
     for (let start = 0; start < entries.length; start += BATCH_SIZE) {
       const chunk = new Map(entries.slice(start, start + BATCH_SIZE));
       try {
-        await recordKeyUses(this.db, chunk);
+        await recordKeyUses(this.db, this.dialect, chunk);
       } catch (error) {
         this.log.error({ err: error, keys: chunk.size }, "could not record key uses; will retry");
         for (const [keyId, at] of chunk) this.noteUse(keyId, at);

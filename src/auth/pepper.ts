@@ -13,6 +13,8 @@ export const PEPPER_FILE_NAME = "whatisup.pepper";
  */
 export function resolvePepper(config: Config): string {
   if (config.keyPepper !== null) return config.keyPepper;
+  // loadConfig refuses PostgreSQL without a configured pepper: only embedded mode gets here.
+  if (config.database.dialect !== "sqlite") throw new Error("a PostgreSQL database needs WHATISUP_KEY_PEPPER");
   if (config.database.path === IN_MEMORY_SQLITE) return randomBytes(32).toString("base64url");
   return readOrCreatePepperFile(join(dirname(config.database.path), PEPPER_FILE_NAME));
 }

@@ -53,6 +53,13 @@ export class VerifiedKeyCache {
     }
   }
 
+  /** Forgets everything: for when revocations may have gone unheard. */
+  clear(): void {
+    this.evictions += 1;
+    this.byDigest.clear();
+    this.digestById.clear();
+  }
+
   get size(): number {
     return this.byDigest.size;
   }

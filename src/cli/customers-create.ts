@@ -7,9 +7,10 @@ import { migrateToLatest } from "../db/migrate.js";
 
 /** Works on the database directly, with the server's settings, whether or not the server runs. */
 export async function runCustomersCreate(config: Config, name: string, json: boolean): Promise<number> {
-  const { db, dialect } = openDatabase(config.database);
+  const database = await openDatabase(config.database);
+  const { db } = database;
   try {
-    await migrateToLatest(db, dialect);
+    await migrateToLatest(database);
     const created = await createCustomer(db, resolvePepper(config), name, CLI_ORIGIN);
     if (json) {
       process.stdout.write(`${JSON.stringify(created, null, 2)}\n`);

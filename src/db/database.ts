@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import pg from "pg";
 import type { DatabaseConfig } from "../config.js";
 import type { SqlDialect } from "./dialect.js";
 import type { Database, Db } from "./schema.js";
@@ -9,11 +10,14 @@ import type { Database, Db } from "./schema.js";
 export type DatabaseHandle = {
   db: Db;
   dialect: SqlDialect;
+  /** The PostgreSQL schema in use when one is configured; migrations keep their tables there. */
+  schema: string | null;
 };
 
 export const IN_MEMORY_SQLITE = ":memory:";
 
-export function openDatabase(config: DatabaseConfig): DatabaseHandle {
+export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHandle> {
+  if (config.dialect === "postgres") return openPostgres(config);
   if (config.path !== IN_MEMORY_SQLITE) mkdirSync(dirname(config.path), { recursive: true });
   const sqlite = new SqliteDatabase(config.path);
   // WAL lets the CLI write while the server reads and writes; the busy timeout makes either wait
@@ -22,5 +26,46 @@ export function openDatabase(config: DatabaseConfig): DatabaseHandle {
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: "sqlite" };
+  return {
+    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+    dialect: "sqlite",
+    schema: null,
+  };
+}
+
+const TIMESTAMPTZ_OID = 1184;
+const parsePgTimestamp = pg.types.getTypeParser(TIMESTAMPTZ_OID) as (text: string) => Date;
+
+/**
+ * Timestamps come back as the same ISO 8601 text (UTC, milliseconds, `Z`) that SQLite returns
+ * and the application writes, so no repository knows which database it runs on.
+ */
+const pgTypes = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === TIMESTAMPTZ_OID) return (text: string) => parsePgTimestamp(text).toISOString();
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+async function openPostgres(config: Extract<DatabaseConfig, { dialect: "postgres" }>): Promise<DatabaseHandle> {
+  if (config.schema !== null) {
+    const client = new pg.Client({ connectionString: config.url });
+    await client.connect();
+    try {
+      await client.query(`create schema if not exists "${config.schema}"`);
+    } finally {
+      await client.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolSize,
+    types: pgTypes,
+    ...(config.schema === null ? {} : { options: `-c search_path=${config.schema}` }),
+  });
+  return {
+    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+    dialect: "postgres",
+    schema: config.schema,
+  };
 }

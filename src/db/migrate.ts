@@ -1,4 +1,5 @@
 import { Migrator, type Kysely, type Migration, type MigrationResultSet } from "kysely";
+import type { DatabaseHandle } from "./database.js";
 import type { SqlDialect } from "./dialect.js";
 import * as initialSchema from "./migrations/20261126130000_initial_schema.js";
 import * as messagesAndWebhooks from "./migrations/20261126140000_messages_and_webhooks.js";
@@ -16,9 +17,11 @@ const MIGRATIONS: Record<string, DialectMigration> = {
 
 export class MigrationError extends Error {}
 
-export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect): Promise<string[]> {
+export async function migrateToLatest({ db, dialect, schema }: DatabaseHandle): Promise<string[]> {
   const migrator = new Migrator({
     db,
+    // Kysely finds its own tables by name in any schema; name ours, or another schema's count.
+    ...(schema === null ? {} : { migrationTableSchema: schema }),
     provider: {
       async getMigrations() {
         const bound: Record<string, Migration> = {};

@@ -36,6 +36,10 @@ export function registerDeleteInstance(app: App, services: Services): void {
           throw new AppError("instance_not_found", "No such instance.");
         }
         const keys = await revokeInstanceKeys(tx, customerId, instanceId, at);
+        await services.keyEvents.announceRevoked(
+          tx,
+          keys.map((key) => key.id),
+        );
         for (const key of keys) {
           await recordAuditEvent(tx, customerId, origin, {
             action: "api_key.revoked",

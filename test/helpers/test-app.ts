@@ -7,6 +7,7 @@ import { loadConfig, type Config } from "../../src/config.js";
 import { createCustomer } from "../../src/customers/create-customer.js";
 import type { Customer } from "../../src/customers/customer-repository.js";
 import type { App } from "../../src/http/app-types.js";
+import { freshDatabase } from "./test-database.js";
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** The one timestamp format of the API: ISO 8601, UTC, milliseconds, `Z`. */
@@ -18,11 +19,11 @@ export type Page<T> = { data: T[]; next_cursor: string | null };
 
 export const TEST_PEPPER = "test-pepper-that-is-long-enough-0123456789";
 
-/** The server's defaults, on a private in-memory database, with a fixed pepper. */
+/** The server's defaults, on a private database (see test-database.ts), with a fixed pepper. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     ...loadConfig({}),
-    database: { dialect: "sqlite", path: ":memory:" },
+    database: freshDatabase(),
     keyPepper: TEST_PEPPER,
     lastUsedFlushMs: 3_600_000,
     ...overrides,

@@ -95,8 +95,9 @@ export async function waitFor<T>(
 
 /** A migrated database without an app (and so without a running dispatcher). */
 export async function openBareDatabase(path: string = IN_MEMORY_SQLITE): Promise<Db> {
-  const { db, dialect } = openDatabase({ dialect: "sqlite", path });
-  await migrateToLatest(db, dialect);
+  const database = await openDatabase({ dialect: "sqlite", path });
+  const { db } = database;
+  await migrateToLatest(database);
   return db;
 }
 
