@@ -53,6 +53,10 @@ async function openPostgres(config: Extract<DatabaseConfig, { dialect: "postgres
     await client.connect();
     try {
       await client.query(`create schema if not exists "${config.schema}"`);
+    } catch (error) {
+      // Nodes starting together race on "if not exists"; the loser is told the schema exists.
+      const code = (error as { code?: string }).code;
+      if (code !== "23505" && code !== "42P06") throw error;
     } finally {
       await client.end();
     }
@@ -61,8 +65,12 @@ async function openPostgres(config: Extract<DatabaseConfig, { dialect: "postgres
     connectionString: config.url,
     max: config.poolSize,
     types: pgTypes,
+    application_name: "whatisup-api",
     ...(config.schema === null ? {} : { options: `-c search_path=${config.schema}` }),
   });
+  // An idle connection the server closed (a restart, pg_terminate_backend) is reported here;
+  // the pool has already dropped it and opens a new one when needed. Unheard, it would crash.
+  pool.on("error", () => undefined);
   return {
     db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
     dialect: "postgres",
