@@ -1,4 +1,3 @@
-import type { FastifyRequest } from "fastify";
 import { isUuid, newId } from "../db/ids.js";
 import { nowTimestamp } from "../db/time.js";
 import type { App } from "../http/app-types.js";
@@ -8,9 +7,6 @@ import { findInstance, type Instance } from "../instances/instance-repository.js
 import type { Services } from "../services.js";
 import { insertMessage, type Message } from "./message-repository.js";
 import { AcceptedMessageSchema, SendMessageBody } from "./message-schemas.js";
-
-/** The instance each request was found to address, from the preParsing hook to the handler. */
-const addressedInstance = new WeakMap<FastifyRequest, Instance>();
 
 /**
  * POST /v1/instances/:id/messages. The order of checks is product.md's: authentication (and a
@@ -39,15 +35,11 @@ export function registerSendMessage(app: App, services: Services): void {
         const id = (request.params as { id?: unknown }).id;
         // A malformed id is left to validation: 400, as on every route.
         if (typeof id !== "string" || !isUuid(id)) return;
-        const instance = await findInstance(services.db, request.apiKey.customer_id, id);
-        if (!instance) throw instanceNotFound();
-        addressedInstance.set(request, instance);
+        if (!(await findInstance(services.db, request.apiKey.customer_id, id))) throw instanceNotFound();
       },
     },
     async (request, reply) => {
       const customerId = request.apiKey.customer_id;
-      const seen = addressedInstance.get(request);
-      if (seen) ensureConnected(seen);
       const message = await services.db.transaction().execute(async (tx) => {
         // Checked again where the message is written, so an instance deleted or disconnected
         // since the hook cannot receive it.
