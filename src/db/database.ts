@@ -68,9 +68,12 @@ async function openPostgres(config: Extract<DatabaseConfig, { dialect: "postgres
     application_name: "whatisup-api",
     ...(config.schema === null ? {} : { options: `-c search_path=${config.schema}` }),
   });
-  // An idle connection the server closed (a restart, pg_terminate_backend) is reported here;
-  // the pool has already dropped it and opens a new one when needed. Unheard, it would crash.
+  // A connection the server closes (a restart, pg_terminate_backend) emits 'error': on the pool
+  // while idle, on the client while checked out (pg-pool listens only to idle ones). The query in
+  // flight fails on its own and the pool drops the broken client when it is released; an unheard
+  // 'error' event would crash the process instead.
   pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
   return {
     db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
     dialect: "postgres",
