@@ -28,6 +28,7 @@ import {
   testConfig,
   type TestCustomer,
 } from "./helpers/test-app.js";
+import { tableNames } from "./helpers/test-database.js";
 
 const NUMBER_ID = "106540352242922";
 const INSTANCE_FIELDS = ["created_at", "customer_id", "id", "name", "phone_number", "status", "transport", "updated_at"];
@@ -539,9 +540,10 @@ describe("secrets", () => {
     await createCloudInstance({ phone_number_id: "999" });
     await inject({ method: "GET", url: "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1" });
 
-    const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(app.db);
+    const tables = await tableNames(app.db, app.dialect);
+    expect(tables).toEqual(expect.arrayContaining(["messages", "instances", "webhook_deliveries", "audit_events"]));
     let dump = "";
-    for (const { name } of tables.rows) {
+    for (const name of tables) {
       const rows = await sql`select * from ${sql.table(name)}`.execute(app.db);
       dump += JSON.stringify(rows.rows);
     }

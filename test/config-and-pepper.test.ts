@@ -8,7 +8,8 @@ import { PEPPER_FILE_NAME, resolvePepper } from "../src/auth/pepper.js";
 import { ConfigError, loadConfig, type Config } from "../src/config.js";
 import { createCustomer } from "../src/customers/create-customer.js";
 import type { App } from "../src/http/app-types.js";
-import { bearer, testConfig } from "./helpers/test-app.js";
+import { bearer, TEST_PEPPER, testConfig } from "./helpers/test-app.js";
+import { persistentDatabase, removeDatabase, TEST_DIALECT } from "./helpers/test-database.js";
 
 const LONG_PEPPER = "a-pepper-of-at-least-thirty-two-characters!!";
 
@@ -119,10 +120,12 @@ describe("loadConfig", () => {
 
 describe("the key pepper", () => {
   const directories: string[] = [];
+  const databases: Config["database"][] = [];
   const apps: App[] = [];
   afterEach(async () => {
     for (const app of apps.splice(0)) await app.close();
     for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+    for (const database of databases.splice(0)) await removeDatabase(database);
   });
 
   function temporaryDirectory(): string {
@@ -136,6 +139,17 @@ describe("the key pepper", () => {
     return testConfig({ database: { dialect: "sqlite", path: join(directory, "whatisup.db") }, keyPepper: null, ...overrides });
   }
 
+  /**
+   * A config on a database several apps open in turn or at once. Embedded SQLite: a file with no
+   * pepper configured, so the one generated beside it is what the apps share. PostgreSQL: a
+   * schema of its own, and the configured pepper every node must be given (there is no file).
+   */
+  function sharedConfig(database = persistentDatabase(), overrides: Partial<Config> = {}): Config {
+    if (!databases.includes(database)) databases.push(database);
+    const keyPepper = database.dialect === "sqlite" ? null : TEST_PEPPER;
+    return testConfig({ database, keyPepper, ...overrides });
+  }
+
   async function startApp(config: Config): Promise<App> {
     const app = await buildApp(config, { logger: false });
     apps.push(app);
@@ -143,49 +157,52 @@ describe("the key pepper", () => {
     return app;
   }
 
-  it("is the configured one when WHATISUP_KEY_PEPPER is set, and no file is written", () => {
-    const directory = temporaryDirectory();
-    expect(resolvePepper(fileConfig(directory, { keyPepper: LONG_PEPPER }))).toBe(LONG_PEPPER);
-    expect(readdirSync(directory)).toEqual([]);
-  });
+  // The pepper file is embedded mode's alone: with PostgreSQL the pepper must be configured.
+  describe.skipIf(TEST_DIALECT === "postgres")("in a file beside the SQLite database", () => {
+    it("is the configured one when WHATISUP_KEY_PEPPER is set, and no file is written", () => {
+      const directory = temporaryDirectory();
+      expect(resolvePepper(fileConfig(directory, { keyPepper: LONG_PEPPER }))).toBe(LONG_PEPPER);
+      expect(readdirSync(directory)).toEqual([]);
+    });
 
-  it("is generated once beside the SQLite file, with mode 0600", () => {
-    const directory = temporaryDirectory();
-    const config = fileConfig(directory);
-    const pepper = resolvePepper(config);
-    const file = join(directory, PEPPER_FILE_NAME);
+    it("is generated once beside the SQLite file, with mode 0600", () => {
+      const directory = temporaryDirectory();
+      const config = fileConfig(directory);
+      const pepper = resolvePepper(config);
+      const file = join(directory, PEPPER_FILE_NAME);
 
-    expect(existsSync(file)).toBe(true);
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(pepper.length).toBeGreaterThanOrEqual(32);
-    expect(readFileSync(file, "utf8").trim()).toBe(pepper);
-    // Nothing else is left behind (no temporary file).
-    expect(readdirSync(directory)).toEqual([PEPPER_FILE_NAME]);
+      expect(existsSync(file)).toBe(true);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(pepper.length).toBeGreaterThanOrEqual(32);
+      expect(readFileSync(file, "utf8").trim()).toBe(pepper);
+      // Nothing else is left behind (no temporary file).
+      expect(readdirSync(directory)).toEqual([PEPPER_FILE_NAME]);
 
-    expect(resolvePepper(config)).toBe(pepper);
-    expect(resolvePepper(fileConfig(directory))).toBe(pepper);
-  });
+      expect(resolvePepper(config)).toBe(pepper);
+      expect(resolvePepper(fileConfig(directory))).toBe(pepper);
+    });
 
-  it("creates the database's directory when it does not exist yet", () => {
-    const directory = join(temporaryDirectory(), "nested", "data");
-    const pepper = resolvePepper(fileConfig(directory));
-    expect(readFileSync(join(directory, PEPPER_FILE_NAME), "utf8").trim()).toBe(pepper);
-  });
+    it("creates the database's directory when it does not exist yet", () => {
+      const directory = join(temporaryDirectory(), "nested", "data");
+      const pepper = resolvePepper(fileConfig(directory));
+      expect(readFileSync(join(directory, PEPPER_FILE_NAME), "utf8").trim()).toBe(pepper);
+    });
 
-  it("differs between databases in different directories", () => {
-    expect(resolvePepper(fileConfig())).not.toBe(resolvePepper(fileConfig()));
-  });
+    it("differs between databases in different directories", () => {
+      expect(resolvePepper(fileConfig())).not.toBe(resolvePepper(fileConfig()));
+    });
 
-  it("refuses a damaged pepper file rather than replacing it", () => {
-    const directory = temporaryDirectory();
-    const file = join(directory, PEPPER_FILE_NAME);
-    writeFileSync(file, "short\n", { mode: 0o600 });
-    expect(() => resolvePepper(fileConfig(directory))).toThrow(/damaged/);
-    expect(readFileSync(file, "utf8")).toBe("short\n");
+    it("refuses a damaged pepper file rather than replacing it", () => {
+      const directory = temporaryDirectory();
+      const file = join(directory, PEPPER_FILE_NAME);
+      writeFileSync(file, "short\n", { mode: 0o600 });
+      expect(() => resolvePepper(fileConfig(directory))).toThrow(/damaged/);
+      expect(readFileSync(file, "utf8")).toBe("short\n");
+    });
   });
 
   it("is kept by the server across restarts: a key still works after the app is rebuilt", async () => {
-    const config = fileConfig();
+    const config = sharedConfig();
     const first = await startApp(config);
     const created = await createCustomer(first.db, resolvePepper(config), "Acme", CLI_ORIGIN);
     expect((await first.inject({ url: "/v1/api-keys", headers: bearer(created.api_key.secret) })).statusCode).toBe(200);
@@ -195,8 +212,8 @@ describe("the key pepper", () => {
     expect((await second.inject({ url: "/v1/api-keys", headers: bearer(created.api_key.secret) })).statusCode).toBe(200);
   });
 
-  it("is shared by two apps on the same file database: each authenticates the other's keys", async () => {
-    const config = fileConfig();
+  it("is shared by two apps on the same database: each authenticates the other's keys", async () => {
+    const config = sharedConfig();
     const one = await startApp(config);
     const two = await startApp(config);
     const created = await createCustomer(one.db, resolvePepper(config), "Acme", CLI_ORIGIN);
@@ -217,9 +234,9 @@ describe("the key pepper", () => {
   });
 
   it("is not shared by apps configured with different peppers", async () => {
-    const directory = temporaryDirectory();
-    const one = await startApp(fileConfig(directory, { keyPepper: LONG_PEPPER }));
-    const two = await startApp(fileConfig(directory, { keyPepper: `${LONG_PEPPER}-other` }));
+    const database = persistentDatabase();
+    const one = await startApp(sharedConfig(database, { keyPepper: LONG_PEPPER }));
+    const two = await startApp(sharedConfig(database, { keyPepper: `${LONG_PEPPER}-other` }));
     const created = await createCustomer(one.db, LONG_PEPPER, "Acme", CLI_ORIGIN);
     expect((await one.inject({ url: "/v1/api-keys", headers: bearer(created.api_key.secret) })).statusCode).toBe(200);
     const refused = await two.inject({ url: "/v1/api-keys", headers: bearer(created.api_key.secret) });

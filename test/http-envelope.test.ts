@@ -1,8 +1,8 @@
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
-import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { App } from "../src/http/app-types.js";
 import { bearer, buildTestApp, createTestCustomer, expectError, type TestCustomer } from "./helpers/test-app.js";
+import { allowInserts, failInserts } from "./helpers/test-database.js";
 
 const REQUEST_ID = /^req_[A-Za-z0-9_-]{8,}$/;
 
@@ -226,9 +226,7 @@ describe("the HTTP envelope", () => {
 
   describe("server errors", () => {
     it("answers 500 internal_error with a generic message and no internals", async () => {
-      await sql`create trigger refuse_instances before insert on instances begin select raise(abort, 'boom'); end`.execute(
-        app.db,
-      );
+      await failInserts(app.db, app.dialect, "instances");
       try {
         const response = await postInstance({ payload: { name: "main" } });
         const body = expectError(response, 500, "internal_error");
@@ -237,10 +235,11 @@ describe("the HTTP envelope", () => {
         expect(response.body).not.toMatch(/\bat /);
         expect(response.body.toLowerCase()).not.toContain("stack");
         expect(response.body.toLowerCase()).not.toContain("sqlite");
+        expect(response.body.toLowerCase()).not.toContain("postgres");
         expect(response.body).not.toContain("instances");
         expect(body.error.message).toMatch(/something went wrong/i);
       } finally {
-        await sql`drop trigger refuse_instances`.execute(app.db);
+        await allowInserts(app.db, app.dialect, "instances");
       }
       // And the app keeps serving.
       expect((await postInstance({ payload: { name: "after" } })).statusCode).toBe(201);

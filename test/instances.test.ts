@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { App } from "../src/http/app-types.js";
 import {
   bearer,
@@ -37,11 +37,15 @@ type AuditEvent = {
 let app: App;
 let acme: TestCustomer;
 
-beforeEach(async () => {
+// One app for the whole file (on PostgreSQL each app is a new schema, migrated), and a new
+// customer for each test: customers see nothing of each other's instances, keys and events.
+beforeAll(async () => {
   app = await buildTestApp({ rateLimit: { burst: 10_000, refillPerSecond: 1 } });
+});
+afterAll(() => app.close());
+beforeEach(async () => {
   acme = await createTestCustomer(app, "Acme");
 });
-afterEach(() => app.close());
 
 function get(url: string, secret: string): Promise<LightMyRequestResponse> {
   return app.inject({ method: "GET", url, headers: bearer(secret) });

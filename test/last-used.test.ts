@@ -1,14 +1,12 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { FastifyBaseLogger } from "fastify";
-import { sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs } from "kysely";
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs } from "kysely";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { recordKeyUses } from "../src/api-keys/api-key-repository.js";
 import { LastUsedRecorder } from "../src/auth/last-used-recorder.js";
 import type { Config } from "../src/config.js";
 import type { App } from "../src/http/app-types.js";
 import { bearer, buildTestApp, createTestCustomer, issueKey } from "./helpers/test-app.js";
+import { allowWrites, failWrites, persistentDatabase, removeDatabase } from "./helpers/test-database.js";
 
 const ISO_WITH_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -50,10 +48,10 @@ function silentLog(): FastifyBaseLogger & { error: ReturnType<typeof vi.fn> } {
 
 describe("last_used_at", () => {
   const apps: App[] = [];
-  const directories: string[] = [];
+  const databases: Config["database"][] = [];
   afterEach(async () => {
     for (const app of apps.splice(0)) await app.close();
-    for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+    for (const database of databases.splice(0)) await removeDatabase(database);
   });
 
   async function start(overrides: Partial<Config> = {}) {
@@ -62,10 +60,11 @@ describe("last_used_at", () => {
     return app;
   }
 
-  function fileDatabase(): Config["database"] {
-    const directory = mkdtempSync(join(tmpdir(), "whatisup-last-used-"));
-    directories.push(directory);
-    return { dialect: "sqlite", path: join(directory, "whatisup.db") };
+  /** A database that outlives one app, removed after the test. */
+  function sharedDatabase(): Config["database"] {
+    const database = persistentDatabase();
+    databases.push(database);
+    return database;
   }
 
   async function getKey(app: App, secret: string, id: string) {
@@ -113,7 +112,7 @@ describe("last_used_at", () => {
   });
 
   it("is flushed at graceful shutdown", async () => {
-    const database = fileDatabase();
+    const database = sharedDatabase();
     const first = await buildTestApp({ database, lastUsedFlushMs: 3_600_000 });
     const acme = await createTestCustomer(first);
     const before = Date.now();
@@ -200,15 +199,13 @@ describe("last_used_at", () => {
     const recorder = new LastUsedRecorder(app.db, app.dialect, 3_600_000, log);
     const at = "2030-03-01T00:00:00.000Z";
 
-    await sql`create trigger refuse_key_updates before update on api_keys begin select raise(abort, 'refused'); end`.execute(
-      app.db,
-    );
+    await failWrites(app.db, app.dialect, "api_keys", "update");
     recorder.noteUse(acme.key.id, at);
     await recorder.flush();
     expect(log.error).toHaveBeenCalledTimes(1);
     expect(await lastUsedInDb(app, acme.key.id)).toBeNull();
 
-    await sql`drop trigger refuse_key_updates`.execute(app.db);
+    await allowWrites(app.db, app.dialect, "api_keys", "update");
     await recorder.flush();
     expect(await lastUsedInDb(app, acme.key.id)).toBe(at);
     await recorder.stop();

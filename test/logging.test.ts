@@ -1,6 +1,5 @@
 import { Writable } from "node:stream";
 import type { LightMyRequestResponse } from "fastify";
-import { sql } from "kysely";
 import { beforeAll, describe, expect, it } from "vitest";
 import { generateKey } from "../src/auth/key-format.js";
 import type { App } from "../src/http/app-types.js";
@@ -13,6 +12,7 @@ import {
   TEST_PEPPER,
   type TestCustomer,
 } from "./helpers/test-app.js";
+import { failInserts } from "./helpers/test-database.js";
 
 /** A stream that keeps every log line the app writes. */
 function collectingStream(): { stream: Writable; lines: string[] } {
@@ -74,7 +74,7 @@ describe("logs", () => {
     await app.inject({ method: "DELETE", url: `/v1/api-keys/${revoked.id}`, headers: bearer(acme.secret) });
     expectError(track(await app.inject({ url: "/v1/api-keys", headers: bearer(revoked.secret) })), 401, "auth_expired");
     // A 500 while issuing a key: its error is logged, the secret it had generated is not.
-    await sql`create trigger refuse_keys before insert on api_keys begin select raise(abort, 'boom'); end`.execute(app.db);
+    await failInserts(app.db, app.dialect, "api_keys");
     const failed = await app.inject({ method: "POST", url: "/v1/api-keys", headers: bearer(acme.secret), payload: { name: "x" } });
     expectError(track(failed), 500, "internal_error");
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { App } from "../src/http/app-types.js";
 import {
   bearer,
@@ -32,11 +32,19 @@ type Accepted = {
 let app: App;
 let acme: TestCustomer;
 
-beforeEach(async () => {
+/** The messages stored before the test began: `storedMessages` leaves them out. */
+let earlier: Set<string>;
+
+// One app for the whole file (on PostgreSQL each app is a new schema, migrated), and a new
+// customer for each test; what a test stored is what appeared in the table after it began.
+beforeAll(async () => {
   app = await buildTestApp({ sandboxStepMs: 20, workerPollMs: 10, rateLimit: { burst: 10_000, refillPerSecond: 1 } });
+});
+afterAll(() => app.close());
+beforeEach(async () => {
+  earlier = new Set((await app.db.selectFrom("messages").select("id").execute()).map((row) => row.id));
   acme = await createTestCustomer(app, "Acme");
 });
-afterEach(() => app.close());
 
 function send(instanceId: string, secret: string, payload: unknown): Promise<LightMyRequestResponse> {
   return app.inject({
@@ -47,8 +55,10 @@ function send(instanceId: string, secret: string, payload: unknown): Promise<Lig
   });
 }
 
-function storedMessages() {
-  return app.db.selectFrom("messages").selectAll().orderBy("id").execute();
+/** Every message stored since the test began, whoever's it is. */
+async function storedMessages() {
+  const rows = await app.db.selectFrom("messages").selectAll().orderBy("id").execute();
+  return rows.filter((row) => !earlier.has(row.id));
 }
 
 function expectFieldRefused(response: LightMyRequestResponse, field: string): void {

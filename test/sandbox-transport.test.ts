@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Config } from "../src/config.js";
+import type { Config, DatabaseConfig } from "../src/config.js";
 import { newId } from "../src/db/ids.js";
 import { nowTimestamp } from "../src/db/time.js";
 import { Outbox } from "../src/events/outbox.js";
@@ -20,6 +17,7 @@ import {
   TIMESTAMP,
   type TestCustomer,
 } from "./helpers/test-app.js";
+import { persistentDatabase, removeDatabase } from "./helpers/test-database.js";
 
 const STEP_MS = 20;
 const MESSAGE_EVENT_FIELDS = ["client_ref", "created_at", "id", "instance_id", "status", "to", "type", "updated_at"];
@@ -34,7 +32,7 @@ type Envelope = {
 };
 
 const apps: App[] = [];
-const directories: string[] = [];
+const databases: DatabaseConfig[] = [];
 
 async function start(overrides: Partial<Config> = {}): Promise<App> {
   const app = await buildTestApp({
@@ -49,7 +47,7 @@ async function start(overrides: Partial<Config> = {}): Promise<App> {
 
 afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close()));
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+  for (const database of databases.splice(0)) await removeDatabase(database);
 });
 
 /** An endpoint row written directly (the endpoints API is not needed here): every event. */
@@ -230,9 +228,8 @@ describe("the sandbox transport", () => {
   });
 
   it("resumes after a restart: the state is in the table", async () => {
-    const directory = mkdtempSync(join(tmpdir(), "whatisup-sandbox-"));
-    directories.push(directory);
-    const database = { dialect: "sqlite" as const, path: join(directory, "whatisup.db") };
+    const database = persistentDatabase();
+    databases.push(database);
 
     // First process: accepts the message, then stops before its clock moves it.
     const first = await buildTestApp({ database, sandboxStepMs: 3_600_000, workerPollMs: 10 });

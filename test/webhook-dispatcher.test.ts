@@ -1,11 +1,8 @@
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Config } from "../src/config.js";
+import type { Config, DatabaseConfig } from "../src/config.js";
 import type { Database, Db } from "../src/db/schema.js";
 import { toTimestamp } from "../src/db/time.js";
 import type { App } from "../src/http/app-types.js";
@@ -24,6 +21,7 @@ import {
   openBareDatabase,
   waitFor,
 } from "./helpers/webhook-fixtures.js";
+import { persistentDatabase, removeDatabase } from "./helpers/test-database.js";
 import { gate, WebhookReceiver, type ReceivedRequest } from "./helpers/webhook-receiver.js";
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -47,16 +45,17 @@ async function testApp(overrides: Partial<Config> = FAST_DISPATCH): Promise<App>
   return app;
 }
 
-async function bareDb(path?: string): Promise<Db> {
-  const db = await openBareDatabase(path);
+async function bareDb(): Promise<Db> {
+  const db = await openBareDatabase();
   cleanups.push(() => db.destroy());
   return db;
 }
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "whatisup-dispatch-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+/** A database for several apps in turn or at once, removed after the test. */
+function sharedDatabase(): DatabaseConfig {
+  const database = persistentDatabase();
+  cleanups.push(() => removeDatabase(database));
+  return database;
 }
 
 function header(request: ReceivedRequest, name: string): string {
@@ -309,12 +308,12 @@ describe("failures", () => {
 
 describe("restarts", () => {
   it("delivers, after a restart, what was written while the receiver was down", async () => {
-    const path = join(tempDir(), "whatisup.db");
+    const database = sharedDatabase();
     const down = await WebhookReceiver.start([200]);
     const port = down.port;
     await down.close();
 
-    const first = await buildTestApp({ ...FAST_DISPATCH, database: { dialect: "sqlite", path } });
+    const first = await buildTestApp({ ...FAST_DISPATCH, database });
     let closed = false;
     cleanups.push(() => (closed ? undefined : first.close()));
     const acme = await createTestCustomer(first);
@@ -329,7 +328,7 @@ describe("restarts", () => {
     closed = true;
 
     const hooks = await receiver([200], port);
-    const second = await testApp({ ...FAST_DISPATCH, database: { dialect: "sqlite", path } });
+    const second = await testApp({ ...FAST_DISPATCH, database });
     const row = await waitForStatus(second.db, id, "success");
     expect(row.attempt_count).toBeGreaterThanOrEqual(2);
     expect(row.attempt_count).toBeLessThanOrEqual(FAST_WEBHOOKS.retryDelaysMs.length);
@@ -338,16 +337,16 @@ describe("restarts", () => {
   });
 
   it("delivers deliveries written before the server ever started", async () => {
-    const path = join(tempDir(), "whatisup.db");
+    const database = sharedDatabase();
     const hooks = await receiver([200]);
-    const db = await openBareDatabase(path);
+    const db = await openBareDatabase(database);
     const customerId = await bareCustomer(db);
     await insertEndpoint(db, customerId, { url: hooks.url() });
     const events = [];
     for (let i = 0; i < 3; i++) events.push(await emitEvent(db, customerId, { event: "message.sent", data: { i } }));
     await db.destroy();
 
-    const app = await testApp({ ...FAST_DISPATCH, database: { dialect: "sqlite", path } });
+    const app = await testApp({ ...FAST_DISPATCH, database });
     for (const envelope of events) {
       const { id } = await onlyDelivery(app.db, envelope.event_id);
       expect(await waitForStatus(app.db, id, "success")).toMatchObject({ attempt_count: 1 });
@@ -418,14 +417,14 @@ describe("claims and leases", () => {
     expect(hooks.requests).toHaveLength(100);
   });
 
-  it("two apps (two nodes) on one database file deliver each event exactly once", async () => {
-    const path = join(tempDir(), "whatisup.db");
+  it("two apps (two nodes) on one database deliver each event exactly once", async () => {
+    const database = sharedDatabase();
     const hooks = await receiver(async () => {
       await sleep(1);
       return 200;
     });
-    const nodeA = await testApp({ ...FAST_DISPATCH, database: { dialect: "sqlite", path } });
-    const nodeB = await testApp({ ...FAST_DISPATCH, database: { dialect: "sqlite", path } });
+    const nodeA = await testApp({ ...FAST_DISPATCH, database });
+    const nodeB = await testApp({ ...FAST_DISPATCH, database });
     const acme = await createTestCustomer(nodeA);
     await insertEndpoint(nodeA.db, acme.customer.id, { url: hooks.url() });
     const ids: string[] = [];
@@ -551,9 +550,14 @@ describe("claims and leases", () => {
     const lease = { nodeId: "node_a", until: toTimestamp(Date.now() + 1000) };
     const now = toTimestamp(Date.now());
     const postgres = claimStatement(pg, "postgres", lease, now, 20).compile().sql;
-    expect(postgres).toMatch(/^update "webhook_deliveries" set .* where "id" in \(select .* for update skip locked\) .* returning /);
+    // The selection is a CTE evaluated once: as a plain IN (sub-select) PostgreSQL may re-run it
+    // per updated row, skipping its own locks, and claim far more than the batch.
+    expect(postgres).toMatch(
+      /^with "due" as materialized \(select "id" from "webhook_deliveries" where .* limit \$\d+ for update skip locked\) update "webhook_deliveries" set .* where "id" in \(select "due"\."id" from "due"\) .* returning /,
+    );
     const sqlite = claimStatement(db, "sqlite", lease, now, 20).compile().sql;
     expect(sqlite).not.toMatch(/for update/i);
+    expect(sqlite).toMatch(/^with "due" as materialized/);
     expect(sqlite).toMatch(/returning/);
   });
 });

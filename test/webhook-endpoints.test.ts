@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
+import { readJson } from "../src/db/json.js";
 import { EVENT_TYPES } from "../src/events/event-types.js";
 import type { App } from "../src/http/app-types.js";
 import { SecretBox } from "../src/webhook-endpoints/webhook-secret.js";
@@ -51,11 +52,15 @@ function webhookSettings(allowLoopback: boolean): Pick<Config, "webhooks" | "rat
 let app: App;
 let acme: TestCustomer;
 
-beforeEach(async () => {
+// One app for the whole file (on PostgreSQL each app is a new schema, migrated), and a new
+// customer for each test: customers see nothing of each other, so no test sees another's rows.
+beforeAll(async () => {
   app = await buildTestApp(webhookSettings(true));
+});
+afterAll(() => app.close());
+beforeEach(async () => {
   acme = await createTestCustomer(app, "Acme");
 });
-afterEach(() => app.close());
 
 function get(url: string, secret: string, on: App = app): Promise<LightMyRequestResponse> {
   return on.inject({ method: "GET", url, headers: bearer(secret) });
@@ -139,7 +144,8 @@ describe("POST /v1/webhook-endpoints", () => {
     }
     expect(row.sealed_secret).not.toBe(created.secret);
     expect(new SecretBox(TEST_PEPPER).open(row.sealed_secret)).toBe(created.secret);
-    expect(JSON.parse(row.events)).toEqual(["*"]);
+    // A JSON column: text on SQLite, jsonb (read back parsed) on PostgreSQL.
+    expect(readJson(row.events)).toEqual(["*"]);
     expect(row.deleted_at).toBeNull();
   });
 
@@ -207,11 +213,13 @@ describe("POST /v1/webhook-endpoints", () => {
     describe("loopback, unless WEBHOOK_ALLOW_LOOPBACK", () => {
       let strict: App;
       let strictCustomer: TestCustomer;
-      beforeEach(async () => {
+      beforeAll(async () => {
         strict = await buildTestApp(webhookSettings(false));
+      });
+      afterAll(() => strict.close());
+      beforeEach(async () => {
         strictCustomer = await createTestCustomer(strict, "Strict");
       });
-      afterEach(() => strict.close());
 
       it.each(["http://127.0.0.1:9/hook", "http://[::1]:9/hook", "http://localhost:9/hook", "http://[::ffff:127.0.0.1]:9/"])(
         "refuses %s when loopback is not allowed, and accepts it when it is",
@@ -253,7 +261,11 @@ describe("POST /v1/webhook-endpoints", () => {
     await post("/v1/webhook-endpoints", acme.secret, { url: HOOK_URL, events: [] });
     await post("/v1/webhook-endpoints", acme.secret, { url: HOOK_URL, events: ["*"], instance_id: theirs.id });
     expect(await endpointIds(acme.secret)).toEqual([]);
-    const rows = await app.db.selectFrom("webhook_endpoints").select("id").execute();
+    const rows = await app.db
+      .selectFrom("webhook_endpoints")
+      .select("id")
+      .where("customer_id", "in", [acme.customer.id, globex.customer.id])
+      .execute();
     expect(rows).toEqual([]);
     expect(await auditEvents(acme.secret)).toEqual(before);
   });

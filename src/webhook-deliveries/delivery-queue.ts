@@ -27,8 +27,12 @@ export const SENDABLE_STATUSES = ["pending", "retrying"] as const;
  * Claims up to `limit` due deliveries (pending or retrying, `next_attempt_at` reached, no live
  * lease) for `lease.nodeId` until `lease.until`, in ONE statement, so that two nodes never claim
  * the same row: on SQLite the UPDATE takes the write lock before it reads; on PostgreSQL the
- * sub-select locks the rows it picks and skips those another node is claiming at that moment
+ * selection locks the rows it picks and skips those another node is claiming at that moment
  * (`FOR UPDATE SKIP LOCKED`). The outer condition re-checks the lease on the locked row.
+ *
+ * The selection is a MATERIALIZED CTE, evaluated once. As an `IN (sub-select)` PostgreSQL may
+ * re-run it for every row it updates, each run skipping the rows this very statement has just
+ * locked, so that the LIMIT slides and one node takes every due row.
  */
 export async function claimDueDeliveries(
   db: Executor,
@@ -43,20 +47,25 @@ export async function claimDueDeliveries(
 
 /** The claiming statement itself (exported so a test can read the SQL of either dialect). */
 export function claimStatement(db: Executor, dialect: SqlDialect, lease: Lease, now: string, limit: number) {
-  let due = db
-    .selectFrom("webhook_deliveries")
-    .select("id")
-    .where("status", "in", [...SENDABLE_STATUSES])
-    .where("next_attempt_at", "<=", now)
-    .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", now)]))
-    .orderBy("next_attempt_at")
-    .orderBy("id")
-    .limit(limit);
-  if (dialect === "postgres") due = due.forUpdate().skipLocked();
   return db
+    .with(
+      (cte) => cte("due").materialized(),
+      (query) => {
+        const due = query
+          .selectFrom("webhook_deliveries")
+          .select("id")
+          .where("status", "in", [...SENDABLE_STATUSES])
+          .where("next_attempt_at", "<=", now)
+          .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", now)]))
+          .orderBy("next_attempt_at")
+          .orderBy("id")
+          .limit(limit);
+        return dialect === "postgres" ? due.forUpdate().skipLocked() : due;
+      },
+    )
     .updateTable("webhook_deliveries")
     .set({ claimed_by: lease.nodeId, claimed_until: lease.until, updated_at: now })
-    .where("id", "in", due)
+    .where("id", "in", (eb) => eb.selectFrom("due").select("due.id"))
     .where("status", "in", [...SENDABLE_STATUSES])
     .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", now)]))
     .returning(["id", "customer_id", "endpoint_id", "event", "event_id", "payload", "attempt_count"]);

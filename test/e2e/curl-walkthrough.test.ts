@@ -1,15 +1,18 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DatabaseConfig } from "../../src/config.js";
+import { openDatabase } from "../../src/db/database.js";
+import { TEST_PEPPER } from "../helpers/test-app.js";
+import { databaseEnv, persistentDatabase, removeDatabase } from "../helpers/test-database.js";
 
 /**
  * The README's walk-through against the compiled program: a real server process on a socket and
- * the real CLI, sharing an embedded SQLite database whose pepper the first of them generated.
- * `npm test` builds dist/ first (pretest).
+ * the real CLI, sharing one database. On embedded SQLite the first of them generates the pepper
+ * beside the database file; on PostgreSQL both are given the same WHATISUP_KEY_PEPPER, as every
+ * node must be. `npm test` builds dist/ first (pretest).
  */
 const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
 
@@ -43,27 +46,40 @@ function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolvePromise) => child.once("exit", (code) => resolvePromise(code)));
 }
 
+/** The environment of a server or CLI process on `database`. */
+function processEnv(database: DatabaseConfig): NodeJS.ProcessEnv {
+  const { WHATISUP_KEY_PEPPER: _pepper, DATABASE_URL: _url, DATABASE_SCHEMA: _schema, ...inherited } = process.env;
+  return {
+    ...inherited,
+    ...databaseEnv(database),
+    // Embedded SQLite generates its pepper; PostgreSQL refuses to start without one.
+    ...(database.dialect === "postgres" ? { WHATISUP_KEY_PEPPER: TEST_PEPPER } : {}),
+    PORT: "0",
+    LAST_USED_FLUSH_MS: "600000",
+    LOG_LEVEL: "info",
+  };
+}
+
 describe("the README walk-through, over a socket", () => {
-  let workdir: string;
+  const databases: DatabaseConfig[] = [];
+  let database: DatabaseConfig;
   let env: NodeJS.ProcessEnv;
   let server: Started;
 
   beforeAll(async () => {
-    workdir = mkdtempSync(join(tmpdir(), "whatisup-e2e-"));
-    const { WHATISUP_KEY_PEPPER: _pepper, ...inherited } = process.env;
-    env = {
-      ...inherited,
-      PORT: "0",
-      DATABASE_URL: `sqlite:${join(workdir, "data", "whatisup.db")}`,
-      LAST_USED_FLUSH_MS: "600000",
-      LOG_LEVEL: "info",
-    };
+    database = persistentDatabase();
+    databases.push(database);
+    env = processEnv(database);
     server = await startServer(env);
   });
 
-  afterAll(() => {
-    if (server.process.exitCode === null) server.process.kill("SIGKILL");
-    rmSync(workdir, { recursive: true, force: true });
+  afterAll(async () => {
+    if (server && server.process.exitCode === null && server.process.signalCode === null) {
+      const exited = exitOf(server.process);
+      server.process.kill("SIGKILL");
+      await exited;
+    }
+    for (const each of databases) await removeDatabase(each);
   });
 
   it("bootstraps with the CLI while the server runs, then walks list → issue → use → revoke → refused", async () => {
@@ -73,7 +89,10 @@ describe("the README walk-through, over a socket", () => {
     expect(customer).toEqual({ id: expect.any(String), name: "Acme", created_at: expect.any(String) });
     expect(firstKey.scopes).toEqual(["*"]);
     expect(firstKey.secret).toMatch(/^zpk_live_[0-9A-Za-z]{49}$/);
-    expect(statSync(join(workdir, "data", "whatisup.pepper")).mode & 0o777).toBe(0o600);
+    if (database.dialect === "sqlite") {
+      // Embedded mode only: the pepper the first process generated, beside the database file.
+      expect(statSync(join(dirname(database.path), "whatisup.pepper")).mode & 0o777).toBe(0o600);
+    }
 
     type KeyBody = { id: string; secret: string; name: string };
     const call = (path: string, key: string, init: RequestInit = {}) =>
@@ -112,14 +131,16 @@ describe("the README walk-through, over a socket", () => {
     expect(await health.json()).toEqual({ status: "ok" });
 
     // Graceful shutdown writes the pending last_used_at (the flush interval is ten minutes).
+    const exited = exitOf(server.process);
     server.process.kill("SIGTERM");
-    expect(await exitOf(server.process)).toBe(0);
-    const db = new Database(join(workdir, "data", "whatisup.db"), { readonly: true });
-    const row = db.prepare("select last_used_at from api_keys where id = ?").get(firstKey.id) as {
-      last_used_at: string | null;
-    };
-    db.close();
-    expect(row.last_used_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(await exited).toBe(0);
+    const { db } = await openDatabase(database);
+    try {
+      const row = await db.selectFrom("api_keys").select("last_used_at").where("id", "=", firstKey.id).executeTakeFirstOrThrow();
+      expect(row.last_used_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    } finally {
+      await db.destroy();
+    }
   });
 
   it("prints a readable summary without --json, and refuses bad usage with exit code 2", async () => {
@@ -137,7 +158,9 @@ describe("the README walk-through, over a socket", () => {
   });
 
   it("migrates a new database once, then finds it up to date", async () => {
-    const fresh = { ...env, DATABASE_URL: `sqlite:${join(workdir, "other", "whatisup.db")}` };
+    const other = persistentDatabase();
+    databases.push(other);
+    const fresh = processEnv(other);
     const first = await runCli(["migrate"], fresh);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain("Applied: 20261126130000_initial_schema");

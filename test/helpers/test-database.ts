@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { sql } from "kysely";
+import pg from "pg";
 import type { DatabaseConfig } from "../../src/config.js";
 import { IN_MEMORY_SQLITE } from "../../src/db/database.js";
 import type { SqlDialect } from "../../src/db/dialect.js";
@@ -23,9 +24,19 @@ function postgresUrl(): string {
   return url;
 }
 
+/** `wt_<pid>_<random>`: the pid of the test process that made it (see postgres-global-setup.ts). */
 function newSchemaName(): string {
   return `${TEST_SCHEMA_PREFIX}${process.pid}_${randomBytes(6).toString("hex")}`;
 }
+
+/** The pid in a test schema's name, or null for a name this suite did not make. */
+export function testSchemaOwner(schema: string): number | null {
+  const match = new RegExp(`^${TEST_SCHEMA_PREFIX}(\\d+)_[0-9a-f]+$`).exec(schema);
+  return match ? Number(match[1]) : null;
+}
+
+/** The folders `persistentDatabase` makes for SQLite files start with this. */
+const TEMPORARY_FOLDER_PREFIX = "whatisup-test-";
 
 /** A private, empty database for one app: in-memory SQLite, or a new PostgreSQL schema. */
 export function freshDatabase(): DatabaseConfig {
@@ -41,7 +52,28 @@ export function freshDatabase(): DatabaseConfig {
  */
 export function persistentDatabase(): DatabaseConfig {
   if (TEST_DIALECT === "postgres") return freshDatabase();
-  return { dialect: "sqlite", path: join(mkdtempSync(join(tmpdir(), "whatisup-test-")), "whatisup.db") };
+  return { dialect: "sqlite", path: join(mkdtempSync(join(tmpdir(), TEMPORARY_FOLDER_PREFIX)), "whatisup.db") };
+}
+
+/**
+ * Removes a database made by `persistentDatabase` once no app or process uses it any more: its
+ * temporary folder, or its schema. (The postgres project's global teardown drops any schema
+ * left behind anyway.)
+ */
+export async function removeDatabase(config: DatabaseConfig): Promise<void> {
+  if (config.dialect === "sqlite") {
+    const folder = dirname(config.path);
+    if (basename(folder).startsWith(TEMPORARY_FOLDER_PREFIX)) rmSync(folder, { recursive: true, force: true });
+    return;
+  }
+  if (config.schema === null || testSchemaOwner(config.schema) === null) return;
+  const client = new pg.Client({ connectionString: config.url });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists "${config.schema}" cascade`);
+  } finally {
+    await client.end();
+  }
 }
 
 /** The environment a server or CLI process needs to open the same database. */
@@ -50,29 +82,51 @@ export function databaseEnv(config: DatabaseConfig): Record<string, string> {
   return { DATABASE_URL: config.url, ...(config.schema ? { DATABASE_SCHEMA: config.schema } : {}) };
 }
 
+type Write = "insert" | "update";
+
 /**
- * Makes every INSERT into `table` fail inside the database, to prove that a change and its audit
- * (or outbox) rows commit together or not at all. Undo it with `allowInserts`.
+ * Makes every INSERT (or UPDATE) on `table` fail inside the database, with the error "boom", to
+ * prove that a change and its audit (or outbox) rows commit together or not at all, or that a
+ * failed write is handled. Undo it with `allowInserts` (or `allowWrites`).
  */
 export async function failInserts(db: Db, dialect: SqlDialect, table: string): Promise<void> {
-  const trigger = sql.raw(`fail_${table}`);
-  if (dialect === "postgres") {
-    await sql`create function ${trigger}() returns trigger language plpgsql as $$
-      begin raise exception 'boom'; end; $$`.execute(db);
-    await sql`create trigger ${trigger} before insert on ${sql.table(table)}
-      for each row execute function ${trigger}()`.execute(db);
-    return;
-  }
-  await sql`create trigger ${trigger} before insert on ${sql.table(table)}
-    begin select raise(abort, 'boom'); end`.execute(db);
+  await failWrites(db, dialect, table, "insert");
 }
 
 export async function allowInserts(db: Db, dialect: SqlDialect, table: string): Promise<void> {
-  const trigger = sql.raw(`fail_${table}`);
+  await allowWrites(db, dialect, table, "insert");
+}
+
+export async function failWrites(db: Db, dialect: SqlDialect, table: string, write: Write): Promise<void> {
+  const trigger = sql.raw(`fail_${write}_${table}`);
+  const event = sql.raw(write);
+  if (dialect === "postgres") {
+    await sql`create function ${trigger}() returns trigger language plpgsql as $$
+      begin raise exception 'boom'; end; $$`.execute(db);
+    await sql`create trigger ${trigger} before ${event} on ${sql.table(table)}
+      for each row execute function ${trigger}()`.execute(db);
+    return;
+  }
+  await sql`create trigger ${trigger} before ${event} on ${sql.table(table)}
+    begin select raise(abort, 'boom'); end`.execute(db);
+}
+
+export async function allowWrites(db: Db, dialect: SqlDialect, table: string, write: Write): Promise<void> {
+  const trigger = sql.raw(`fail_${write}_${table}`);
   if (dialect === "postgres") {
     await sql`drop trigger ${trigger} on ${sql.table(table)}`.execute(db);
     await sql`drop function ${trigger}()`.execute(db);
     return;
   }
   await sql`drop trigger ${trigger}`.execute(db);
+}
+
+/** The names of the tables of the database (on PostgreSQL: of the schema in use). */
+export async function tableNames(db: Db, dialect: SqlDialect): Promise<string[]> {
+  const query =
+    dialect === "postgres"
+      ? sql<{ name: string }>`select table_name as name from information_schema.tables
+          where table_schema = current_schema() and table_type = 'BASE TABLE' order by table_name`
+      : sql<{ name: string }>`select name from sqlite_master where type = 'table' order by name`;
+  return (await query.execute(db)).rows.map((row) => row.name);
 }

@@ -1,7 +1,8 @@
 import { CLI_ORIGIN } from "../../src/audit/audit-origin.js";
-import type { Config } from "../../src/config.js";
+import type { Config, DatabaseConfig } from "../../src/config.js";
 import { createCustomer } from "../../src/customers/create-customer.js";
-import { IN_MEMORY_SQLITE, openDatabase } from "../../src/db/database.js";
+import { openDatabase } from "../../src/db/database.js";
+import type { SqlDialect } from "../../src/db/dialect.js";
 import { newId } from "../../src/db/ids.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import type { Db, WebhookDeliveriesTable } from "../../src/db/schema.js";
@@ -13,6 +14,7 @@ import type { Services } from "../../src/services.js";
 import { WebhookDispatcher } from "../../src/webhook-deliveries/dispatcher.js";
 import { generateWebhookSecret, SecretBox } from "../../src/webhook-endpoints/webhook-secret.js";
 import { TEST_PEPPER } from "./test-app.js";
+import { freshDatabase, TEST_DIALECT } from "./test-database.js";
 
 /** Fast settings for tests that watch the dispatcher work: six quick attempts, short timeouts. */
 export const FAST_WEBHOOKS: Config["webhooks"] = {
@@ -93,12 +95,14 @@ export async function waitFor<T>(
   }
 }
 
-/** A migrated database without an app (and so without a running dispatcher). */
-export async function openBareDatabase(path: string = IN_MEMORY_SQLITE): Promise<Db> {
-  const database = await openDatabase({ dialect: "sqlite", path });
-  const { db } = database;
+/**
+ * A migrated database without an app (and so without a running dispatcher): a private one, or
+ * the one `config` names (e.g. a `persistentDatabase()` an app opens later).
+ */
+export async function openBareDatabase(config: DatabaseConfig = freshDatabase()): Promise<Db> {
+  const database = await openDatabase(config);
   await migrateToLatest(database);
-  return db;
+  return database.db;
 }
 
 export async function bareCustomer(db: Db, name = "Acme"): Promise<string> {
@@ -124,12 +128,17 @@ export async function bareInstance(db: Db, customerId: string, name = "main"): P
 
 /**
  * A dispatcher on `db` as node `nodeId`, driven by the test (`runOnce`) instead of a loop. It
- * gets only the services a dispatcher uses.
+ * gets only the services a dispatcher uses; its SQL is that of `dialect` (the suite's database).
  */
-export function dispatcherOn(db: Db, nodeId: string, webhooks: Config["webhooks"] = FAST_WEBHOOKS): WebhookDispatcher {
+export function dispatcherOn(
+  db: Db,
+  nodeId: string,
+  webhooks: Config["webhooks"] = FAST_WEBHOOKS,
+  dialect: SqlDialect = TEST_DIALECT,
+): WebhookDispatcher {
   const services = {
     db,
-    dialect: "sqlite",
+    dialect,
     nodeId,
     config: { webhooks, workerPollMs: 10 },
     secrets: new SecretBox(TEST_PEPPER),
