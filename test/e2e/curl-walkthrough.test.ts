@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseConfig } from "../../src/config.js";
 import { openDatabase } from "../../src/db/database.js";
 import { TEST_PEPPER } from "../helpers/test-app.js";
 import { databaseEnv, persistentDatabase, removeDatabase } from "../helpers/test-database.js";
+import { CLI, runCli } from "../helpers/cli-process.js";
 
 /**
  * The README's walk-through against the compiled program: a real server process on a socket and
@@ -14,7 +15,6 @@ import { databaseEnv, persistentDatabase, removeDatabase } from "../helpers/test
  * beside the database file; on PostgreSQL both are given the same WHATISUP_KEY_PEPPER, as every
  * node must be. `npm test` builds dist/ first (pretest).
  */
-const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
 
 type Started = { process: ChildProcess; baseUrl: string };
 
@@ -33,14 +33,6 @@ function startServer(env: NodeJS.ProcessEnv): Promise<Started> {
   });
 }
 
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  return new Promise((resolvePromise) => child.on("exit", (code) => resolvePromise({ code, stdout, stderr })));
-}
 
 function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolvePromise) => child.once("exit", (code) => resolvePromise(code)));

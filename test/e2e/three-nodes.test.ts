@@ -3,7 +3,6 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
-import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import pg from "pg";
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_PEPPER } from "../helpers/test-app.js";
 import { databaseEnv, persistentDatabase, TEST_DIALECT } from "../helpers/test-database.js";
 import { waitFor } from "../helpers/webhook-fixtures.js";
+import { CLI, runCli } from "../helpers/cli-process.js";
 
 /**
  * Issue 4's proof, with real processes: three API nodes (the compiled `whatisup serve`) started
@@ -20,7 +20,6 @@ import { waitFor } from "../helpers/webhook-fixtures.js";
  * sent, every delivery is still made, and none twice except attempts C had in flight.
  * `npm test` builds dist/ first; by hand, run `npm run build` before this file.
  */
-const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
 
 const databaseUrl = process.env.TEST_DATABASE_URL;
 const redisUrl = process.env.TEST_REDIS_URL;
@@ -146,14 +145,6 @@ function requireAlive(nodes: Node[]): void {
   }
 }
 
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  return new Promise((resolvePromise) => child.on("exit", (code) => resolvePromise({ code, stdout, stderr })));
-}
 
 async function request(node: Node, method: string, path: string, key: string, body?: unknown): Promise<Reply> {
   const response = await fetch(`${node.url}${path}`, {

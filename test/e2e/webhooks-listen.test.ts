@@ -1,10 +1,9 @@
 import { spawn } from "node:child_process";
-import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
 import { signatureHeader } from "../../src/webhook-endpoints/webhook-secret.js";
+import { CLI } from "../helpers/cli-process.js";
 
-const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
 const SECRET = "whsec_listen-test";
 
 describe("whatisup webhooks listen", () => {
