@@ -14,7 +14,9 @@ import { openDatabase } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import type { Db } from "./db/schema.js";
 import type { SqlDialect } from "./db/dialect.js";
+import { registerOpenApi } from "./docs/openapi.js";
 import { registerHealth } from "./health/health.route.js";
+import { registerReadiness } from "./health/readiness.route.js";
 import type { App } from "./http/app-types.js";
 import { frameworkErrorHandler, installErrorHandler } from "./http/error-handler.js";
 import { installJsonBodyParser } from "./http/json-body.js";
@@ -29,6 +31,8 @@ import { FallbackRateLimiter, RedisRateLimiter } from "./rate-limit/redis-rate-l
 import { MemoryRateLimiter, type BucketSettings, type RateLimiter } from "./rate-limit/token-buckets.js";
 import type { Services } from "./services.js";
 import { MessagePump } from "./messages/message-pump.js";
+import { AppMetrics } from "./metrics/metrics.js";
+import { registerMetrics } from "./metrics/metrics.route.js";
 import { registerMessageRoutes } from "./messages/index.js";
 import { registerCloudApiCallbacks } from "./transports/cloud-api-callbacks.route.js";
 import { SandboxClock } from "./transports/sandbox-clock.js";
@@ -95,7 +99,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const notFound = createNotFoundHandler(app);
   app.setNotFoundHandler(notFound);
 
+  // The document collects routes through onRoute: it must be in place before the first route.
+  await registerOpenApi(app);
+
   const cache = new VerifiedKeyCache();
+  const metrics = config.metricsEnabled ? new AppMetrics(db, cache) : undefined;
   const redis = config.redis && new Redis(config.redis.url, { keyPrefix: `${config.redis.keyPrefix}:`, maxRetriesPerRequest: 1 });
   redis?.on("error", (error) => app.log.warn({ err: error }, "redis failed"));
   const services: Services = {
@@ -114,6 +122,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     authFailures: rateLimiter(redis, "auth-failures", config.authFailureLimit, app.log),
     keyLimits: rateLimiter(redis, "keys", config.rateLimit, app.log),
     lastUsed: new LastUsedRecorder(db, dialect, config.lastUsedFlushMs, app.log),
+    ...(metrics ? { metrics } : {}),
   };
   services.lastUsed.start();
   const workers = [new WebhookDispatcher(services), new SandboxClock(services), new MessagePump(services)].map(
@@ -131,7 +140,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await db.destroy();
   });
 
+  if (metrics) registerMetrics(app, metrics);
   registerHealth(app);
+  registerReadiness(app, database);
   registerCloudApiCallbacks(app, services);
   app.register(
     async (v1: App) => {

@@ -33,6 +33,8 @@ export type Config = {
   cloudApi: CloudApiConfig | null;
   /** Shared rate limits across nodes; null keeps them in each node's memory. */
   redis: { url: string; keyPrefix: string } | null;
+  /** Serves Prometheus metrics at `/metrics`; without it the route does not exist (404). */
+  metricsEnabled: boolean;
 };
 
 /** The WhatsApp Cloud API account the `cloud_api` transport uses; null when not configured. */
@@ -88,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxStepMs: readInteger(env, "SANDBOX_STEP_MS", 1_000, 0, MAX_TIMER_MS),
     cloudApi: readCloudApi(env),
     redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX || "whatisup" } : null,
+    metricsEnabled: env.METRICS_ENABLED === "true",
   };
 }
 

@@ -2,6 +2,7 @@ import type { AuthenticatedContext } from "./auth/authenticated-context.js";
 import type { Config } from "./config.js";
 import type { SqlDialect } from "./db/dialect.js";
 import type { Outbox } from "./events/outbox.js";
+import type { MetricsSink } from "./metrics/metrics.js";
 import type { SecretBox } from "./webhook-endpoints/webhook-secret.js";
 
 /** What route handlers and workers need beyond the request: built once per app in `app.ts`. */
@@ -12,4 +13,6 @@ export type Services = AuthenticatedContext & {
   dialect: SqlDialect;
   outbox: Outbox;
   secrets: SecretBox;
+  /** Absent when METRICS_ENABLED is not true. */
+  metrics?: MetricsSink;
 };

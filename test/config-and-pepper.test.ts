@@ -34,6 +34,7 @@ describe("loadConfig", () => {
       sandboxStepMs: 1_000,
       cloudApi: null,
       redis: null,
+      metricsEnabled: false,
     });
   });
 

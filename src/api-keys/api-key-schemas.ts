@@ -23,7 +23,24 @@ export const IssuedApiKeySchema = Type.Object(
     ...ApiKeySchema.properties,
     secret: Type.String({ description: "The whole key. Shown in this response only." }),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        id: "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+        customer_id: "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+        instance_id: null,
+        name: "CI deploys",
+        prefix: "zpk_live_Q7mX2kPz",
+        scopes: ["messages:send"],
+        last_used_at: null,
+        expires_at: "2027-01-31T12:00:00.000Z",
+        created_at: "2026-11-26T14:00:00.000Z",
+        revoked_at: null,
+        secret: "zpk_live_Q7mX2kPz… (the whole key, shown in this response only)",
+      },
+    ],
+  },
 );
 
 export const IssueApiKeyBody = Type.Object(
@@ -37,5 +54,8 @@ export const IssueApiKeyBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ name: "CI deploys", scopes: ["messages:send"], expires_at: "2027-01-31T12:00:00Z" }],
+  },
 );

@@ -14,6 +14,14 @@ import { holdsScope } from "./scopes.js";
 export type AuthenticatedContext = Authentication & {
   lastUsed: LastUsedRecorder;
   keyLimits: RateLimiter;
+  /** Where authentication outcomes and 429s are counted; absent when metrics are off. */
+  metrics?: AuthMetricsSink;
+};
+
+export type AuthMetricsSink = {
+  /** `ok`, or the error code authentication answered with. */
+  authOutcome(outcome: string): void;
+  rateLimited(bucket: "key" | "auth_failures"): void;
 };
 
 /**
@@ -33,7 +41,14 @@ export function installAuthentication(app: App, context: AuthenticatedContext): 
   app.addHook("onRequest", async (request, reply) => {
     reply.header("cache-control", "no-store");
     const now = nowTimestamp();
-    const key = await authenticate(context, request.headers.authorization, request.ip, now);
+    const key = await authenticate(context, request.headers.authorization, request.ip, now).catch((error: unknown) => {
+      if (error instanceof AppError) {
+        context.metrics?.authOutcome(error.code);
+        if (error.code === "rate_limited") context.metrics?.rateLimited("auth_failures");
+      }
+      throw error;
+    });
+    context.metrics?.authOutcome("ok");
     request.apiKey = key;
     context.lastUsed.noteUse(key.id, now);
 
@@ -43,7 +58,10 @@ export function installAuthentication(app: App, context: AuthenticatedContext): 
     const spends = access?.spendsToken !== false;
     const bucket = spends ? await context.keyLimits.take(key.id) : await context.keyLimits.peek(key.id);
     setRateLimitHeaders(reply, bucket);
-    if (spends && !bucket.allowed) throw rateLimited(bucket);
+    if (spends && !bucket.allowed) {
+      context.metrics?.rateLimited("key");
+      throw rateLimited(bucket);
+    }
 
     if (access) await authorize(context, request, access);
   });

@@ -16,6 +16,10 @@ export class VerifiedKeyCache {
    */
   private evictions = 0;
 
+  /** Lookups answered from the cache and lookups that were not (read by the metrics on scrape). */
+  hits = 0;
+  misses = 0;
+
   constructor(private readonly maxEntries = 10_000) {}
 
   get generation(): number {
@@ -24,6 +28,8 @@ export class VerifiedKeyCache {
 
   get(digest: string): KeyCredential | undefined {
     const credential = this.byDigest.get(digest);
+    if (credential) this.hits += 1;
+    else this.misses += 1;
     if (credential) {
       this.byDigest.delete(digest);
       this.byDigest.set(digest, credential);

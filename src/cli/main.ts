@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config.js";
+import { ApiError, ApiUnreachableError, describeApiError } from "./api-client.js";
 import { runCustomersCreate } from "./customers-create.js";
+import { runDeliveries } from "./deliveries-command.js";
+import { runInstances } from "./instances-command.js";
+import { runKeys } from "./keys-command.js";
 import { runMigrate } from "./migrate.js";
 import { runWebhooksListen } from "./webhooks-listen.js";
 import { UsageError } from "./usage-error.js";
@@ -17,8 +21,23 @@ Usage:
   whatisup webhooks listen [--port 4000] [--secret whsec_...]
                                                a local receiver that prints deliveries
 
+API client: talks to the API over HTTP at WHATISUP_API with the key in WHATISUP_API_KEY.
+Each takes --json (the API's answer, exactly) and --help (its options).
+  whatisup keys list                           the active keys, as a table
+  whatisup keys show ID                        one key
+  whatisup keys issue --name NAME [--instance ID] [--scope S]... [--expires-at T]
+                                               a new key; its secret is printed once
+  whatisup keys revoke ID                      revoke a key at once (no prompt)
+  whatisup instances list [--limit N]          the instances, as a table
+  whatisup instances show ID                   one instance
+  whatisup instances create --name NAME        a new (sandbox) instance
+  whatisup instances delete ID                 delete an instance, revoking its bound keys
+  whatisup deliveries list [--status S] [--event E] [--instance ID] [--limit N]
+                                               webhook deliveries, as a table
+
 Settings come from the environment (DATABASE_URL, WHATISUP_KEY_PEPPER, PORT, HOST, ...);
-see the README. Exit codes: 0 success, 1 failure, 2 usage error.
+see the README. Exit codes: 0 success, 1 failure (the API refused or could not be reached),
+2 usage error.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -39,6 +58,12 @@ async function main(argv: string[]): Promise<number> {
       return runCustomers(rest);
     case "webhooks":
       return runWebhooks(rest);
+    case "keys":
+      return runKeys(rest);
+    case "instances":
+      return runInstances(rest);
+    case "deliveries":
+      return runDeliveries(rest);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -91,6 +116,12 @@ main(process.argv.slice(2)).then(
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
       process.stderr.write(`whatisup: ${(error as Error).message}\nRun "whatisup --help" for usage.\n`);
       process.exitCode = 2;
+    } else if (error instanceof ApiError) {
+      process.stderr.write(describeApiError(error));
+      process.exitCode = 1;
+    } else if (error instanceof ApiUnreachableError) {
+      process.stderr.write(`whatisup: ${error.message}\n`);
+      process.exitCode = 1;
     } else if (error instanceof ConfigError) {
       process.stderr.write(`whatisup: configuration: ${error.message}\n`);
       process.exitCode = 2;

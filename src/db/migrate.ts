@@ -17,8 +17,22 @@ const MIGRATIONS: Record<string, DialectMigration> = {
 
 export class MigrationError extends Error {}
 
-export async function migrateToLatest({ db, dialect, schema }: DatabaseHandle): Promise<string[]> {
-  const migrator = new Migrator({
+export async function migrateToLatest(database: DatabaseHandle): Promise<string[]> {
+  const { error, results } = await migrator(database).migrateToLatest();
+  if (error) {
+    throw new MigrationError(`migration failed: ${describe(results)}`, { cause: error });
+  }
+  return (results ?? []).map((result) => result.migrationName);
+}
+
+/** The names of the migrations this build knows that the database has not applied. */
+export async function pendingMigrations(database: DatabaseHandle): Promise<string[]> {
+  const migrations = await migrator(database).getMigrations();
+  return migrations.filter((migration) => migration.executedAt === undefined).map((migration) => migration.name);
+}
+
+function migrator({ db, dialect, schema }: DatabaseHandle): Migrator {
+  return new Migrator({
     db,
     // Kysely finds its own tables by name in any schema; name ours, or another schema's count.
     ...(schema === null ? {} : { migrationTableSchema: schema }),
@@ -35,11 +49,6 @@ export async function migrateToLatest({ db, dialect, schema }: DatabaseHandle): 
       },
     },
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    throw new MigrationError(`migration failed: ${describe(results)}`, { cause: error });
-  }
-  return (results ?? []).map((result) => result.migrationName);
 }
 
 function describe(results: MigrationResultSet["results"]): string {

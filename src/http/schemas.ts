@@ -17,16 +17,30 @@ export const ErrorEnvelope = Type.Object(
   },
 );
 
-/** Every status that one of these codes can answer with, mapped to the error envelope. */
+/**
+ * Every status that one of these codes can answer with, mapped to the error envelope. Each
+ * status's description names its codes, which is what the OpenAPI document shows per response.
+ */
 export function errorResponses(...codes: ErrorCode[]): Record<number, TSchema> {
+  const codesByStatus = new Map<number, Set<ErrorCode>>();
+  for (const code of codes) {
+    const status = ERROR_STATUS[code];
+    codesByStatus.set(status, (codesByStatus.get(status) ?? new Set()).add(code));
+  }
   const responses: Record<number, TSchema> = {};
-  for (const code of codes) responses[ERROR_STATUS[code]] = ErrorEnvelope;
+  for (const [status, statusCodes] of codesByStatus) {
+    const names = [...statusCodes].map((code) => `\`${code}\``).join(", ");
+    responses[status] = Type.Object(ErrorEnvelope.properties, { description: `Error envelope; error.code is one of ${names}.` });
+  }
   return responses;
 }
 
 /** Errors any authenticated route can answer, whatever it does. */
 export const AUTHENTICATED_ERRORS: ErrorCode[] = [
   "auth_missing",
+  "auth_malformed",
+  "auth_invalid",
+  "auth_expired",
   "insufficient_scope",
   "rate_limited",
   "validation_failed",

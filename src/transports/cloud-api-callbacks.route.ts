@@ -36,7 +36,6 @@ export function registerCloudApiCallbacks(app: App, services: Services): void {
       {
         schema: {
           summary: "Meta's webhook subscription handshake (hub.challenge)",
-          hide: true,
           querystring: Type.Object({
             "hub.mode": Type.Optional(Type.String()),
             "hub.verify_token": Type.Optional(Type.String()),
@@ -72,10 +71,9 @@ export function registerCloudApiCallbacks(app: App, services: Services): void {
         bodyLimit: CALLBACK_BODY_LIMIT_BYTES,
         schema: {
           summary: "Status callbacks of the WhatsApp Cloud API, signed with X-Hub-Signature-256",
-          hide: true,
           response: {
             200: Type.Object({ received: Type.Integer() }, { additionalProperties: false }),
-            ...errorResponses("auth_missing", "validation_failed", "payload_too_large", "internal_error"),
+            ...errorResponses("auth_missing", "auth_malformed", "auth_invalid", "validation_failed", "payload_too_large", "internal_error"),
           },
         },
       },

@@ -73,6 +73,7 @@ export class WebhookDispatcher implements Worker {
       return;
     }
     const outcome = await this.send(delivery, endpoint);
+    this.services.metrics?.webhookAttempt(outcome.ok ? "success" : "failure");
     await recordAttempt(db, lease, delivery.id, nextState(delivery, outcome, config.webhooks.retryDelaysMs, Date.now()));
   }
 

@@ -1,0 +1,93 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { AuthMetricsSink } from "../auth/authenticated-context.js";
+import type { VerifiedKeyCache } from "../auth/verified-key-cache.js";
+import type { Db } from "../db/schema.js";
+
+/** What the workers report, beside what authentication reports. */
+export type MetricsSink = AuthMetricsSink & {
+  webhookAttempt(outcome: "success" | "failure"): void;
+};
+
+/** Deliveries still owed to an endpoint: the outbox's backlog. */
+const OWED_STATUSES = ["pending", "retrying"];
+
+/**
+ * The Prometheus metrics of one app, in a registry of its own (never prom-client's global one),
+ * so that several apps in one process, as in the tests, keep separate counts.
+ */
+export class AppMetrics implements MetricsSink {
+  readonly registry = new Registry();
+  private readonly requestDuration: Histogram<"method" | "route" | "status">;
+  private readonly authOutcomes: Counter<"outcome">;
+  private readonly rateLimitRefusals: Counter<"bucket">;
+  private readonly webhookAttempts: Counter<"outcome">;
+
+  constructor(db: Db, cache: VerifiedKeyCache) {
+    const registers = [this.registry];
+    this.requestDuration = new Histogram({
+      name: "whatisup_http_request_duration_seconds",
+      help: "HTTP request duration by method, route pattern (never the raw URL) and status",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.authOutcomes = new Counter({
+      name: "whatisup_auth_outcomes_total",
+      help: "Authentications on /v1 by outcome: ok, or the error code answered",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.rateLimitRefusals = new Counter({
+      name: "whatisup_rate_limit_refusals_total",
+      help: "Requests refused 429 rate_limited, by bucket: key (per API key) or auth_failures (per address)",
+      labelNames: ["bucket"],
+      registers,
+    });
+    this.webhookAttempts = new Counter({
+      name: "whatisup_webhook_attempts_total",
+      help: "Webhook delivery attempts sent, by outcome",
+      labelNames: ["outcome"],
+      registers,
+    });
+    new Counter({
+      name: "whatisup_key_cache_lookups_total",
+      help: "Lookups in this node's verified-key cache, by result (a miss reads the database)",
+      labelNames: ["result"],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ result: "hit" }, cache.hits);
+        this.inc({ result: "miss" }, cache.misses);
+      },
+    });
+    new Gauge({
+      name: "whatisup_outbox_depth",
+      help: "Webhook deliveries still owed (pending or retrying), read from the database on scrape",
+      registers,
+      async collect() {
+        const row = await db
+          .selectFrom("webhook_deliveries")
+          .select((eb) => eb.fn.countAll<number | string>().as("count"))
+          .where("status", "in", OWED_STATUSES)
+          .executeTakeFirst();
+        this.set(Number(row?.count ?? 0));
+      },
+    });
+  }
+
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    this.requestDuration.observe({ method, route, status: String(status) }, seconds);
+  }
+
+  authOutcome(outcome: string): void {
+    this.authOutcomes.inc({ outcome });
+  }
+
+  rateLimited(bucket: "key" | "auth_failures"): void {
+    this.rateLimitRefusals.inc({ bucket });
+  }
+
+  webhookAttempt(outcome: "success" | "failure"): void {
+    this.webhookAttempts.inc({ outcome });
+  }
+}

@@ -1,0 +1,296 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DatabaseConfig } from "../../src/config.js";
+import { TEST_PEPPER } from "../helpers/test-app.js";
+import { databaseEnv, persistentDatabase, removeDatabase } from "../helpers/test-database.js";
+import { CLI, runCli } from "../helpers/cli-process.js";
+
+/**
+ * The API-client commands (`whatisup keys|instances|deliveries …`), compiled, against a real
+ * server process on a socket: they talk to it over HTTP only, with WHATISUP_API and
+ * WHATISUP_API_KEY. `npm test` builds dist/ first (pretest).
+ */
+
+type Started = { process: ChildProcess; baseUrl: string };
+
+function startServer(env: NodeJS.ProcessEnv): Promise<Started> {
+  const child = spawn(process.execPath, [CLI, "serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error("server did not start in time")), 15_000);
+    child.once("exit", (code) => reject(new Error(`server exited early with ${code}`)));
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolvePromise({ process: child, baseUrl: match[1]! });
+      }
+    });
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolvePromise) => child.once("exit", (code) => resolvePromise(code)));
+}
+
+/** A port nothing listens on: one the system just gave out and took back. */
+function closedPort(): Promise<number> {
+  return new Promise((resolvePromise) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePromise(port));
+    });
+  });
+}
+
+function processEnv(database: DatabaseConfig): NodeJS.ProcessEnv {
+  const {
+    WHATISUP_KEY_PEPPER: _pepper,
+    DATABASE_URL: _url,
+    DATABASE_SCHEMA: _schema,
+    WHATISUP_API: _api,
+    WHATISUP_API_KEY: _key,
+    ...inherited
+  } = process.env;
+  return {
+    ...inherited,
+    ...databaseEnv(database),
+    ...(database.dialect === "postgres" ? { WHATISUP_KEY_PEPPER: TEST_PEPPER } : {}),
+    PORT: "0",
+    LAST_USED_FLUSH_MS: "600000",
+    LOG_LEVEL: "info",
+  };
+}
+
+describe("whatisup keys / instances / deliveries against a running server", () => {
+  let database: DatabaseConfig;
+  let serverEnv: NodeJS.ProcessEnv;
+  let server: Started;
+  let env: NodeJS.ProcessEnv; // the client's: WHATISUP_API and WHATISUP_API_KEY set
+  let firstKey: { id: string; secret: string; prefix: string };
+
+  async function api(path: string, key = firstKey.secret): Promise<{ status: number; text: string }> {
+    const response = await fetch(`${server.baseUrl}${path}`, { headers: { authorization: `Bearer ${key}` } });
+    return { status: response.status, text: await response.text() };
+  }
+
+  beforeAll(async () => {
+    database = persistentDatabase();
+    serverEnv = processEnv(database);
+    server = await startServer(serverEnv);
+    const created = await runCli(["customers", "create", "--name", "Acme", "--json"], serverEnv);
+    expect(created.code, created.stderr).toBe(0);
+    firstKey = JSON.parse(created.stdout).api_key;
+    env = { ...serverEnv, WHATISUP_API: server.baseUrl, WHATISUP_API_KEY: firstKey.secret };
+  });
+
+  afterAll(async () => {
+    if (server && server.process.exitCode === null && server.process.signalCode === null) {
+      const exited = exitOf(server.process);
+      server.process.kill("SIGKILL");
+      await exited;
+    }
+    if (database) await removeDatabase(database);
+  });
+
+  it("keys list: a readable table, and --json exactly the API's body (a bare array)", async () => {
+    const table = await runCli(["keys", "list"], env);
+    expect(table.code, table.stderr).toBe(0);
+    const [header, row, ...rest] = table.stdout.trimEnd().split("\n");
+    expect(rest).toEqual([]);
+    expect(header).toMatch(/^ID\s+PREFIX\s+NAME\s+INSTANCE\s+SCOPES\s+LAST USED\s+EXPIRES\s+CREATED\s+STATUS$/);
+    expect(row).toContain(firstKey.id);
+    expect(row).toContain(firstKey.prefix);
+    expect(row).toMatch(/\ball\s+\*\s+never\s+never\s+(just now|\d+ sec ago)\s+active$/);
+    // aligned: every column starts where its header does
+    expect(row!.indexOf(firstKey.prefix)).toBe(header!.indexOf("PREFIX"));
+    expect(row!.indexOf("active")).toBe(header!.indexOf("STATUS"));
+    expect(table.stdout).not.toContain(firstKey.secret);
+
+    const json = await runCli(["keys", "list", "--json"], env);
+    expect(json.code, json.stderr).toBe(0);
+    const direct = await api("/v1/api-keys");
+    expect(json.stdout.trimEnd()).toBe(direct.text);
+    const keys = JSON.parse(json.stdout);
+    expect(Array.isArray(keys)).toBe(true);
+    expect(keys.map((key: { id: string }) => key.id)).toEqual([firstKey.id]);
+  });
+
+  it("instances create / list / show / delete", async () => {
+    const created = await runCli(["instances", "create", "--name", "main", "--json"], env);
+    expect(created.code, created.stderr).toBe(0);
+    const instance = JSON.parse(created.stdout);
+    expect(instance).toMatchObject({ name: "main", transport: "sandbox" });
+
+    const readable = await runCli(["instances", "create", "--name", "spare"], env);
+    expect(readable.code, readable.stderr).toBe(0);
+    expect(readable.stdout).toMatch(/Created instance "spare"/);
+    const spareId = /^id:\s+(\S+)$/m.exec(readable.stdout)![1]!;
+
+    const listed = await runCli(["instances", "list"], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/^ID\s+NAME\s+TRANSPORT\s+STATUS\s+PHONE NUMBER\s+CREATED$/m);
+    expect(listed.stdout).toContain(instance.id);
+    expect(listed.stdout).toContain(spareId);
+
+    const listedJson = await runCli(["instances", "list", "--limit", "1", "--json"], env);
+    expect(listedJson.code, listedJson.stderr).toBe(0);
+    const page = JSON.parse(listedJson.stdout);
+    expect(page.data).toHaveLength(1);
+    expect(typeof page.next_cursor).toBe("string");
+
+    const shown = await runCli(["instances", "show", instance.id], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`^id:\\s+${instance.id}$`, "m"));
+    expect(shown.stdout).toMatch(/^transport:\s+sandbox$/m);
+
+    const shownJson = await runCli(["instances", "show", instance.id, "--json"], env);
+    expect(shownJson.stdout.trimEnd()).toBe((await api(`/v1/instances/${instance.id}`)).text);
+
+    const deleted = await runCli(["instances", "delete", spareId], env);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stdout.trim().split("\n")).toHaveLength(1);
+    const gone = await runCli(["instances", "show", spareId], env);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("instance_not_found");
+  });
+
+  it("keys issue (scopes, instance, expiry) prints the secret once with the warning; show; revoke; the key is then refused", async () => {
+    const instance = JSON.parse((await runCli(["instances", "create", "--name", "bound", "--json"], env)).stdout);
+    const issued = await runCli(
+      [
+        "keys", "issue", "--name", "sender", "--instance", instance.id,
+        "--scope", "deliveries:read", "--scope", "instances:read", "--expires-at", "2099-01-01T00:00:00Z",
+      ],
+      env,
+    );
+    expect(issued.code, issued.stderr).toBe(0);
+    const lines = issued.stdout.split("\n");
+    const secretLines = lines.filter((line) => /^zpk_live_[0-9A-Za-z]{49}$/.test(line));
+    expect(secretLines).toHaveLength(1); // on its own line, once
+    const secret = secretLines[0]!;
+    expect(issued.stdout.split(secret)).toHaveLength(2);
+    expect(issued.stdout).toMatch(/will not be shown again/);
+    expect(issued.stdout).toContain(`instance: ${instance.id}`);
+    expect(issued.stdout).toContain("deliveries:read, instances:read");
+    const id = /id ([0-9a-f-]{36})/.exec(issued.stdout)![1]!;
+
+    // The secret works, bound to its instance.
+    const bound = { ...env, WHATISUP_API_KEY: secret };
+    const deliveries = await runCli(["deliveries", "list", "--json"], bound);
+    expect(deliveries.code, deliveries.stderr).toBe(0);
+    expect(JSON.parse(deliveries.stdout)).toEqual({ data: [], next_cursor: null });
+    const refused = await runCli(["keys", "list"], bound);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("instance_scoped_key");
+    expect(refused.stdout).toBe("");
+
+    const shown = await runCli(["keys", "show", id], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^name:\s+sender$/m);
+    expect(shown.stdout).toMatch(/^status:\s+active$/m);
+    expect(shown.stdout).toMatch(/^scopes:\s+deliveries:read, instances:read$/m);
+    expect(shown.stdout).toMatch(/^expires:\s+2099-01-01T00:00:00\.000Z \(in \d+ years\)$/m);
+    expect(shown.stdout).toMatch(/^revoked:\s+no$/m);
+    expect(shown.stdout).not.toContain(secret);
+
+    const listed = await runCli(["keys", "list"], env);
+    expect(listed.stdout).toMatch(new RegExp(`${id}.*sender\\s+${instance.id}\\s+deliveries:read,instances:read\\s+never\\s+in \\d+ years`));
+
+    const revoked = await runCli(["keys", "revoke", id], env);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout.trim().split("\n")).toHaveLength(1);
+    expect(revoked.stdout).toContain(`Revoked key ${id}`);
+
+    const afterRevoke = await runCli(["deliveries", "list"], bound);
+    expect(afterRevoke.code).toBe(1);
+    expect(afterRevoke.stderr).toContain("auth_expired");
+    expect(afterRevoke.stderr).toMatch(/request id req_\S+/);
+    expect(afterRevoke.stdout).toBe("");
+
+    const shownRevoked = await runCli(["keys", "show", id], env);
+    expect(shownRevoked.stdout).toMatch(/^status:\s+revoked$/m);
+  });
+
+  it("keys issue --json prints the API's 201 body; an escalation is refused with exit 1", async () => {
+    const issued = await runCli(["keys", "issue", "--name", "script", "--scope", "api_keys:read", "--json"], env);
+    expect(issued.code, issued.stderr).toBe(0);
+    const key = JSON.parse(issued.stdout);
+    expect(key).toMatchObject({ name: "script", scopes: ["api_keys:read"], instance_id: null });
+    expect(key.secret).toMatch(/^zpk_live_/);
+    const weak = { ...env, WHATISUP_API_KEY: key.secret };
+    const escalated = await runCli(["keys", "issue", "--name", "stronger", "--scope", "*"], weak);
+    expect(escalated.code).toBe(1);
+    expect(escalated.stderr).toMatch(/insufficient_scope|scope_escalation/);
+  });
+
+  it("deliveries list: a table and --json {data, next_cursor}, with filters", async () => {
+    const readable = await runCli(["deliveries", "list", "--status", "failed", "--limit", "5"], env);
+    expect(readable.code, readable.stderr).toBe(0);
+    expect(readable.stdout).toBe("No deliveries.\n");
+    const json = await runCli(["deliveries", "list", "--event", "message.sent", "--json"], env);
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.stdout.trimEnd()).toBe((await api("/v1/webhook-deliveries?event=message.sent")).text);
+    expect(Object.keys(JSON.parse(json.stdout)).sort()).toEqual(["data", "next_cursor"]);
+    const invalid = await runCli(["deliveries", "list", "--status", "lost"], env);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain("validation_failed");
+  });
+
+  it("usage errors exit 2 and say what is wrong", async () => {
+    const unknown = await runCli(["keys", "rotate"], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown subcommand "keys rotate"');
+    const unknownOption = await runCli(["instances", "list", "--colour"], env);
+    expect(unknownOption.code).toBe(2);
+    const noName = await runCli(["keys", "issue"], env);
+    expect(noName.code).toBe(2);
+    expect(noName.stderr).toContain("--name is required");
+    const noId = await runCli(["keys", "revoke"], env);
+    expect(noId.code).toBe(2);
+    expect(noId.stderr).toContain("missing ID");
+    const { WHATISUP_API: _api, ...withoutApi } = env;
+    const noApi = await runCli(["keys", "list"], withoutApi);
+    expect(noApi.code).toBe(2);
+    expect(noApi.stderr).toContain("WHATISUP_API is not set");
+    const { WHATISUP_API_KEY: _key, ...withoutKey } = env;
+    const noKey = await runCli(["instances", "list"], withoutKey);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain("WHATISUP_API_KEY is not set");
+  });
+
+  it("an unreachable API exits 1 and says so", async () => {
+    const port = await closedPort();
+    const result = await runCli(["keys", "list"], { ...env, WHATISUP_API: `http://127.0.0.1:${port}` });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`cannot reach the API at http://127.0.0.1:${port}`);
+    expect(result.stdout).toBe("");
+  });
+
+  it("--help on every command and subcommand, without needing the API settings", async () => {
+    const bare = { ...serverEnv };
+    const top = await runCli(["--help"], bare);
+    expect(top.code).toBe(0);
+    for (const command of ["keys list", "instances create", "deliveries list"]) expect(top.stdout).toContain(`whatisup ${command}`);
+    const cases: Array<[string[], string[]]> = [
+      [["keys", "--help"], ["keys list", "keys show ID", "keys issue", "keys revoke ID"]],
+      [["keys", "list", "--help"], ["--json"]],
+      [["keys", "show", "--help"], ["--json"]],
+      [["keys", "issue", "--help"], ["--name", "--instance", "--scope", "--expires-at", "--json"]],
+      [["keys", "revoke", "--help"], ["without asking"]],
+      [["instances", "--help"], ["instances list", "instances show ID", "instances create", "instances delete ID"]],
+      [["instances", "list", "--help"], ["--limit", "--cursor", "--json"]],
+      [["instances", "show", "--help"], ["--json"]],
+      [["instances", "create", "--help"], ["--name", "--transport", "--json"]],
+      [["instances", "delete", "--help"], ["without asking"]],
+      [["deliveries", "--help"], ["deliveries list"]],
+      [["deliveries", "list", "--help"], ["--status", "--event", "--instance", "--limit", "--json"]],
+    ];
+    for (const [args, expected] of cases) {
+      const result = await runCli(args, bare);
+      expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(0);
+      for (const text of expected) expect(result.stdout, args.join(" ")).toContain(text);
+    }
+  });
+});
