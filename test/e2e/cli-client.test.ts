@@ -1,38 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseConfig } from "../../src/config.js";
 import { TEST_PEPPER } from "../helpers/test-app.js";
 import { databaseEnv, persistentDatabase, removeDatabase } from "../helpers/test-database.js";
-import { CLI, runCli } from "../helpers/cli-process.js";
+import { exitOf, runCli, startServer, type StartedServer } from "../helpers/cli-process.js";
 
 /**
  * The API-client commands (`whatisup keys|instances|deliveries …`), compiled, against a real
  * server process on a socket: they talk to it over HTTP only, with WHATISUP_API and
  * WHATISUP_API_KEY. `npm test` builds dist/ first (pretest).
  */
-
-type Started = { process: ChildProcess; baseUrl: string };
-
-function startServer(env: NodeJS.ProcessEnv): Promise<Started> {
-  const child = spawn(process.execPath, [CLI, "serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error("server did not start in time")), 15_000);
-    child.once("exit", (code) => reject(new Error(`server exited early with ${code}`)));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolvePromise({ process: child, baseUrl: match[1]! });
-      }
-    });
-  });
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolvePromise) => child.once("exit", (code) => resolvePromise(code)));
-}
 
 /** A port nothing listens on: one the system just gave out and took back. */
 function closedPort(): Promise<number> {
@@ -66,7 +43,7 @@ function processEnv(database: DatabaseConfig): NodeJS.ProcessEnv {
 describe("whatisup keys / instances / deliveries against a running server", () => {
   let database: DatabaseConfig;
   let serverEnv: NodeJS.ProcessEnv;
-  let server: Started;
+  let server: StartedServer;
   let env: NodeJS.ProcessEnv; // the client's: WHATISUP_API and WHATISUP_API_KEY set
   let firstKey: { id: string; secret: string; prefix: string };
 

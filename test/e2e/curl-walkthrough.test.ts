@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseConfig } from "../../src/config.js";
 import { openDatabase } from "../../src/db/database.js";
 import { TEST_PEPPER } from "../helpers/test-app.js";
 import { databaseEnv, persistentDatabase, removeDatabase } from "../helpers/test-database.js";
-import { CLI, runCli } from "../helpers/cli-process.js";
+import { exitOf, runCli, startServer, type StartedServer } from "../helpers/cli-process.js";
 
 /**
  * The README's walk-through against the compiled program: a real server process on a socket and
@@ -15,28 +13,6 @@ import { CLI, runCli } from "../helpers/cli-process.js";
  * beside the database file; on PostgreSQL both are given the same WHATISUP_KEY_PEPPER, as every
  * node must be. `npm test` builds dist/ first (pretest).
  */
-
-type Started = { process: ChildProcess; baseUrl: string };
-
-function startServer(env: NodeJS.ProcessEnv): Promise<Started> {
-  const child = spawn(process.execPath, [CLI, "serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error("server did not start in time")), 15_000);
-    child.once("exit", (code) => reject(new Error(`server exited early with ${code}`)));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolvePromise({ process: child, baseUrl: match[1]! });
-      }
-    });
-  });
-}
-
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolvePromise) => child.once("exit", (code) => resolvePromise(code)));
-}
 
 /** The environment of a server or CLI process on `database`. */
 function processEnv(database: DatabaseConfig): NodeJS.ProcessEnv {
@@ -56,7 +32,7 @@ describe("the README walk-through, over a socket", () => {
   const databases: DatabaseConfig[] = [];
   let database: DatabaseConfig;
   let env: NodeJS.ProcessEnv;
-  let server: Started;
+  let server: StartedServer;
 
   beforeAll(async () => {
     database = persistentDatabase();

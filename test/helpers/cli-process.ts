@@ -1,5 +1,6 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { resolve } from "node:path";
+import { createInterface } from "node:readline";
 
 /** The compiled command, as users run it (`npm test` builds dist/ first). */
 export const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
@@ -14,4 +15,26 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResul
   child.stdout.on("data", (chunk) => (stdout += chunk));
   child.stderr.on("data", (chunk) => (stderr += chunk));
   return new Promise((resolvePromise) => child.on("exit", (code) => resolvePromise({ code, stdout, stderr })));
+}
+
+export type StartedServer = { process: ChildProcess; baseUrl: string };
+
+/** Starts `whatisup serve` (PORT=0 in `env` picks a free port) and waits for its listening line. */
+export function startServer(env: NodeJS.ProcessEnv): Promise<StartedServer> {
+  const child = spawn(process.execPath, [CLI, "serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error("server did not start in time")), 15_000);
+    child.once("exit", (code) => reject(new Error(`server exited early with ${code}`)));
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolvePromise({ process: child, baseUrl: match[1]! });
+      }
+    });
+  });
+}
+
+export function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolvePromise) => child.once("exit", (code) => resolvePromise(code)));
 }
