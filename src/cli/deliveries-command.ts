@@ -1,23 +1,10 @@
+import type { Page } from "../http/pagination-schemas.js";
+import type { Delivery } from "../webhook-deliveries/webhook-delivery-repository.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, limitOption, parseCommand, runGroup, stringOption } from "./command-args.js";
 import { relativeTime, table } from "./format.js";
 
 /** The parts of a delivery the table shows (src/webhook-deliveries/webhook-delivery-schemas.ts). */
-type Delivery = {
-  id: string;
-  endpoint_id: string;
-  instance_id: string | null;
-  event: string;
-  event_id: string;
-  status: string;
-  attempt_count: number;
-  last_error: string | null;
-  last_response_status: number | null;
-  next_attempt_at: string | null;
-  delivered_at: string | null;
-  created_at: string;
-};
-type Page<T> = { data: T[]; next_cursor: string | null };
 
 export const DELIVERIES_HELP = `Usage: whatisup deliveries <subcommand>
 

@@ -1,3 +1,5 @@
+import type { Instance } from "../instances/instance-repository.js";
+import type { Page } from "../http/pagination-schemas.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import {
   ENV_HELP,
@@ -12,17 +14,6 @@ import {
 import { absoluteAndRelative, keyValues, relativeTime, table } from "./format.js";
 
 /** An instance as the API shows it (src/instances/instance-schemas.ts). */
-type Instance = {
-  id: string;
-  customer_id: string;
-  name: string;
-  transport: string;
-  status: string;
-  phone_number: string | null;
-  created_at: string;
-  updated_at: string;
-};
-type Page<T> = { data: T[]; next_cursor: string | null };
 
 export const INSTANCES_HELP = `Usage: whatisup instances <subcommand>
 

@@ -1,22 +1,10 @@
+import type { ApiKey } from "../api-keys/api-key-repository.js";
+import type { IssuedApiKey } from "../api-keys/issue-api-key.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, listOption, parseCommand, requiredString, runGroup, stringOption } from "./command-args.js";
 import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table } from "./format.js";
 import { UsageError } from "./usage-error.js";
 
-/** An API key as the API shows it (src/api-keys/api-key-schemas.ts). */
-export type ApiKey = {
-  id: string;
-  customer_id: string;
-  instance_id: string | null;
-  name: string;
-  prefix: string;
-  scopes: string[];
-  last_used_at: string | null;
-  expires_at: string | null;
-  created_at: string;
-  revoked_at: string | null;
-};
-type IssuedApiKey = ApiKey & { secret: string };
 
 export const KEYS_HELP = `Usage: whatisup keys <subcommand>
 

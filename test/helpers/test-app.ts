@@ -15,7 +15,7 @@ export const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 /** A whole API key anywhere in a text (a prefix alone does not match). */
 export const FULL_KEY = /zpk_live_[0-9A-Za-z]{49}/;
 
-export type Page<T> = { data: T[]; next_cursor: string | null };
+export type { Page } from "../../src/http/pagination-schemas.js";
 
 export const TEST_PEPPER = "test-pepper-that-is-long-enough-0123456789";
 
