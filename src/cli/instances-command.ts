@@ -1,6 +1,7 @@
 import type { Instance } from "../instances/instance-repository.js";
 import type { Page } from "../http/pagination-schemas.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
+import { showResource } from "./show-command.js";
 import {
   ENV_HELP,
   JSON_HELP,
@@ -72,21 +73,13 @@ ${JSON_HELP}${ENV_HELP}`,
   return 0;
 }
 
-async function show(args: string[]): Promise<number> {
-  const parsed = parseCommand(args, {
+function show(args: string[]): Promise<number> {
+  return showResource(args, {
     usage: "whatisup instances show ID [--json]",
     help: `Shows one instance (GET /v1/instances/ID).\n\nOptions:\n${JSON_HELP}${ENV_HELP}`,
-    options: JSON_OPTION,
-    positionals: ["ID"],
+    path: (id) => `/v1/instances/${id}`,
+    describe: describeInstance,
   });
-  if (!parsed) return 0;
-  const response = await apiRequest<Instance>(apiSettingsFromEnv(), "GET", `/v1/instances/${encodeURIComponent(parsed.positionals[0]!)}`);
-  if (parsed.values.json) {
-    printRawBody(response);
-    return 0;
-  }
-  process.stdout.write(describeInstance(response.body, new Date()));
-  return 0;
 }
 
 function describeInstance(instance: Instance, now: Date): string {

@@ -3,6 +3,7 @@ import type { IssuedApiKey } from "../api-keys/issue-api-key.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, listOption, parseCommand, requiredString, runGroup, stringOption } from "./command-args.js";
 import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table } from "./format.js";
+import { showResource } from "./show-command.js";
 import { UsageError } from "./usage-error.js";
 
 
@@ -57,21 +58,13 @@ async function list(args: string[]): Promise<number> {
   return 0;
 }
 
-async function show(args: string[]): Promise<number> {
-  const parsed = parseCommand(args, {
+function show(args: string[]): Promise<number> {
+  return showResource(args, {
     usage: "whatisup keys show ID [--json]",
     help: `Shows one key (GET /v1/api-keys/ID); never its secret.\n\nOptions:\n${JSON_HELP}${ENV_HELP}`,
-    options: JSON_OPTION,
-    positionals: ["ID"],
+    path: (id) => `/v1/api-keys/${id}`,
+    describe: describeKey,
   });
-  if (!parsed) return 0;
-  const response = await apiRequest<ApiKey>(apiSettingsFromEnv(), "GET", `/v1/api-keys/${encodeURIComponent(parsed.positionals[0]!)}`);
-  if (parsed.values.json) {
-    printRawBody(response);
-    return 0;
-  }
-  process.stdout.write(describeKey(response.body, new Date()));
-  return 0;
 }
 
 function describeKey(key: ApiKey, now: Date): string {
