@@ -14,6 +14,7 @@ import { openDatabase } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import type { Db } from "./db/schema.js";
 import type { SqlDialect } from "./db/dialect.js";
+import { registerDashboard } from "./dashboard/dashboard.route.js";
 import { registerOpenApi } from "./docs/openapi.js";
 import { registerHealth } from "./health/health.route.js";
 import { registerReadiness } from "./health/readiness.route.js";
@@ -143,6 +144,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   if (metrics) registerMetrics(app, metrics);
   registerHealth(app);
   registerReadiness(app, database);
+  registerDashboard(app);
   registerCloudApiCallbacks(app, services);
   app.register(
     async (v1: App) => {

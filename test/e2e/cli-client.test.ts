@@ -1,9 +1,8 @@
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseConfig } from "../../src/config.js";
-import { TEST_PEPPER } from "../helpers/test-app.js";
-import { databaseEnv, persistentDatabase, removeDatabase } from "../helpers/test-database.js";
-import { exitOf, runCli, startServer, type StartedServer } from "../helpers/cli-process.js";
+import { persistentDatabase, removeDatabase } from "../helpers/test-database.js";
+import { runCli, serverProcessEnv, startServer, stopServer, type StartedServer } from "../helpers/cli-process.js";
 
 /**
  * The API-client commands (`whatisup keys|instances|deliveries …`), compiled, against a real
@@ -21,25 +20,6 @@ function closedPort(): Promise<number> {
   });
 }
 
-function processEnv(database: DatabaseConfig): NodeJS.ProcessEnv {
-  const {
-    WHATISUP_KEY_PEPPER: _pepper,
-    DATABASE_URL: _url,
-    DATABASE_SCHEMA: _schema,
-    WHATISUP_API: _api,
-    WHATISUP_API_KEY: _key,
-    ...inherited
-  } = process.env;
-  return {
-    ...inherited,
-    ...databaseEnv(database),
-    ...(database.dialect === "postgres" ? { WHATISUP_KEY_PEPPER: TEST_PEPPER } : {}),
-    PORT: "0",
-    LAST_USED_FLUSH_MS: "600000",
-    LOG_LEVEL: "info",
-  };
-}
-
 describe("whatisup keys / instances / deliveries against a running server", () => {
   let database: DatabaseConfig;
   let serverEnv: NodeJS.ProcessEnv;
@@ -54,7 +34,7 @@ describe("whatisup keys / instances / deliveries against a running server", () =
 
   beforeAll(async () => {
     database = persistentDatabase();
-    serverEnv = processEnv(database);
+    serverEnv = serverProcessEnv(database);
     server = await startServer(serverEnv);
     const created = await runCli(["customers", "create", "--name", "Acme", "--json"], serverEnv);
     expect(created.code, created.stderr).toBe(0);
@@ -63,11 +43,7 @@ describe("whatisup keys / instances / deliveries against a running server", () =
   });
 
   afterAll(async () => {
-    if (server && server.process.exitCode === null && server.process.signalCode === null) {
-      const exited = exitOf(server.process);
-      server.process.kill("SIGKILL");
-      await exited;
-    }
+    await stopServer(server);
     if (database) await removeDatabase(database);
   });
 

@@ -3,9 +3,8 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseConfig } from "../../src/config.js";
 import { openDatabase } from "../../src/db/database.js";
-import { TEST_PEPPER } from "../helpers/test-app.js";
-import { databaseEnv, persistentDatabase, removeDatabase } from "../helpers/test-database.js";
-import { exitOf, runCli, startServer, type StartedServer } from "../helpers/cli-process.js";
+import { persistentDatabase, removeDatabase } from "../helpers/test-database.js";
+import { exitOf, runCli, serverProcessEnv, startServer, stopServer, type StartedServer } from "../helpers/cli-process.js";
 
 /**
  * The README's walk-through against the compiled program: a real server process on a socket and
@@ -13,20 +12,6 @@ import { exitOf, runCli, startServer, type StartedServer } from "../helpers/cli-
  * beside the database file; on PostgreSQL both are given the same WHATISUP_KEY_PEPPER, as every
  * node must be. `npm test` builds dist/ first (pretest).
  */
-
-/** The environment of a server or CLI process on `database`. */
-function processEnv(database: DatabaseConfig): NodeJS.ProcessEnv {
-  const { WHATISUP_KEY_PEPPER: _pepper, DATABASE_URL: _url, DATABASE_SCHEMA: _schema, ...inherited } = process.env;
-  return {
-    ...inherited,
-    ...databaseEnv(database),
-    // Embedded SQLite generates its pepper; PostgreSQL refuses to start without one.
-    ...(database.dialect === "postgres" ? { WHATISUP_KEY_PEPPER: TEST_PEPPER } : {}),
-    PORT: "0",
-    LAST_USED_FLUSH_MS: "600000",
-    LOG_LEVEL: "info",
-  };
-}
 
 describe("the README walk-through, over a socket", () => {
   const databases: DatabaseConfig[] = [];
@@ -37,16 +22,12 @@ describe("the README walk-through, over a socket", () => {
   beforeAll(async () => {
     database = persistentDatabase();
     databases.push(database);
-    env = processEnv(database);
+    env = serverProcessEnv(database);
     server = await startServer(env);
   });
 
   afterAll(async () => {
-    if (server && server.process.exitCode === null && server.process.signalCode === null) {
-      const exited = exitOf(server.process);
-      server.process.kill("SIGKILL");
-      await exited;
-    }
+    await stopServer(server);
     for (const each of databases) await removeDatabase(each);
   });
 
@@ -128,7 +109,7 @@ describe("the README walk-through, over a socket", () => {
   it("migrates a new database once, then finds it up to date", async () => {
     const other = persistentDatabase();
     databases.push(other);
-    const fresh = processEnv(other);
+    const fresh = serverProcessEnv(other);
     const first = await runCli(["migrate"], fresh);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain("Applied: 20261126130000_initial_schema");

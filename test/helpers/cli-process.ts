@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
+import type { DatabaseConfig } from "../../src/config.js";
+import { TEST_PEPPER } from "./test-app.js";
+import { databaseEnv } from "./test-database.js";
 
 /** The compiled command, as users run it (`npm test` builds dist/ first). */
 export const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
@@ -15,6 +18,30 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResul
   child.stdout.on("data", (chunk) => (stdout += chunk));
   child.stderr.on("data", (chunk) => (stderr += chunk));
   return new Promise((resolvePromise) => child.on("exit", (code) => resolvePromise({ code, stdout, stderr })));
+}
+
+/**
+ * The environment of a server or CLI process on `database`, without the developer's own
+ * database, pepper or API settings. Embedded SQLite generates its pepper; PostgreSQL refuses to
+ * start without one, so every process on it is given the same.
+ */
+export function serverProcessEnv(database: DatabaseConfig): NodeJS.ProcessEnv {
+  const {
+    WHATISUP_KEY_PEPPER: _pepper,
+    DATABASE_URL: _url,
+    DATABASE_SCHEMA: _schema,
+    WHATISUP_API: _api,
+    WHATISUP_API_KEY: _key,
+    ...inherited
+  } = process.env;
+  return {
+    ...inherited,
+    ...databaseEnv(database),
+    ...(database.dialect === "postgres" ? { WHATISUP_KEY_PEPPER: TEST_PEPPER } : {}),
+    PORT: "0",
+    LAST_USED_FLUSH_MS: "600000",
+    LOG_LEVEL: "info",
+  };
 }
 
 export type StartedServer = { process: ChildProcess; baseUrl: string };
@@ -37,4 +64,12 @@ export function startServer(env: NodeJS.ProcessEnv): Promise<StartedServer> {
 
 export function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolvePromise) => child.once("exit", (code) => resolvePromise(code)));
+}
+
+/** Kills a started server, if it still runs, and waits for it to be gone. */
+export async function stopServer(server: StartedServer | undefined): Promise<void> {
+  if (!server || server.process.exitCode !== null || server.process.signalCode !== null) return;
+  const exited = exitOf(server.process);
+  server.process.kill("SIGKILL");
+  await exited;
 }

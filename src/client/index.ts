@@ -1,0 +1,45 @@
+import createFetchClient, { type Client, type ClientOptions as FetchClientOptions } from "openapi-fetch";
+import type { paths } from "./api-types.js";
+
+// Bundled for browsers too (the dashboard): nothing here may import node: modules.
+
+export type { paths };
+
+export type WhatIsUpClient = Client<paths>;
+
+export type ClientOptions = {
+  /** The server's origin, e.g. `http://127.0.0.1:8080` or, in a browser, `location.origin`. */
+  baseUrl: string;
+  /** An API key's secret (`zpk_live_…`). */
+  apiKey: string;
+  /** Called with a `Request`; defaults to the global `fetch` when the client is created. */
+  fetch?: FetchClientOptions["fetch"];
+};
+
+/**
+ * A typed client for the `/v1` API: `client.GET("/v1/api-keys")` answers `{ data, error, response }`,
+ * where `error` is the error envelope on any 4xx or 5xx; it does not throw on them.
+ */
+export function createClient({ baseUrl, apiKey, fetch }: ClientOptions): WhatIsUpClient {
+  return createFetchClient<paths>({
+    baseUrl,
+    headers: { Authorization: `Bearer ${apiKey}` },
+    ...(fetch ? { fetch } : {}),
+  });
+}
+
+// The document inlines its schemas (no components.schemas), so the resources are named here
+// from the operations that answer them.
+type Json<Path extends keyof paths, Method extends "get" | "post", Status extends number> =
+  paths[Path][Method] extends { responses: { [S in Status]: { content: { "application/json": infer Body } } } } ? Body : never;
+
+export type ApiKey = Json<"/v1/api-keys/{id}", "get", 200>;
+/** An API key as issued: with its `secret`, shown this once. */
+export type IssuedApiKey = Json<"/v1/api-keys", "post", 201>;
+export type Instance = Json<"/v1/instances/{id}", "get", 200>;
+export type AuditEvent = Json<"/v1/audit-events", "get", 200>["data"][number];
+export type WebhookEndpoint = Json<"/v1/webhook-endpoints/{id}", "get", 200>;
+export type WebhookDelivery = Json<"/v1/webhook-deliveries/{id}", "get", 200>;
+/** The body of every 4xx and 5xx; `error.code` is the stable contract. */
+export type ErrorEnvelope = Json<"/v1/api-keys", "get", 401>;
+export type ErrorCode = ErrorEnvelope["error"]["code"];

@@ -1,0 +1,117 @@
+import {
+  createClient,
+  type ApiKey,
+  type AuditEvent,
+  type ErrorEnvelope,
+  type Instance,
+  type IssuedApiKey,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  type WhatIsUpClient,
+} from "whatisup/client";
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
+import type { App } from "../src/http/app-types.js";
+import { buildTestApp, createTestCustomer, FULL_KEY, type TestCustomer } from "./helpers/test-app.js";
+
+/**
+ * The package's typed client, imported as a consumer would ("whatisup/client", through the
+ * package's exports: the compiled dist/, which `npm test` builds first), against a server on a
+ * real socket.
+ */
+
+type Result = { error?: unknown; response: Response };
+
+/** The error envelope, as the client hands it over, with its status and headers. */
+function expectRefusal(result: Result, status: number, code: ErrorEnvelope["error"]["code"]): ErrorEnvelope {
+  expect(result.response.status).toBe(status);
+  expect(result.response.headers.get("content-type")).toMatch(/^application\/json/);
+  const envelope = result.error as ErrorEnvelope;
+  expect(Object.keys(envelope).sort()).toEqual(["error", "request_id"]);
+  expect(envelope.error.code).toBe(code);
+  expect(envelope.error.message.length).toBeGreaterThan(0);
+  expect(envelope.request_id).toMatch(/^req_/);
+  expect(result.response.headers.get("x-request-id")).toBe(envelope.request_id);
+  return envelope;
+}
+
+it("names the API's resources as types (none of them empty)", () => {
+  expectTypeOf<ApiKey>().toHaveProperty("prefix").toEqualTypeOf<string>();
+  expectTypeOf<ApiKey>().not.toHaveProperty("secret");
+  expectTypeOf<IssuedApiKey>().toExtend<ApiKey>();
+  expectTypeOf<Instance>().toHaveProperty("status");
+  expectTypeOf<AuditEvent>().toHaveProperty("action");
+  expectTypeOf<WebhookEndpoint>().toHaveProperty("url");
+  expectTypeOf<WebhookDelivery>().toHaveProperty("attempt_count");
+  expectTypeOf<ErrorEnvelope>().toHaveProperty("request_id");
+});
+
+describe("whatisup/client against a running server", () => {
+  let app: App;
+  let owner: TestCustomer;
+  let baseUrl: string;
+  let client: WhatIsUpClient;
+
+  beforeAll(async () => {
+    app = await buildTestApp();
+    owner = await createTestCustomer(app);
+    baseUrl = await app.listen({ port: 0, host: "127.0.0.1" });
+    client = createClient({ baseUrl, apiKey: owner.secret });
+  });
+
+  afterAll(() => app?.close());
+
+  it("lists, issues, gets and revokes a key; the revoked key is then refused with auth_expired", async () => {
+    const listed = await client.GET("/v1/api-keys");
+    expect(listed.response.status).toBe(200);
+    expect(listed.error).toBeUndefined();
+    expect(listed.data?.map((key) => key.id)).toEqual([owner.key.id]);
+
+    const issued = await client.POST("/v1/api-keys", { body: { name: "sdk", scopes: ["api_keys:read"] } });
+    expect(issued.response.status).toBe(201);
+    expect(issued.error).toBeUndefined();
+    const key = issued.data!;
+    expectTypeOf(key).toEqualTypeOf<IssuedApiKey>();
+    expectTypeOf(key.secret).toEqualTypeOf<string>();
+    expect(key.secret).toMatch(FULL_KEY);
+    expect(key).toMatchObject({ name: "sdk", scopes: ["api_keys:read"], revoked_at: null });
+
+    const own = createClient({ baseUrl, apiKey: key.secret });
+    expect((await own.GET("/v1/api-keys")).response.status).toBe(200);
+
+    const got = await client.GET("/v1/api-keys/{id}", { params: { path: { id: key.id } } });
+    expect(got.response.status).toBe(200);
+    expect(got.data).toMatchObject({ id: key.id, prefix: key.prefix, name: "sdk" });
+    expect(got.data).not.toHaveProperty("secret");
+    // @ts-expect-error: only the 201 of POST carries the secret
+    void got.data?.secret;
+
+    const revoked = await client.DELETE("/v1/api-keys/{id}", { params: { path: { id: key.id } } });
+    expect(revoked.response.status).toBe(204);
+    expect(revoked.error).toBeUndefined();
+
+    const refused = await own.GET("/v1/api-keys");
+    expect(refused.data).toBeUndefined();
+    expectTypeOf(refused.error).toEqualTypeOf<ErrorEnvelope | undefined>();
+    expectRefusal(refused, 401, "auth_expired");
+    expect(refused.response.headers.get("www-authenticate")).toMatch(/^Bearer/);
+  });
+
+  it("hands over a 400 validation_failed for a bad body, as the envelope", async () => {
+    const empty = await client.POST("/v1/api-keys", { body: { name: "" } });
+    expectRefusal(empty, 400, "validation_failed");
+
+    // @ts-expect-error: `nme` is no field of the body, and `name` is required
+    const misspelt = await client.POST("/v1/api-keys", { body: { nme: "sdk" } });
+    expectRefusal(misspelt, 400, "validation_failed");
+  });
+
+  it("hands over a 404 for a key that does not exist, and for a path the API does not have", async () => {
+    const missing = await client.GET("/v1/api-keys/{id}", { params: { path: { id: "01936b2e-0000-7000-8000-000000000000" } } });
+    expect(missing.data).toBeUndefined();
+    expectRefusal(missing, 404, "api_key_not_found");
+
+    // @ts-expect-error: no such path in the document
+    const nowhere = await client.GET("/v1/nowhere", {});
+    expectRefusal(nowhere, 404, "not_found");
+  });
+});
