@@ -1,4 +1,8 @@
-/** Plain-text output of the API client commands: aligned tables, key: value lines, relative times. */
+/**
+ * Plain-text output of the API client commands: aligned tables, key: value lines, relative times.
+ * The dashboard's page bundles `relativeTime` and `keyStatus` too, so that both say the same
+ * thing: this file imports nothing, from Node or elsewhere.
+ */
 
 const UNITS: Array<{ name: string; plural: string; seconds: number; below: number }> = [
   { name: "sec", plural: "sec", seconds: 1, below: 60 },

@@ -131,6 +131,8 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
   it("refuses a bad key at sign-in with the API's code and message, and keeps nothing", async () => {
     await page.goto(`${server.baseUrl}/dashboard`);
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    expect(await page.getByRole("button", { name: "Sign out" }).isVisible()).toBe(false);
+    expect(await page.getByRole("navigation").isVisible()).toBe(false);
     await screenshot("01-sign-in");
 
     await page.getByLabel("API key", { exact: true }).fill("zpk_live_not-a-key");
@@ -186,6 +188,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     await dialog.locator("#issue-error").filter({ hasText: "Give the key a name." }).waitFor();
 
     await dialog.getByLabel("Name", { exact: true }).fill("dashboard-e2e");
+    expect(await dialog.locator("#issue-error").isVisible()).toBe(false);
     await dialog.getByLabel("Instance", { exact: true }).selectOption({ label: `${instance.name} (${instance.id})` });
     await dialog.getByRole("checkbox", { name: "messages:send" }).check();
     await dialog.getByRole("checkbox", { name: "deliveries:read" }).check();
@@ -322,6 +325,8 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     await confirm.getByRole("button", { name: "Revoke key" }).click();
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
     await page.locator("#sign-in-error").filter({ hasText: "auth_expired" }).waitFor();
+    expect(await page.getByRole("button", { name: "Sign out" }).isVisible()).toBe(false);
+    expect(await page.getByRole("table").count()).toBe(0);
     expect(await inPage("sessionStorage.length")).toBe(0);
     await screenshot("10-signed-out");
 

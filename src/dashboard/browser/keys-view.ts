@@ -18,6 +18,8 @@ export class KeysView {
       event.preventDefault();
       void this.issue();
     });
+    // An error speaks of what was submitted: once the user changes the form, it no longer holds.
+    byId("issue-form").addEventListener("input", () => (byId("issue-error").textContent = ""));
     byId("issued-copy").addEventListener("click", () => void this.copySecret());
     byId("issued-done").addEventListener("click", () => byId<HTMLDialogElement>("issue-dialog").close());
     byId("issue-dialog").addEventListener("close", () => this.afterIssueDialog());
