@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,6 +28,9 @@ const CHROMIUM_FLAGS = [
 ];
 const SCREENSHOTS = resolve(import.meta.dirname, "../../test-artifacts/dashboard");
 const KEY_PATTERN = /zpk_live_[0-9A-Za-z]{49}/;
+/** axe-core, the accessibility rules engine, put into the page by the test only. */
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
 
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && !process.env.CI) {
@@ -72,6 +76,21 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
   /** Everything a user could read or copy out of the page: its markup and its fields' values. */
   function pageText(): Promise<string> {
     return inPage(`document.documentElement.outerHTML + [...document.querySelectorAll("input")].map((input) => input.value).join("\\n")`);
+  }
+
+  /** What axe finds wrong on the screen as it is now (WCAG 2.1 A and AA, and best practices). */
+  async function accessibilityViolations(): Promise<string[]> {
+    if (!(await inPage<boolean>("typeof axe !== 'undefined'"))) await inPage(AXE_SOURCE);
+    return inPage(
+      `axe.run(document, { runOnly: { type: "tag", values: ${JSON.stringify(AXE_RULES)} } }).then((result) =>
+        result.violations.map((rule) => rule.id + ": " + rule.nodes.map((node) => node.target.join(" ")).join(", ")))`,
+    );
+  }
+
+  /** Keeps the screen as a screenshot, after checking it with axe. */
+  async function checkScreen(name: string): Promise<void> {
+    expect(await accessibilityViolations(), name).toEqual([]);
+    await screenshot(name);
   }
 
   const focusedId = () => inPage<string | undefined>("document.activeElement?.id");
@@ -133,7 +152,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
     expect(await page.getByRole("button", { name: "Sign out" }).isVisible()).toBe(false);
     expect(await page.getByRole("navigation").isVisible()).toBe(false);
-    await screenshot("01-sign-in");
+    await checkScreen("01-sign-in");
 
     await page.getByLabel("API key", { exact: true }).fill("zpk_live_not-a-key");
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -143,7 +162,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     expect(await inPage("sessionStorage.length")).toBe(0);
     // The field keeps focus, so a keyboard user can fix the key at once.
     expect(await focusedId()).toBe("sign-in-key");
-    await screenshot("02-sign-in-refused");
+    await checkScreen("02-sign-in-refused");
   });
 
   it("signs in with a pasted key kept in sessionStorage only, and lists the keys", async () => {
@@ -172,7 +191,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     // The page shows the prefix it is signed in with, never the rest of the key.
     expect(await page.locator("#session-key").innerText()).toBe(`Signed in as ${firstKey.prefix}…`);
     expect(await pageText()).not.toContain(firstKey.secret);
-    await screenshot("03-keys");
+    await checkScreen("03-keys");
   });
 
   let issued: { prefix: string; secret: string };
@@ -193,7 +212,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     await dialog.getByRole("checkbox", { name: "messages:send" }).check();
     await dialog.getByRole("checkbox", { name: "deliveries:read" }).check();
     await dialog.getByLabel("Expires (your local time, optional)", { exact: true }).fill("2099-01-31T12:00");
-    await screenshot("04-issue-dialog");
+    await checkScreen("04-issue-dialog");
     await dialog.getByRole("button", { name: "Issue key" }).click();
 
     await dialog.getByRole("heading", { name: "Key issued" }).waitFor();
@@ -207,7 +226,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     await dialog.getByRole("button", { name: "Copy" }).click();
     await dialog.locator("#issued-copy-status").filter({ hasText: "Copied to the clipboard." }).waitFor();
     expect(await inPage("navigator.clipboard.readText()")).toBe(secret);
-    await screenshot("05-secret-once");
+    await checkScreen("05-secret-once");
 
     // The issued key works, with what the dialog asked for.
     const shown = await api("/v1/api-keys", firstKey.secret);
@@ -258,7 +277,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     expect(await confirm.innerText()).toContain("This cannot be undone.");
     // Cancel is the safe default: it has the focus, and cancelling revokes nothing.
     expect(await focusedText()).toBe("Cancel");
-    await screenshot("06-revoke-confirm");
+    await checkScreen("06-revoke-confirm");
     await confirm.getByRole("button", { name: "Cancel" }).click();
     expect((await api("/v1/limits", issued.secret)).status).toBe(200);
 
@@ -271,7 +290,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     const refused = await api("/v1/limits", issued.secret);
     expect(refused.status).toBe(401);
     expect(refused.body.error.code).toBe("auth_expired");
-    await screenshot("07-keys-after-revoke");
+    await checkScreen("07-keys-after-revoke");
   });
 
   it("shows the audit log, newest first, with who did what", async () => {
@@ -294,7 +313,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     expect(revoked[3]).toMatch(/^api_key [0-9a-f-]{36}$/);
     expect(revoked[5]).toMatch(/^req_/);
     expect(await table.locator("tbody tr").last().locator("td").nth(1).innerText()).toBe("command line");
-    await screenshot("08-audit-log");
+    await checkScreen("08-audit-log");
   });
 
   it("shows an instance's webhook deliveries, with the failed attempt and the retry to come", async () => {
@@ -313,7 +332,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     expect(cells.slice(1, 5)).toEqual(["instance.created", "retrying", "1", "503"]);
     expect(cells[6]).toMatch(/^in \d+ min$/);
     expect(await table.locator("tbody tr").count()).toBe(1);
-    await screenshot("09-deliveries");
+    await checkScreen("09-deliveries");
   });
 
   it("signs out when the API refuses the key it signed in with, and fetched nothing from elsewhere", async () => {
@@ -328,7 +347,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     expect(await page.getByRole("button", { name: "Sign out" }).isVisible()).toBe(false);
     expect(await page.getByRole("table").count()).toBe(0);
     expect(await inPage("sessionStorage.length")).toBe(0);
-    await screenshot("10-signed-out");
+    await checkScreen("10-signed-out");
 
     const origin = new URL(server.baseUrl).origin;
     expect(requested.filter((url) => new URL(url).origin !== origin)).toEqual([]);
