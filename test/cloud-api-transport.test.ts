@@ -3,13 +3,10 @@ import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
-import { newId } from "../src/db/ids.js";
-import { nowTimestamp } from "../src/db/time.js";
 import { Outbox } from "../src/events/outbox.js";
 import type { App } from "../src/http/app-types.js";
 import { MessagePump } from "../src/messages/message-pump.js";
 import type { Services } from "../src/services.js";
-import { SecretBox } from "../src/webhook-endpoints/webhook-secret.js";
 import {
   FAKE_ACCESS_TOKEN,
   FAKE_APP_SECRET,
@@ -24,13 +21,14 @@ import {
   buildTestApp,
   createTestCustomer,
   expectError,
-  TEST_PEPPER,
   testConfig,
   type TestCustomer,
 } from "./helpers/test-app.js";
 import { tableNames } from "./helpers/test-database.js";
+import { insertEndpoint } from "./helpers/webhook-fixtures.js";
 
 const NUMBER_ID = "106540352242922";
+const ENDPOINT_URL = "https://hooks.example.com/whatisup";
 const INSTANCE_FIELDS = ["created_at", "customer_id", "id", "name", "phone_number", "status", "transport", "updated_at"];
 const POLL = { timeout: 10_000, interval: 10 };
 
@@ -111,22 +109,6 @@ function messageRow(id: string) {
   return app.db.selectFrom("messages").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
 }
 
-async function insertEndpoint(customerId: string): Promise<void> {
-  await app.db
-    .insertInto("webhook_endpoints")
-    .values({
-      id: newId(),
-      customer_id: customerId,
-      instance_id: null,
-      url: "https://hooks.example.com/whatisup",
-      events: '["*"]',
-      sealed_secret: new SecretBox(TEST_PEPPER).seal("whsec_x"),
-      created_at: nowTimestamp(),
-      deleted_at: null,
-    })
-    .execute();
-}
-
 async function messageEvents(messageId: string): Promise<Envelope[]> {
   const rows = await app.db
     .selectFrom("webhook_deliveries")
@@ -183,7 +165,7 @@ describe("creating a cloud_api instance", () => {
   });
 
   it("writes instance.created in the transaction of the insert", async () => {
-    await insertEndpoint(acme.customer.id);
+    await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL });
     const instance = await connectedInstance();
     const rows = await app.db.selectFrom("webhook_deliveries").selectAll().where("event", "=", "instance.created").execute();
     expect(rows).toHaveLength(1);
@@ -275,7 +257,7 @@ describe("sending through the Cloud API", () => {
   });
 
   it("a 4xx from the Cloud API fails the message with the API's error and message.failed", async () => {
-    await insertEndpoint(acme.customer.id);
+    await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL });
     fake.failNextSends(graphError(400, 131030, "(#131030) Recipient phone number not in allowed list"));
     const instance = await connectedInstance();
     const id = await send(instance.id);
@@ -341,7 +323,7 @@ describe("the message pump's retries and leases (driven by the test)", () => {
   });
 
   it("gives up when the message is older than giveUpAfterMs: failed with the last error", async () => {
-    await insertEndpoint(acme.customer.id);
+    await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL });
     const instance = await connectedInstance();
     const id = await send(instance.id);
     await fake.close();
@@ -384,7 +366,7 @@ describe("status callbacks: POST /webhooks/whatsapp", () => {
   beforeEach(() => start());
 
   it("signed sent, delivered and read callbacks move the message and emit each event", async () => {
-    await insertEndpoint(acme.customer.id);
+    await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL });
     const { instance, id, wamid } = await sentMessage();
     for (const status of ["sent", "delivered", "read"]) {
       const response = await callback(statusCallback(NUMBER_ID, [{ id: wamid, status }]));
@@ -402,7 +384,7 @@ describe("status callbacks: POST /webhooks/whatsapp", () => {
   });
 
   it("never moves a message backwards, and a repeated status changes nothing", async () => {
-    await insertEndpoint(acme.customer.id);
+    await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL });
     const { id, wamid } = await sentMessage();
     // Out of order: delivered first (sent is skipped), then a late sent, then delivered again.
     const batch = statusCallback(NUMBER_ID, [
@@ -419,7 +401,7 @@ describe("status callbacks: POST /webhooks/whatsapp", () => {
   });
 
   it("a failed status fails the message with WhatsApp's error and message.failed", async () => {
-    await insertEndpoint(acme.customer.id);
+    await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL });
     const { id, wamid } = await sentMessage();
     expect((await callback(statusCallback(NUMBER_ID, [{ id: wamid, status: "sent" }]))).statusCode).toBe(200);
     const errors = [{ code: 131047, title: "Re-engagement message", error_data: { details: "More than 24 hours have passed" } }];
@@ -447,7 +429,7 @@ describe("status callbacks: POST /webhooks/whatsapp", () => {
     ["a malformed signature header", "sha1=abc", 401, "auth_malformed"],
     ["no signature header", null, 401, "auth_missing"],
   ] as const)("refuses %s: 401 in the envelope, and changes nothing", async (_label, header, status, code) => {
-    await insertEndpoint(acme.customer.id);
+    await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL });
     const { id, wamid } = await sentMessage();
     const body = statusCallback(NUMBER_ID, [{ id: wamid, status: "read" }]);
     const signature = header === "" ? hubSignature(JSON.stringify(body), "another-app-secret") : header;
@@ -527,7 +509,7 @@ describe("secrets", () => {
   beforeEach(() => start());
 
   it("the access token and the app secret appear in no answer, no log line and no database row", async () => {
-    await insertEndpoint(acme.customer.id);
+    await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL });
     const { wamid } = await sentMessage();
     await callback(statusCallback(NUMBER_ID, [{ id: wamid, status: "sent" }]));
     await callback(statusCallback(NUMBER_ID, [{ id: wamid, status: "read" }]), hubSignature("x"));

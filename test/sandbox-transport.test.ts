@@ -1,25 +1,23 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Config, DatabaseConfig } from "../src/config.js";
-import { newId } from "../src/db/ids.js";
-import { nowTimestamp } from "../src/db/time.js";
 import { Outbox } from "../src/events/outbox.js";
 import type { App } from "../src/http/app-types.js";
 import type { Services } from "../src/services.js";
 import { SandboxClock } from "../src/transports/sandbox-clock.js";
-import { SecretBox } from "../src/webhook-endpoints/webhook-secret.js";
 import {
   bearer,
   buildTestApp,
   createInstance,
   createTestCustomer,
-  TEST_PEPPER,
   testConfig,
   TIMESTAMP,
   type TestCustomer,
 } from "./helpers/test-app.js";
 import { persistentDatabase, removeDatabase } from "./helpers/test-database.js";
+import { insertEndpoint } from "./helpers/webhook-fixtures.js";
 
 const STEP_MS = 20;
+const ENDPOINT_URL = "https://hooks.example.com/whatisup";
 const MESSAGE_EVENT_FIELDS = ["client_ref", "created_at", "id", "instance_id", "status", "to", "type", "updated_at"];
 
 type Envelope = {
@@ -49,25 +47,6 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close()));
   for (const database of databases.splice(0)) await removeDatabase(database);
 });
-
-/** An endpoint row written directly (the endpoints API is not needed here): every event. */
-async function insertEndpoint(app: App, customerId: string): Promise<string> {
-  const id = newId();
-  await app.db
-    .insertInto("webhook_endpoints")
-    .values({
-      id,
-      customer_id: customerId,
-      instance_id: null,
-      url: "https://hooks.example.com/whatisup",
-      events: '["*"]',
-      sealed_secret: new SecretBox(TEST_PEPPER).seal("whsec_x"),
-      created_at: nowTimestamp(),
-      deleted_at: null,
-    })
-    .execute();
-  return id;
-}
 
 async function send(app: App, customer: TestCustomer, instanceId: string, to = "+15551234567"): Promise<string> {
   const response = await app.inject({
@@ -102,7 +81,7 @@ describe("the sandbox transport", () => {
   it("plays queued → sent → delivered → read, one state per step, each with its event in webhook_deliveries", async () => {
     const app = await start();
     const acme = await createTestCustomer(app, "Acme");
-    const endpointId = await insertEndpoint(app, acme.customer.id);
+    const endpointId = (await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL })).id;
     const instance = await createInstance(app, acme.secret, "main");
     const id = await send(app, acme, instance.id);
 
@@ -144,7 +123,7 @@ describe("the sandbox transport", () => {
   it("fails every message to +15550000000: queued → failed with an error and message.failed, and nothing after", async () => {
     const app = await start();
     const acme = await createTestCustomer(app, "Acme");
-    await insertEndpoint(app, acme.customer.id);
+    await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL });
     const instance = await createInstance(app, acme.secret, "main");
     const id = await send(app, acme, instance.id, "+15550000000");
     const other = await send(app, acme, instance.id, "+15550000001");
@@ -177,8 +156,8 @@ describe("the sandbox transport", () => {
     const app = await start();
     const acme = await createTestCustomer(app, "Acme");
     const globex = await createTestCustomer(app, "Globex");
-    const globexEndpoint = await insertEndpoint(app, globex.customer.id);
-    const acmeEndpoint = await insertEndpoint(app, acme.customer.id);
+    const globexEndpoint = (await insertEndpoint(app.db, globex.customer.id, { url: ENDPOINT_URL })).id;
+    const acmeEndpoint = (await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL })).id;
     const instance = await createInstance(app, acme.secret, "main");
     const id = await send(app, acme, instance.id);
     await expect.poll(async () => (await messageRow(app, id)).status, { timeout: 10_000, interval: 10 }).toBe("read");
@@ -195,7 +174,7 @@ describe("the sandbox transport", () => {
     // The app's own clock runs once at start, then sleeps for an hour: the two clocks below do the work.
     const app = await start({ sandboxStepMs: 0, workerPollMs: 3_600_000 });
     const acme = await createTestCustomer(app, "Acme");
-    await insertEndpoint(app, acme.customer.id);
+    await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL });
     const instance = await createInstance(app, acme.secret, "main");
     const ids: string[] = [];
     for (let n = 0; n < 8; n++) ids.push(await send(app, acme, instance.id, n === 0 ? "+15550000000" : `+1555123456${n}`));

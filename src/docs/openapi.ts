@@ -108,8 +108,7 @@ function documentedSchema(schema: Schema | undefined, url: string, route: RouteO
     return {
       summary: "Interactive API reference (Swagger UI, served locally)",
       tags: ["reference"],
-      produces: ["text/html"],
-      response: { 200: { type: "string", description: "The HTML page" } },
+      response: { 200: { description: "The HTML page", content: { "text/html": { schema: { type: "string" } } } } },
     };
   }
   if (schema === undefined || schema.hide) return schema;
