@@ -21,8 +21,16 @@ export class KeysView {
     // An error speaks of what was submitted: once the user changes the form, it no longer holds.
     byId("issue-form").addEventListener("input", () => (byId("issue-error").textContent = ""));
     byId("issued-copy").addEventListener("click", () => void this.copySecret());
-    byId("issued-done").addEventListener("click", () => byId<HTMLDialogElement>("issue-dialog").close());
-    byId("issue-dialog").addEventListener("close", () => this.afterIssueDialog());
+    byId("issued-done").addEventListener("click", () => {
+      // Before closing: the dialog's `close` event comes a task later, and until then the
+      // secret would still be in the page behind a dialog that is already gone.
+      this.forgetSecret();
+      byId<HTMLDialogElement>("issue-dialog").close();
+    });
+    byId("issue-dialog").addEventListener("close", () => {
+      this.forgetSecret();
+      this.restoreFocus();
+    });
     byId("revoke-cancel").addEventListener("click", () => byId<HTMLDialogElement>("revoke-dialog").close());
     byId("revoke-confirm").addEventListener("click", () => void this.revoke());
     byId("revoke-dialog").addEventListener("close", () => this.restoreFocus());
@@ -155,10 +163,9 @@ export class KeysView {
   }
 
   /** The secret leaves the page as the dialog closes: it is shown once, not kept. */
-  private afterIssueDialog(): void {
+  private forgetSecret(): void {
     byId<HTMLInputElement>("issued-secret").value = "";
     byId("issued-prefix").textContent = "";
-    this.restoreFocus();
   }
 
   private openRevokeDialog(key: ApiKey, opener: HTMLElement): void {
