@@ -1,9 +1,9 @@
-// Bundles the dashboard's browser code (src/dashboard/browser) into dist/dashboard/assets: one
+// Bundles the dashboard's browser code (src/dashboard) into dist/dashboard/assets: one
 // script, one stylesheet and the page, so the server serves three files and fetches nothing else.
 import { copyFile, mkdir } from "node:fs/promises";
 import { build } from "esbuild";
 
-const source = new URL("../src/dashboard/browser/", import.meta.url);
+const source = new URL("../src/dashboard/", import.meta.url);
 const target = new URL("../dist/dashboard/assets/", import.meta.url);
 
 await mkdir(target, { recursive: true });

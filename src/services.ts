@@ -1,9 +1,9 @@
-import type { AuthenticatedContext } from "./auth/authenticated-context.js";
+import type { AuthenticatedContext } from "./http/authentication.js";
 import type { Config } from "./config.js";
 import type { SqlDialect } from "./db/dialect.js";
-import type { Outbox } from "./events/outbox.js";
+import type { Outbox } from "./webhook-deliveries/outbox.js";
 import type { MetricsSink } from "./metrics/metrics.js";
-import type { SecretBox } from "./webhook-endpoints/webhook-secret.js";
+import type { SecretBox } from "./crypto/webhook-signature.js";
 
 /** What route handlers and workers need beyond the request: built once per app in `app.ts`. */
 export type Services = AuthenticatedContext & {

@@ -1,8 +1,8 @@
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { IssuedApiKey } from "../src/api-keys/issue-api-key.js";
-import { keyDigest } from "../src/auth/key-digest.js";
-import { isWellFormedKey } from "../src/auth/key-format.js";
+import type { IssuedApiKey } from "../src/use-cases/issue-api-key.js";
+import { keyDigest } from "../src/crypto/key-digest.js";
+import { isWellFormedKey } from "../src/crypto/key-format.js";
 import type { App } from "../src/http/app-types.js";
 import {
   bearer,

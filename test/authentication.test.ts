@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { generateKey } from "../src/auth/key-format.js";
+import { generateKey } from "../src/crypto/key-format.js";
 import type { App } from "../src/http/app-types.js";
 import {
   bearer,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table } from "../src/cli/format.js";
+import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table } from "../src/format/human-readable.js";
 
 const NOW = new Date("2026-05-10T12:00:00.000Z");
 const at = (offsetMs: number): string => new Date(NOW.getTime() + offsetMs).toISOString();

@@ -4,7 +4,7 @@ import { buildApp } from "../src/app.js";
 import { testConfig } from "./helpers/test-app.js";
 
 /**
- * src/client/api-types.ts is what openapi-typescript makes of the live document. This test
+ * src/client/generated/api-types.ts is what openapi-typescript makes of the live document. This test
  * regenerates it and fails when the committed file differs; `npm run generate:client` runs it
  * with --update, which rewrites the file instead (CI never writes snapshots).
  */
@@ -21,9 +21,9 @@ const app = await buildApp(
 );
 afterAll(() => app.close());
 
-it("src/client/api-types.ts matches the types generated from GET /openapi.json", async () => {
+it("src/client/generated/api-types.ts matches the types generated from GET /openapi.json", async () => {
   const response = await app.inject({ method: "GET", url: "/openapi.json" });
   expect(response.statusCode).toBe(200);
   const text = HEADER + astToString(await openapiTS(response.json()));
-  await expect(text).toMatchFileSnapshot("../src/client/api-types.ts");
+  await expect(text).toMatchFileSnapshot("../src/client/generated/api-types.ts");
 });

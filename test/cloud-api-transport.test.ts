@@ -3,9 +3,9 @@ import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
-import { Outbox } from "../src/events/outbox.js";
+import { Outbox } from "../src/webhook-deliveries/outbox.js";
 import type { App } from "../src/http/app-types.js";
-import { MessagePump } from "../src/messages/message-pump.js";
+import { MessagePump } from "../src/workers/message-pump.js";
 import type { Services } from "../src/services.js";
 import {
   FAKE_ACCESS_TOKEN,

@@ -1,8 +1,8 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { crc32 } from "../src/auth/crc32.js";
-import { keyDigest } from "../src/auth/key-digest.js";
-import { displayPrefix, generateKey, isWellFormedKey } from "../src/auth/key-format.js";
+import { crc32 } from "../src/crypto/crc32.js";
+import { keyDigest } from "../src/crypto/key-digest.js";
+import { displayPrefix, generateKey, isWellFormedKey } from "../src/crypto/key-format.js";
 
 // Everything below the imports is rebuilt from product.md, independently of src/, so that a test
 // that agrees with the implementation agrees with the spec too.

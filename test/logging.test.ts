@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import type { LightMyRequestResponse } from "fastify";
 import { beforeAll, describe, expect, it } from "vitest";
-import { generateKey } from "../src/auth/key-format.js";
+import { generateKey } from "../src/crypto/key-format.js";
 import type { App } from "../src/http/app-types.js";
 import {
   bearer,

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateKey } from "../src/auth/key-format.js";
+import { generateKey } from "../src/crypto/key-format.js";
 import type { App } from "../src/http/app-types.js";
 import { bearer, buildTestApp, createInstance, createTestCustomer, expectError } from "./helpers/test-app.js";
 

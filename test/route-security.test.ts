@@ -2,11 +2,11 @@ import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type LightMyRequestResponse, type RouteOptions } from "fastify";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { buildApp } from "../src/app.js";
-import type { IssuedApiKey } from "../src/api-keys/issue-api-key.js";
-import { installAuthentication, type AuthenticatedContext } from "../src/auth/authenticated-context.js";
-import { generateKey } from "../src/auth/key-format.js";
-import type { RouteAccess } from "../src/auth/route-access.js";
-import { SCOPES, type Scope } from "../src/auth/scopes.js";
+import type { IssuedApiKey } from "../src/use-cases/issue-api-key.js";
+import { installAuthentication, type AuthenticatedContext } from "../src/http/authentication.js";
+import { generateKey } from "../src/crypto/key-format.js";
+import type { RouteAccess } from "../src/http/route-access.js";
+import { SCOPES, type Scope } from "../src/contract/scopes.js";
 import type { App } from "../src/http/app-types.js";
 import { bearer, createInstance, createTestCustomer, expectError, issueKey, testConfig } from "./helpers/test-app.js";
 

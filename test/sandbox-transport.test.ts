@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Config, DatabaseConfig } from "../src/config.js";
-import { Outbox } from "../src/events/outbox.js";
+import { Outbox } from "../src/webhook-deliveries/outbox.js";
 import type { App } from "../src/http/app-types.js";
 import type { Services } from "../src/services.js";
-import { SandboxClock } from "../src/transports/sandbox-clock.js";
+import { SandboxClock } from "../src/workers/sandbox-clock.js";
 import {
   bearer,
   buildTestApp,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { verifySignature } from "../src/webhook-endpoints/verify-signature.js";
-import { signatureHeader } from "../src/webhook-endpoints/webhook-secret.js";
+import { verifySignature } from "../src/crypto/verify-webhook-signature.js";
+import { signatureHeader } from "../src/crypto/webhook-signature.js";
 
 const SECRET = "whsec_test-secret";
 const BODY = '{"event":"message.sent","event_id":"01J0000000000000000000000"}';

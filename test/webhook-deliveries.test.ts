@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { EventType } from "../src/events/event-types.js";
+import type { EventType } from "../src/contract/webhook-event.js";
 import type { App } from "../src/http/app-types.js";
 import {
   bearer,

@@ -4,10 +4,10 @@ import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQue
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Config, DatabaseConfig } from "../src/config.js";
 import type { Database, Db } from "../src/db/schema.js";
-import { toTimestamp } from "../src/db/time.js";
+import { toTimestamp } from "../src/time/timestamps.js";
 import type { App } from "../src/http/app-types.js";
 import { claimStatement, recordAttempt } from "../src/webhook-deliveries/delivery-queue.js";
-import { DISPATCH_BATCH_SIZE, LEASE_MARGIN_MS, nextState, USER_AGENT } from "../src/webhook-deliveries/dispatcher.js";
+import { DISPATCH_BATCH_SIZE, LEASE_MARGIN_MS, nextState, USER_AGENT } from "../src/workers/webhook-dispatcher.js";
 import { buildTestApp, createInstance, createTestCustomer, TIMESTAMP, type TestCustomer } from "./helpers/test-app.js";
 import {
   bareCustomer,

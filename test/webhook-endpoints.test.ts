@@ -3,9 +3,9 @@ import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
 import { readJson } from "../src/db/json.js";
-import { EVENT_TYPES } from "../src/events/event-types.js";
+import { EVENT_TYPES } from "../src/contract/webhook-event.js";
 import type { App } from "../src/http/app-types.js";
-import { SecretBox } from "../src/webhook-endpoints/webhook-secret.js";
+import { SecretBox } from "../src/crypto/webhook-signature.js";
 import {
   bearer,
   buildTestApp,

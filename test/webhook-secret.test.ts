@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { generateWebhookSecret, SecretBox, signatureHeader } from "../src/webhook-endpoints/webhook-secret.js";
+import { generateWebhookSecret, SecretBox, signatureHeader } from "../src/crypto/webhook-signature.js";
 import { TEST_PEPPER } from "./helpers/test-app.js";
 
 const box = new SecretBox(TEST_PEPPER);

@@ -1,8 +1,8 @@
 import type { Executor, Tx } from "../db/schema.js";
-import { newId } from "../db/ids.js";
+import { newId } from "../ids/uuid-v7.js";
 import { readJson, writeJson } from "../db/json.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
-import { nowTimestamp } from "../db/time.js";
+import { nowTimestamp } from "../time/timestamps.js";
 
 export type AuditActor = { type: "api_key"; id: string; prefix: string } | { type: "cli" };
 

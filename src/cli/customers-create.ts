@@ -1,7 +1,7 @@
-import { resolvePepper } from "../auth/pepper.js";
-import { CLI_ORIGIN } from "../audit/audit-origin.js";
+import { resolvePepper } from "../crypto/pepper.js";
+import { CLI_ORIGIN } from "../http/request-actor.js";
 import type { Config } from "../config.js";
-import { createCustomer } from "../customers/create-customer.js";
+import { createCustomer } from "../use-cases/create-customer.js";
 import { openDatabase } from "../db/database.js";
 import { migrateToLatest } from "../db/migrate.js";
 

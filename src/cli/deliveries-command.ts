@@ -1,8 +1,8 @@
-import type { Page } from "../http/pagination-schemas.js";
+import type { Page } from "../contract/page.js";
 import type { Delivery } from "../webhook-deliveries/webhook-delivery-repository.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, limitOption, parseCommand, runGroup, stringOption } from "./command-args.js";
-import { relativeTime, table } from "./format.js";
+import { relativeTime, table } from "../format/human-readable.js";
 
 /** The parts of a delivery the table shows (src/webhook-deliveries/webhook-delivery-schemas.ts). */
 

@@ -1,5 +1,5 @@
 import type { Instance } from "../instances/instance-repository.js";
-import type { Page } from "../http/pagination-schemas.js";
+import type { Page } from "../contract/page.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { showResource } from "./show-command.js";
 import {
@@ -12,7 +12,7 @@ import {
   runGroup,
   stringOption,
 } from "./command-args.js";
-import { absoluteAndRelative, keyValues, relativeTime, table } from "./format.js";
+import { absoluteAndRelative, keyValues, relativeTime, table } from "../format/human-readable.js";
 
 /** An instance as the API shows it (src/instances/instance-schemas.ts). */
 

@@ -1,8 +1,8 @@
 import type { ApiKey } from "../api-keys/api-key-repository.js";
-import type { IssuedApiKey } from "../api-keys/issue-api-key.js";
+import type { IssuedApiKey } from "../use-cases/issue-api-key.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, listOption, parseCommand, requiredString, runGroup, stringOption } from "./command-args.js";
-import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table } from "./format.js";
+import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table } from "../format/human-readable.js";
 import { showResource } from "./show-command.js";
 import { UsageError } from "./usage-error.js";
 

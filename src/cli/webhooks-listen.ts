@@ -1,5 +1,5 @@
 import { createServer } from "node:http";
-import { verifySignature } from "../webhook-endpoints/verify-signature.js";
+import { verifySignature } from "../crypto/verify-webhook-signature.js";
 
 /**
  * A tiny local receiver for trying webhooks out: prints one line per delivery and, given the

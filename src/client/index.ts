@@ -1,5 +1,5 @@
 import createFetchClient, { type Client, type ClientOptions as FetchClientOptions } from "openapi-fetch";
-import type { paths } from "./api-types.js";
+import type { paths } from "./generated/api-types.js";
 
 // Bundled for browsers too (the dashboard): nothing here may import node: modules.
 

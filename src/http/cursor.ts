@@ -1,4 +1,4 @@
-import { validationFailed } from "./errors.js";
+import { validationFailed } from "../errors/app-error.js";
 
 /** A position in a newest-first listing: the last row's `created_at` and `id`. */
 export type Cursor = { created_at: string; id: string };

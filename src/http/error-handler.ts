@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "./app-types.js";
-import { AppError, validationFailed, type FieldProblem } from "./errors.js";
+import { AppError, validationFailed, type FieldProblem } from "../errors/app-error.js";
 
 type AjvIssue = {
   keyword: string;

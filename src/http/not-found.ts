@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import FindMyWay, { type HTTPMethod } from "find-my-way";
 import type { App } from "./app-types.js";
-import { AppError } from "./errors.js";
+import { AppError } from "../errors/app-error.js";
 import { sendError } from "./error-handler.js";
 
 /**

@@ -1,5 +1,5 @@
 import Type, { type TSchema } from "typebox";
-import { ERROR_STATUS, type ErrorCode } from "./errors.js";
+import { ERROR_STATUS, type ErrorCode } from "../errors/app-error.js";
 
 export const Timestamp = Type.String({ format: "date-time", description: "ISO 8601, UTC, with milliseconds" });
 export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);

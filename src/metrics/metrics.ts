@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { AuthMetricsSink } from "../auth/authenticated-context.js";
+import type { AuthMetricsSink } from "../http/authentication.js";
 import type { VerifiedKeyCache } from "../auth/verified-key-cache.js";
 import type { Db } from "../db/schema.js";
 

@@ -1,5 +1,5 @@
 import type { CloudApiConfig } from "../config.js";
-import { validationFailed } from "../http/errors.js";
+import { validationFailed } from "../errors/app-error.js";
 import { CloudApiClient } from "./cloud-api-client.js";
 import type { Connection, ConnectRequest, OutboundText, RemoteTransport, SendOutcome } from "./transport.js";
 

@@ -1,4 +1,4 @@
-import { validationFailed } from "../http/errors.js";
+import { validationFailed } from "../errors/app-error.js";
 import type { Connection, ConnectRequest, Transport } from "./transport.js";
 
 /** The sandbox fails every message to this number, so integrations can test their failure path. */

@@ -1,6 +1,6 @@
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
 import type { Executor } from "../db/schema.js";
-import type { EventEnvelope, EventType } from "../events/event-types.js";
+import type { EventEnvelope, EventType } from "../contract/webhook-event.js";
 
 export const DELIVERY_STATUSES = ["pending", "success", "failed", "retrying"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];

@@ -1,7 +1,7 @@
 import type { Executor, Tx } from "../db/schema.js";
 import { readJson, writeJson } from "../db/json.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
-import type { ALL_EVENTS, EventType } from "../events/event-types.js";
+import type { ALL_EVENTS, EventType } from "../contract/webhook-event.js";
 
 export type SubscribedEvent = EventType | typeof ALL_EVENTS;
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { App } from "../../src/http/app-types.js";
-import { verifySignature } from "../../src/webhook-endpoints/verify-signature.js";
+import { verifySignature } from "../../src/crypto/verify-webhook-signature.js";
 import {
   bearer,
   buildTestApp,

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
-import { signatureHeader } from "../../src/webhook-endpoints/webhook-secret.js";
+import { signatureHeader } from "../../src/crypto/webhook-signature.js";
 import { CLI } from "../helpers/cli-process.js";
 
 const SECRET = "whsec_listen-test";

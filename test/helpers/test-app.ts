@@ -1,10 +1,10 @@
 import type { LightMyRequestResponse } from "fastify";
 import { expect } from "vitest";
 import { buildApp, type AppOptions } from "../../src/app.js";
-import type { IssuedApiKey } from "../../src/api-keys/issue-api-key.js";
-import { CLI_ORIGIN } from "../../src/audit/audit-origin.js";
+import type { IssuedApiKey } from "../../src/use-cases/issue-api-key.js";
+import { CLI_ORIGIN } from "../../src/http/request-actor.js";
 import { loadConfig, type Config } from "../../src/config.js";
-import { createCustomer } from "../../src/customers/create-customer.js";
+import { createCustomer } from "../../src/use-cases/create-customer.js";
 import type { Customer } from "../../src/customers/customer-repository.js";
 import type { App } from "../../src/http/app-types.js";
 import { freshDatabase } from "./test-database.js";
@@ -15,7 +15,7 @@ export const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 /** A whole API key anywhere in a text (a prefix alone does not match). */
 export const FULL_KEY = /zpk_live_[0-9A-Za-z]{49}/;
 
-export type { Page } from "../../src/http/pagination-schemas.js";
+export type { Page } from "../../src/contract/page.js";
 
 export const TEST_PEPPER = "test-pepper-that-is-long-enough-0123456789";
 

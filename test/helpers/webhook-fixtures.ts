@@ -1,18 +1,18 @@
-import { CLI_ORIGIN } from "../../src/audit/audit-origin.js";
+import { CLI_ORIGIN } from "../../src/http/request-actor.js";
 import type { Config, DatabaseConfig } from "../../src/config.js";
-import { createCustomer } from "../../src/customers/create-customer.js";
+import { createCustomer } from "../../src/use-cases/create-customer.js";
 import { openDatabase } from "../../src/db/database.js";
 import type { SqlDialect } from "../../src/db/dialect.js";
-import { newId } from "../../src/db/ids.js";
+import { newId } from "../../src/ids/uuid-v7.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import type { Db, WebhookDeliveriesTable } from "../../src/db/schema.js";
-import { nowTimestamp } from "../../src/db/time.js";
-import type { EventEnvelope, EventType } from "../../src/events/event-types.js";
-import { Outbox } from "../../src/events/outbox.js";
+import { nowTimestamp } from "../../src/time/timestamps.js";
+import type { EventEnvelope, EventType } from "../../src/contract/webhook-event.js";
+import { Outbox } from "../../src/webhook-deliveries/outbox.js";
 import { insertInstance } from "../../src/instances/instance-repository.js";
 import type { Services } from "../../src/services.js";
-import { WebhookDispatcher } from "../../src/webhook-deliveries/dispatcher.js";
-import { generateWebhookSecret, SecretBox } from "../../src/webhook-endpoints/webhook-secret.js";
+import { WebhookDispatcher } from "../../src/workers/webhook-dispatcher.js";
+import { generateWebhookSecret, SecretBox } from "../../src/crypto/webhook-signature.js";
 import { TEST_PEPPER } from "./test-app.js";
 import { freshDatabase, TEST_DIALECT } from "./test-database.js";
 

@@ -1,0 +1,36 @@
+import Type from "typebox";
+import { Timestamp, Uuid } from "../http/schemas.js";
+import { MESSAGE_STATUSES } from "../messages/message-states.js";
+
+/** E.164: `+`, then 8 to 15 digits, the first not 0. */
+export const E164_PATTERN = "^\\+[1-9][0-9]{7,14}$";
+export const MAX_TEXT_LENGTH = 4096;
+export const MAX_CLIENT_REF_LENGTH = 100;
+
+// Lengths are counted in Unicode code points (Ajv's default `unicode: true`), as product.md says:
+// 4096 emoji are 4096 characters, not the 8192 UTF-16 units JavaScript would count.
+export const SendMessageBody = Type.Object(
+  {
+    type: Type.Enum(["text"], { description: "Only text messages exist today" }),
+    to: Type.String({ pattern: E164_PATTERN, description: "E.164, e.g. +15551234567" }),
+    text: Type.String({ minLength: 1, maxLength: MAX_TEXT_LENGTH }),
+    client_ref: Type.Optional(
+      Type.String({ maxLength: MAX_CLIENT_REF_LENGTH, description: "Your own reference, echoed in the message's events" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** The 202 answer: the accepted message, exactly these fields. */
+export const AcceptedMessageSchema = Type.Object(
+  {
+    id: Uuid,
+    instance_id: Uuid,
+    to: Type.String(),
+    type: Type.Enum(["text"]),
+    status: Type.Enum([...MESSAGE_STATUSES]),
+    client_ref: Type.Union([Type.String(), Type.Null()]),
+    created_at: Timestamp,
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,204 @@
+import type { ApiKey, Instance, IssuedApiKey } from "../client/index.js";
+import { SCOPES } from "../contract/scopes.js";
+import { keyStatus } from "../format/human-readable.js";
+import { announce, byId, cell, element, fillTable, timeElement } from "./dom.js";
+import { describeFailure, type Session } from "./session.js";
+
+/** The keys table, the "issue key" dialog and the revoke confirmation. */
+export class KeysView {
+  private instances: Instance[] = [];
+  private revoking: ApiKey | null = null;
+  /** The button that opened a dialog, to give focus back to when it closes. */
+  private opener: HTMLElement | null = null;
+
+  constructor(private readonly session: Session) {
+    byId("issue-open").addEventListener("click", (event) => this.openIssueDialog(event.currentTarget as HTMLElement));
+    byId("issue-cancel").addEventListener("click", () => byId<HTMLDialogElement>("issue-dialog").close());
+    byId<HTMLFormElement>("issue-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      void this.issue();
+    });
+    // An error speaks of what was submitted: once the user changes the form, it no longer holds.
+    byId("issue-form").addEventListener("input", () => (byId("issue-error").textContent = ""));
+    byId("issued-copy").addEventListener("click", () => void this.copySecret());
+    byId("issued-done").addEventListener("click", () => {
+      // Before closing: the dialog's `close` event comes a task later, and until then the
+      // secret would still be in the page behind a dialog that is already gone.
+      this.forgetSecret();
+      byId<HTMLDialogElement>("issue-dialog").close();
+    });
+    byId("issue-dialog").addEventListener("close", () => {
+      this.forgetSecret();
+      this.restoreFocus();
+    });
+    byId("revoke-cancel").addEventListener("click", () => byId<HTMLDialogElement>("revoke-dialog").close());
+    byId("revoke-confirm").addEventListener("click", () => void this.revoke());
+    byId("revoke-dialog").addEventListener("close", () => this.restoreFocus());
+  }
+
+  async load(): Promise<void> {
+    const error = byId("keys-error");
+    error.textContent = "";
+    try {
+      const [keys, instances] = await Promise.all([
+        this.session.call((client) => client.GET("/v1/api-keys")),
+        this.session
+          .call((client) => client.GET("/v1/instances", { params: { query: { limit: 100 } } }))
+          .then((page) => page.data)
+          // A key without instances:read still manages keys; the table shows instance ids then.
+          .catch(() => [] as Instance[]),
+      ]);
+      this.instances = instances;
+      fillTable("keys-table", "keys-empty", keys.map((key) => this.row(key)));
+    } catch (refusal) {
+      error.textContent = describeFailure(refusal);
+    }
+  }
+
+  private row(key: ApiKey): HTMLTableRowElement {
+    const status = keyStatus(key);
+    const current = key.prefix === this.session.prefix;
+    const revoke = element(
+      "button",
+      { type: "button", class: "link-danger", "aria-label": `Revoke ${key.name} (${key.prefix})` },
+      "Revoke",
+    );
+    revoke.addEventListener("click", () => this.openRevokeDialog(key, revoke));
+    return element(
+      "tr",
+      { "data-key-id": key.id },
+      element("th", { scope: "row", class: "mono" }, key.prefix),
+      cell(key.name, current ? element("span", { class: "hint" }, " (this session)") : null),
+      cell(key.instance_id === null ? "all instances" : this.instanceName(key.instance_id)),
+      cell(element("ul", { class: "scope-list" }, ...(key.scopes ?? []).map((scope) => element("li", { class: "badge mono" }, scope)))),
+      cell(timeElement(key.last_used_at)),
+      cell(timeElement(key.expires_at)),
+      cell(timeElement(key.created_at)),
+      cell(element("span", { class: `badge ${status === "active" ? "ok" : "bad"}` }, status)),
+      cell(revoke),
+    );
+  }
+
+  private instanceName(id: string): string {
+    return this.instances.find((instance) => instance.id === id)?.name ?? id;
+  }
+
+  private openIssueDialog(opener: HTMLElement): void {
+    this.opener = opener;
+    const form = byId<HTMLFormElement>("issue-form");
+    form.reset();
+    form.hidden = false;
+    byId("issued").hidden = true;
+    byId("issue-error").textContent = "";
+    byId<HTMLSelectElement>("issue-instance").replaceChildren(
+      element("option", { value: "" }, "All instances (not bound)"),
+      ...this.instances.map((instance) => element("option", { value: instance.id }, `${instance.name} (${instance.id})`)),
+    );
+    byId("issue-scopes").replaceChildren(
+      ...SCOPES.map((scope) =>
+        element("label", {}, element("input", { type: "checkbox", name: "scope", value: scope }), element("span", { class: "mono" }, scope)),
+      ),
+    );
+    byId<HTMLDialogElement>("issue-dialog").showModal();
+    byId("issue-name").focus();
+  }
+
+  private async issue(): Promise<void> {
+    const name = byId<HTMLInputElement>("issue-name").value.trim();
+    const error = byId("issue-error");
+    if (name === "") {
+      error.textContent = "Give the key a name.";
+      byId("issue-name").focus();
+      return;
+    }
+    const instanceId = byId<HTMLSelectElement>("issue-instance").value;
+    const checked = new Set([...document.querySelectorAll<HTMLInputElement>("#issue-scopes input:checked")].map((box) => box.value));
+    const scopes = SCOPES.filter((scope) => checked.has(scope));
+    const expires = byId<HTMLInputElement>("issue-expires").value;
+    const submit = byId<HTMLButtonElement>("issue-submit");
+    submit.disabled = true;
+    error.textContent = "";
+    try {
+      const issued = await this.session.call((client) =>
+        client.POST("/v1/api-keys", {
+          body: {
+            name,
+            ...(instanceId ? { instance_id: instanceId } : {}),
+            ...(scopes.length > 0 ? { scopes } : {}),
+            // datetime-local is the user's local time; the API wants an instant.
+            ...(expires ? { expires_at: new Date(expires).toISOString() } : {}),
+          },
+        }),
+      );
+      this.showSecret(issued);
+      void this.load();
+    } catch (refusal) {
+      error.textContent = describeFailure(refusal);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  private showSecret(issued: IssuedApiKey): void {
+    byId("issue-form").hidden = true;
+    byId("issued").hidden = false;
+    byId("issued-prefix").textContent = issued.prefix;
+    byId<HTMLInputElement>("issued-secret").value = issued.secret;
+    byId("issued-copy-status").textContent = "";
+    byId("issued-title").focus();
+    announce(`Key ${issued.prefix} issued. Copy its secret now: it won't be shown again.`);
+  }
+
+  private async copySecret(): Promise<void> {
+    const secret = byId<HTMLInputElement>("issued-secret");
+    const status = byId("issued-copy-status");
+    try {
+      await navigator.clipboard.writeText(secret.value);
+      status.textContent = "Copied to the clipboard.";
+    } catch {
+      // No clipboard permission (or not a secure context): leave it selected for Ctrl+C.
+      secret.select();
+      status.textContent = "Copying was refused by the browser: the key is selected, press Ctrl+C.";
+    }
+  }
+
+  /** The secret leaves the page as the dialog closes: it is shown once, not kept. */
+  private forgetSecret(): void {
+    byId<HTMLInputElement>("issued-secret").value = "";
+    byId("issued-prefix").textContent = "";
+  }
+
+  private openRevokeDialog(key: ApiKey, opener: HTMLElement): void {
+    this.revoking = key;
+    this.opener = opener;
+    byId("revoke-prefix").textContent = key.prefix;
+    byId("revoke-name").textContent =
+      key.prefix === this.session.prefix ? `${key.name}, the key you signed in with (you will be signed out),` : key.name;
+    byId("revoke-error").textContent = "";
+    byId<HTMLDialogElement>("revoke-dialog").showModal();
+    byId("revoke-cancel").focus();
+  }
+
+  private async revoke(): Promise<void> {
+    const key = this.revoking;
+    if (key === null) return;
+    const confirm = byId<HTMLButtonElement>("revoke-confirm");
+    confirm.disabled = true;
+    try {
+      await this.session.call((client) => client.DELETE("/v1/api-keys/{id}", { params: { path: { id: key.id } } }));
+      this.opener = byId("issue-open");
+      byId<HTMLDialogElement>("revoke-dialog").close();
+      announce(`Key ${key.prefix} revoked.`);
+      await this.load();
+    } catch (refusal) {
+      byId("revoke-error").textContent = describeFailure(refusal);
+    } finally {
+      confirm.disabled = false;
+    }
+  }
+
+  private restoreFocus(): void {
+    if (this.opener?.isConnected) this.opener.focus();
+    this.opener = null;
+  }
+}

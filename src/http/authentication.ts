@@ -1,0 +1,112 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { KeyCredential } from "../api-keys/api-key-repository.js";
+import { isUuid } from "../ids/uuid-v7.js";
+import { nowTimestamp } from "../time/timestamps.js";
+import type { App } from "./app-types.js";
+import { AppError } from "../errors/app-error.js";
+import { findInstance } from "../instances/instance-repository.js";
+import type { BucketState, RateLimiter } from "../rate-limit/token-buckets.js";
+import { authenticate, type Authentication } from "../auth/verify-key.js";
+import type { LastUsedRecorder } from "../auth/last-used-recorder.js";
+import type { RouteAccess } from "./route-access.js";
+import { holdsScope } from "../contract/scopes.js";
+
+export type AuthenticatedContext = Authentication & {
+  lastUsed: LastUsedRecorder;
+  keyLimits: RateLimiter;
+  /** Where authentication outcomes and 429s are counted; absent when metrics are off. */
+  metrics?: AuthMetricsSink;
+};
+
+export type AuthMetricsSink = {
+  /** `ok`, or the error code authentication answered with. */
+  authOutcome(outcome: string): void;
+  rateLimited(bucket: "key" | "auth_failures"): void;
+};
+
+/**
+ * Makes `app` (an encapsulated context) authenticated: every route registered in it must declare
+ * its access policy, or start-up fails, and every request passes authentication, the per-key
+ * bucket and that policy in `onRequest`, before its body is read.
+ */
+export function installAuthentication(app: App, context: AuthenticatedContext): void {
+  app.decorateRequest("apiKey", null as unknown as KeyCredential);
+
+  app.addHook("onRoute", (route) => {
+    if (!route.config?.access) {
+      throw new Error(`${String(route.method)} ${route.url} declares no access policy (config.access)`);
+    }
+  });
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("cache-control", "no-store");
+    const now = nowTimestamp();
+    const key = await authenticate(context, request.headers.authorization, request.ip, now).catch((error: unknown) => {
+      if (error instanceof AppError) {
+        context.metrics?.authOutcome(error.code);
+        if (error.code === "rate_limited") context.metrics?.rateLimited("auth_failures");
+      }
+      throw error;
+    });
+    context.metrics?.authOutcome("ok");
+    request.apiKey = key;
+    context.lastUsed.noteUse(key.id, now);
+
+    const access = request.is404 ? undefined : request.routeOptions.config.access;
+    // A route that only reports the bucket answers even when it is empty: that is how a
+    // throttled client learns when to come back.
+    const spends = access?.spendsToken !== false;
+    const bucket = spends ? await context.keyLimits.take(key.id) : await context.keyLimits.peek(key.id);
+    setRateLimitHeaders(reply, bucket);
+    if (spends && !bucket.allowed) {
+      context.metrics?.rateLimited("key");
+      throw rateLimited(bucket);
+    }
+
+    if (access) await authorize(context, request, access);
+  });
+}
+
+export function setRateLimitHeaders(reply: FastifyReply, bucket: BucketState): void {
+  reply.header("x-ratelimit-limit", String(bucket.limit));
+  reply.header("x-ratelimit-remaining", String(bucket.remaining));
+  reply.header("x-ratelimit-reset", String(Math.ceil(bucket.resetAt / 1000)));
+}
+
+function rateLimited(bucket: BucketState): AppError {
+  const seconds = Math.max(1, Math.ceil(bucket.retryAfterMs / 1000));
+  return new AppError(
+    "rate_limited",
+    `This API key has used its ${bucket.limit} requests of burst. Retry in ${seconds} s.`,
+    { retry_after_seconds: seconds },
+    { "retry-after": String(seconds) },
+  );
+}
+
+async function authorize(context: AuthenticatedContext, request: FastifyRequest, access: RouteAccess): Promise<void> {
+  const key = request.apiKey;
+  if (access.instances === "multi" && key.instance_id !== null) {
+    throw new AppError(
+      "instance_scoped_key",
+      "This key is bound to one instance and cannot call a route that spans instances.",
+      { instance_id: key.instance_id },
+    );
+  }
+  if (access.scope !== null && !holdsScope(key.scopes, access.scope)) {
+    throw new AppError("insufficient_scope", `This key lacks the scope ${access.scope}.`, {
+      required: access.scope,
+    });
+  }
+  if (access.instances === "param" && key.instance_id !== null) {
+    const instanceId = (request.params as { id?: string }).id ?? "";
+    // A malformed id is left to validation (400); a well-formed other id is told apart only as
+    // far as tenancy allows: the customer's own other instance is 403, anything else 404.
+    if (!isUuid(instanceId) || instanceId === key.instance_id) return;
+    if (await findInstance(context.db, key.customer_id, instanceId)) {
+      throw new AppError("instance_access_denied", "This key is bound to another instance.", {
+        instance_id: key.instance_id,
+      });
+    }
+    throw new AppError("instance_not_found", "No such instance.");
+  }
+}

@@ -1,0 +1,28 @@
+import type { App } from "../../http/app-types.js";
+import { AppError } from "../../errors/app-error.js";
+import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
+import type { Services } from "../../services.js";
+import { findApiKey } from "../../api-keys/api-key-repository.js";
+import { ApiKeySchema } from "../../contract/api-key.js";
+
+export function registerGetApiKey(app: App, services: Services): void {
+  app.get(
+    "/api-keys/:id",
+    {
+      config: { access: { scope: "api_keys:read", instances: "multi" } },
+      schema: {
+        summary: "One key's metadata, whatever its status",
+        params: IdParams,
+        response: {
+          200: ApiKeySchema,
+          ...errorResponses(...AUTHENTICATED_ERRORS, "instance_scoped_key", "api_key_not_found"),
+        },
+      },
+    },
+    async (request) => {
+      const key = await findApiKey(services.db, request.apiKey.customer_id, request.params.id);
+      if (!key) throw new AppError("api_key_not_found", "No such API key.");
+      return key;
+    },
+  );
+}

@@ -1,0 +1,48 @@
+import type { App } from "../../http/app-types.js";
+import { decodeCursor, toPage } from "../../http/cursor.js";
+import { AppError } from "../../errors/app-error.js";
+import { DEFAULT_PAGE_SIZE, PageOf } from "../../contract/page.js";
+import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
+import type { Services } from "../../services.js";
+import { listDeliveries } from "../../webhook-deliveries/webhook-delivery-repository.js";
+import { DeliverySchema, ListDeliveriesQuery } from "../../contract/webhook-delivery.js";
+
+export function registerListWebhookDeliveries(app: App, services: Services): void {
+  app.get(
+    "/webhook-deliveries",
+    {
+      // A bound key is let through and sees its own instance's deliveries only.
+      config: { access: { scope: "deliveries:read", instances: "narrowed" } },
+      schema: {
+        summary: "The customer's webhook deliveries, newest first. A key bound to an instance sees only that instance's",
+        querystring: ListDeliveriesQuery,
+        response: {
+          200: PageOf(DeliverySchema),
+          ...errorResponses(...AUTHENTICATED_ERRORS, "instance_access_denied"),
+        },
+      },
+    },
+    async (request) => {
+      const key = request.apiKey;
+      const { status, event } = request.query;
+      const instanceId = request.query.instance_id?.toLowerCase();
+      // Any instance but its own is refused to a bound key, without looking it up: the answer
+      // is the same whether the id exists, is the customer's, or another tenant's.
+      if (key.instance_id !== null && instanceId !== undefined && instanceId !== key.instance_id) {
+        throw new AppError("instance_access_denied", "This key is bound to another instance.", {
+          instance_id: key.instance_id,
+        });
+      }
+      const limit = request.query.limit ?? DEFAULT_PAGE_SIZE;
+      const after = request.query.cursor === undefined ? null : decodeCursor(request.query.cursor);
+      const rows = await listDeliveries(
+        services.db,
+        key.customer_id,
+        { instanceId: key.instance_id },
+        { status, event, instanceId },
+        { limit, after },
+      );
+      return toPage(rows, limit, (row) => row);
+    },
+  );
+}

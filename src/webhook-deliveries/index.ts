@@ -1,9 +1,0 @@
-import type { App } from "../http/app-types.js";
-import type { Services } from "../services.js";
-import { registerGetWebhookDelivery } from "./get-webhook-delivery.route.js";
-import { registerListWebhookDeliveries } from "./list-webhook-deliveries.route.js";
-
-export function registerWebhookDeliveryRoutes(app: App, services: Services): void {
-  registerListWebhookDeliveries(app, services);
-  registerGetWebhookDelivery(app, services);
-}

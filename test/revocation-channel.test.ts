@@ -1,0 +1,126 @@
+import { sql } from "kysely";
+import { afterEach, describe, expect, it } from "vitest";
+import type { KeyCredential } from "../src/api-keys/api-key-repository.js";
+import { PostgresKeyEvents, STALE_AFTER_MS } from "../src/auth/revocation-channel.js";
+import { VerifiedKeyCache } from "../src/auth/verified-key-cache.js";
+import { openDatabase } from "../src/db/database.js";
+import type { Db } from "../src/db/schema.js";
+import type { App } from "../src/http/app-types.js";
+import { bearer, buildTestApp, createTestCustomer, expectError, issueKey } from "./helpers/test-app.js";
+import { freshDatabase, persistentDatabase, TEST_DIALECT } from "./helpers/test-database.js";
+import { waitFor } from "./helpers/webhook-fixtures.js";
+
+/** The bound of issue 4: a revocation is refused by every node within this, whatever happens. */
+const REVOCATION_BOUND_MS = 1_000;
+
+const silentLog = { warn() {}, error() {}, info() {}, debug() {} } as never;
+
+function credential(id: string): KeyCredential {
+  return { id, customer_id: id, instance_id: null, prefix: "zpk_live_x", scopes: ["*"], expires_at: null, revoked_at: null };
+}
+
+/** The pg client a PostgresKeyEvents listens on (private: reached into only by these tests). */
+function listeningClient(events: PostgresKeyEvents): { processID: number; connection: { stream: { pause(): void } } } {
+  return (events as unknown as { client: never }).client;
+}
+
+describe.skipIf(TEST_DIALECT !== "postgres")("key events over PostgreSQL LISTEN/NOTIFY", () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    while (cleanups.length > 0) await cleanups.pop()!();
+  });
+
+  async function node(): Promise<{ events: PostgresKeyEvents; cache: VerifiedKeyCache; db: Db }> {
+    const config = freshDatabase();
+    if (config.dialect !== "postgres") throw new Error("unreachable");
+    const { db } = await openDatabase(config);
+    const cache = new VerifiedKeyCache();
+    const events = new PostgresKeyEvents(config.url, cache, silentLog);
+    await events.start();
+    cleanups.push(() => db.destroy(), () => events.stop());
+    await waitFor(() => events.healthy(), "the channel to be heard");
+    return { events, cache, db };
+  }
+
+  it("a revocation announced in a transaction reaches another node's cache when it commits, not before", async () => {
+    const a = await node();
+    const b = await node();
+    b.cache.set("digest-1", credential("key-1"), b.cache.generation);
+
+    let announcedAt = 0;
+    await a.db.transaction().execute(async (tx) => {
+      await a.events.announceRevoked(tx, ["key-1"]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(b.cache.get("digest-1")).toBeDefined();
+      announcedAt = Date.now();
+    });
+    await waitFor(() => b.cache.get("digest-1") === undefined, "node B to evict the key");
+    expect(Date.now() - announcedAt).toBeLessThan(REVOCATION_BOUND_MS);
+  });
+
+  it("a rolled-back revocation is never heard", async () => {
+    const a = await node();
+    const b = await node();
+    b.cache.set("digest-2", credential("key-2"), b.cache.generation);
+    await expect(
+      a.db.transaction().execute(async (tx) => {
+        await a.events.announceRevoked(tx, ["key-2"]);
+        throw new Error("rolled back");
+      }),
+    ).rejects.toThrow("rolled back");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(b.cache.get("digest-2")).toBeDefined();
+  });
+
+  it("a killed connection makes the node distrust (and empty) its cache at once, then re-subscribe", async () => {
+    const a = await node();
+    const b = await node();
+    b.cache.set("digest-3", credential("key-3"), b.cache.generation);
+    await sql`select pg_terminate_backend(${listeningClient(b.events).processID})`.execute(a.db);
+    await waitFor(() => !b.events.healthy(), "node B to notice", REVOCATION_BOUND_MS);
+    expect(b.cache.size).toBe(0);
+    await waitFor(() => b.events.healthy(), "node B to re-subscribe", 5_000);
+
+    b.cache.set("digest-4", credential("key-4"), b.cache.generation);
+    await a.db.transaction().execute((tx) => a.events.announceRevoked(tx, ["key-4"]));
+    await waitFor(() => b.cache.get("digest-4") === undefined, "node B to hear revocations again");
+  });
+
+  it("a connection that dies silently (no longer read) is distrusted within the bound", async () => {
+    const b = await node();
+    listeningClient(b.events).connection.stream.pause();
+    const pausedAt = Date.now();
+    await waitFor(() => !b.events.healthy(), "node B to notice the silence", REVOCATION_BOUND_MS);
+    expect(Date.now() - pausedAt).toBeLessThanOrEqual(STALE_AFTER_MS + 200);
+    // It gives up on that connection and subscribes again.
+    await waitFor(() => b.events.healthy(), "node B to re-subscribe", 10_000);
+  });
+});
+
+describe.skipIf(TEST_DIALECT !== "postgres")("two API nodes on one database", () => {
+  let nodes: App[] = [];
+  afterEach(async () => {
+    await Promise.all(nodes.map((app) => app.close()));
+    nodes = [];
+  });
+
+  it("a key revoked on node A is refused by node B, which had it cached, within the bound", async () => {
+    const database = persistentDatabase();
+    const a = await buildTestApp({ database });
+    const b = await buildTestApp({ database });
+    nodes = [a, b];
+    const acme = await createTestCustomer(a);
+    const key = await issueKey(a, acme.secret, { name: "shared" });
+    expect((await b.inject({ url: "/v1/limits", headers: bearer(key.secret) })).statusCode).toBe(200);
+
+    const revoked = await a.inject({ method: "DELETE", url: `/v1/api-keys/${key.id}`, headers: bearer(acme.secret) });
+    expect(revoked.statusCode).toBe(204);
+    const answeredAt = Date.now();
+    await waitFor(async () => {
+      const response = await b.inject({ url: "/v1/limits", headers: bearer(key.secret) });
+      return response.statusCode === 401 ? response : undefined;
+    }, "node B to refuse the revoked key");
+    expect(Date.now() - answeredAt).toBeLessThan(REVOCATION_BOUND_MS);
+    expectError(await b.inject({ url: "/v1/limits", headers: bearer(key.secret) }), 401, "auth_expired");
+  });
+});
