@@ -2,53 +2,56 @@ import { randomBytes } from "node:crypto";
 import Fastify, { LogController, type FastifyBaseLogger } from "fastify";
 import { Redis } from "ioredis";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import { registerApiKeyRoutes } from "./routes/api-keys/index.js";
-import { registerListAuditEvents } from "./routes/audit-events/list-audit-events.js";
-import { installAuthentication } from "./http/authentication.js";
 import { LastUsedRecorder } from "./auth/last-used-recorder.js";
-import { resolvePepper } from "./crypto/pepper.js";
-import { PostgresKeyEvents, SingleNodeKeyEvents } from "./auth/revocation-channel.js";
+import { PostgresRevocationChannel, SingleNodeRevocationChannel } from "./auth/revocation-channel.js";
 import { VerifiedKeyCache } from "./auth/verified-key-cache.js";
+import { KeyVerifier } from "./auth/verify-key.js";
 import type { Config } from "./config.js";
+import { resolvePepper } from "./crypto/pepper.js";
 import { openDatabase } from "./db/database.js";
+import type { SqlDialect } from "./db/dialect.js";
 import { migrateToLatest } from "./db/migrate.js";
 import type { Db } from "./db/schema.js";
-import type { SqlDialect } from "./db/dialect.js";
-import { registerDashboard } from "./routes/public/dashboard.js";
-import { registerOpenApi } from "./routes/public/openapi.js";
-import { registerHealth } from "./routes/public/healthz.js";
-import { registerReadiness } from "./routes/public/readyz.js";
 import type { App } from "./http/app-types.js";
+import { installAuthentication } from "./http/authentication.js";
 import { frameworkErrorHandler, installErrorHandler } from "./http/error-handler.js";
+import { lowerCaseIdParam } from "./http/id-param.js";
 import { installJsonBodyParser } from "./http/json-body.js";
 import { loggerOptions } from "./http/logging.js";
 import { createNotFoundHandler } from "./http/not-found.js";
-import { lowerCaseIdParam } from "./http/id-param.js";
 import { newRequestId } from "./http/request-id.js";
+import { RouteTable } from "./http/route-table.js";
 import { validatorCompiler } from "./http/validation.js";
-import { registerInstanceRoutes } from "./routes/instances/index.js";
-import { registerGetLimits } from "./routes/limits/get-limits.js";
+import { AppMetrics } from "./metrics/metrics.js";
 import { FallbackRateLimiter, RedisRateLimiter } from "./rate-limit/redis-rate-limiter.js";
 import { MemoryRateLimiter, type BucketSettings, type RateLimiter } from "./rate-limit/token-buckets.js";
-import type { Services } from "./services.js";
-import { MessagePump } from "./workers/message-pump.js";
-import { AppMetrics } from "./metrics/metrics.js";
-import { registerMetrics } from "./routes/public/metrics.js";
+import { registerApiKeyRoutes } from "./routes/api-keys/index.js";
+import { registerListAuditEvents } from "./routes/audit-events/list-audit-events.js";
+import { registerInstanceRoutes } from "./routes/instances/index.js";
+import { registerGetLimits } from "./routes/limits/get-limits.js";
 import { registerMessageRoutes } from "./routes/messages/index.js";
-import { registerCloudApiCallbacks } from "./routes/public/whatsapp-callbacks.js";
-import { SandboxClock } from "./workers/sandbox-clock.js";
-import { WebhookDispatcher } from "./workers/webhook-dispatcher.js";
+import { registerDashboard } from "./routes/public/dashboard.js";
+import { registerHealth } from "./routes/public/healthz.js";
+import { registerMetrics } from "./routes/public/metrics.js";
+import { registerOpenApi } from "./routes/public/openapi.js";
+import { registerReadiness } from "./routes/public/readyz.js";
+import { registerWhatsAppCallbacks } from "./routes/public/whatsapp-callbacks.js";
+import type { RouteDependencies } from "./routes/route-dependencies.js";
 import { registerWebhookDeliveryRoutes } from "./routes/webhook-deliveries/index.js";
 import { registerWebhookEndpointRoutes } from "./routes/webhook-endpoints/index.js";
+import { createWriter, writeDependencies } from "./use-cases/write.js";
+import { MessagePump } from "./workers/message-pump.js";
+import { SandboxClock } from "./workers/sandbox-clock.js";
+import { WebhookDispatcher } from "./workers/webhook-dispatcher.js";
 import { WorkerLoop } from "./workers/worker-loop.js";
-import { Outbox } from "./webhook-deliveries/outbox.js";
-import { SecretBox } from "./crypto/webhook-signature.js";
 
 declare module "fastify" {
   interface FastifyInstance {
     /** The app's database, for the tools and tests that share the app's connection. */
     db: Db;
     dialect: SqlDialect;
+    /** Every route the app registered (see http/route-table.ts). */
+    routeTable: RouteTable;
   }
 }
 
@@ -89,15 +92,17 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const routeTable = new RouteTable(app);
   app.decorate("db", db);
   app.decorate("dialect", dialect);
+  app.decorate("routeTable", routeTable);
   app.setValidatorCompiler(validatorCompiler);
   installJsonBodyParser(app);
   installErrorHandler(app);
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
-  const notFound = createNotFoundHandler(app);
+  const notFound = createNotFoundHandler(routeTable);
   app.setNotFoundHandler(notFound);
 
   // The document collects routes through onRoute: it must be in place before the first route.
@@ -107,36 +112,36 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const metrics = config.metricsEnabled ? new AppMetrics(db, cache) : undefined;
   const redis = config.redis && new Redis(config.redis.url, { keyPrefix: `${config.redis.keyPrefix}:`, maxRetriesPerRequest: 1 });
   redis?.on("error", (error) => app.log.warn({ err: error }, "redis failed"));
-  const services: Services = {
-    nodeId: `node_${randomBytes(6).toString("hex")}`,
-    config,
-    db,
-    dialect,
-    pepper,
-    outbox: new Outbox(config.webhooks.retryDelaysMs[0] ?? 0),
-    secrets: new SecretBox(pepper),
-    cache,
-    keyEvents:
-      config.database.dialect === "postgres"
-        ? new PostgresKeyEvents(config.database.url, cache, app.log)
-        : new SingleNodeKeyEvents(),
-    authFailures: rateLimiter(redis, "auth-failures", config.authFailureLimit, app.log),
-    keyLimits: rateLimiter(redis, "keys", config.rateLimit, app.log),
-    lastUsed: new LastUsedRecorder(db, dialect, config.lastUsedFlushMs, app.log),
-    ...(metrics ? { metrics } : {}),
-  };
-  services.lastUsed.start();
-  const workers = [new WebhookDispatcher(services), new SandboxClock(services), new MessagePump(services)].map(
-    (worker) => new WorkerLoop(worker, config.workerPollMs, app.log),
-  );
+  const revocations =
+    config.database.dialect === "postgres"
+      ? new PostgresRevocationChannel(config.database.url, cache, app.log)
+      : new SingleNodeRevocationChannel();
+  const writes = writeDependencies(config, dialect, pepper, cache);
+  const write = createWriter(db, writes);
+  const keyLimits = rateLimiter(redis, "keys", config.rateLimit, app.log);
+  const lastUsed = new LastUsedRecorder(db, dialect, config.lastUsedFlushMs, app.log);
+  lastUsed.start();
+
+  const workers = [
+    new WebhookDispatcher({
+      db,
+      dialect,
+      nodeId: `node_${randomBytes(6).toString("hex")}`,
+      secrets: writes.secrets,
+      webhooks: config.webhooks,
+      ...(metrics ? { metrics } : {}),
+    }),
+    new SandboxClock({ db, write, stepMs: config.sandboxStepMs }),
+    new MessagePump({ db, write, cloudApi: config.cloudApi }),
+  ].map((worker) => new WorkerLoop(worker, config.workerPollMs, app.log));
   app.addHook("onReady", async () => {
-    await services.keyEvents.start();
+    await revocations.start();
     for (const worker of workers) worker.start();
   });
   app.addHook("onClose", async () => {
     await Promise.all(workers.map((worker) => worker.stop()));
-    await services.keyEvents.stop();
-    await services.lastUsed.stop();
+    await revocations.stop();
+    await lastUsed.stop();
     await redis?.quit().catch(() => undefined);
     await db.destroy();
   });
@@ -145,19 +150,34 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   registerHealth(app);
   registerReadiness(app, database);
   registerDashboard(app);
-  registerCloudApiCallbacks(app, services);
+  registerWhatsAppCallbacks(app, { cloudApi: config.cloudApi, write });
+
+  const routes: RouteDependencies = {
+    db,
+    write,
+    cloudApi: config.cloudApi,
+    webhookDestinations: { allowLoopback: config.webhooks.allowLoopback },
+    keyLimits,
+  };
+  const authentication = {
+    verifier: new KeyVerifier(db, pepper, cache, revocations, rateLimiter(redis, "auth-failures", config.authFailureLimit, app.log)),
+    db,
+    lastUsed,
+    keyLimits,
+    ...(metrics ? { metrics } : {}),
+  };
   app.register(
     async (v1: App) => {
       v1.addHook("onRequest", lowerCaseIdParam);
-      installAuthentication(v1, services);
+      installAuthentication(v1, authentication);
       v1.setNotFoundHandler(notFound);
-      registerApiKeyRoutes(v1, services);
-      registerInstanceRoutes(v1, services);
-      registerListAuditEvents(v1, services);
-      registerGetLimits(v1, services);
-      registerMessageRoutes(v1, services);
-      registerWebhookEndpointRoutes(v1, services);
-      registerWebhookDeliveryRoutes(v1, services);
+      registerApiKeyRoutes(v1, routes);
+      registerInstanceRoutes(v1, routes);
+      registerListAuditEvents(v1, routes);
+      registerGetLimits(v1, routes);
+      registerMessageRoutes(v1, routes);
+      registerWebhookEndpointRoutes(v1, routes);
+      registerWebhookDeliveryRoutes(v1, routes);
     },
     { prefix: "/v1" },
   );

@@ -50,6 +50,9 @@ export type CloudApiConfig = {
 
 export class ConfigError extends Error {}
 
+/** The SQLite path of a database that lives in memory only (tests, one-off tools). */
+export const IN_MEMORY_SQLITE = ":memory:";
+
 const DEFAULT_DATABASE_URL = "sqlite:./data/whatisup.db";
 const MIN_PEPPER_LENGTH = 32;
 /** The longest delay a Node timer takes; longer ones fire at once. */

@@ -1,6 +1,6 @@
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { IssuedApiKey } from "../src/use-cases/issue-api-key.js";
+import type { IssuedApiKey } from "../src/client/index.js";
 import { keyDigest } from "../src/crypto/key-digest.js";
 import { isWellFormedKey } from "../src/crypto/key-format.js";
 import type { App } from "../src/http/app-types.js";

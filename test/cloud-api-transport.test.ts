@@ -3,10 +3,8 @@ import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
-import { Outbox } from "../src/webhook-deliveries/outbox.js";
 import type { App } from "../src/http/app-types.js";
 import { MessagePump } from "../src/workers/message-pump.js";
-import type { Services } from "../src/services.js";
 import {
   FAKE_ACCESS_TOKEN,
   FAKE_APP_SECRET,
@@ -21,8 +19,9 @@ import {
   buildTestApp,
   createTestCustomer,
   expectError,
-  testConfig,
+  TEST_PEPPER,
   type TestCustomer,
+  writerOn,
 } from "./helpers/test-app.js";
 import { tableNames } from "./helpers/test-database.js";
 import { insertEndpoint } from "./helpers/webhook-fixtures.js";
@@ -137,9 +136,9 @@ async function sentMessage(): Promise<{ instance: Instance; id: string; wamid: s
   return { instance, id, wamid };
 }
 
-/** Services for a worker driven by the test itself, on the app's database. */
-function workerServices(): Services {
-  return { db: app.db, outbox: new Outbox(0), config: testConfig({ cloudApi: fake.config() }) } as unknown as Services;
+/** What a pump driven by the test itself uses, on the app's database. */
+function pumpDependencies() {
+  return { db: app.db, write: writerOn(app.db, TEST_PEPPER, app.dialect), cloudApi: fake.config() };
 }
 
 describe("creating a cloud_api instance", () => {
@@ -252,7 +251,7 @@ describe("sending through the Cloud API", () => {
     expect(row.status).toBe("queued");
     expect(row.claimed_until).toBeNull();
     // Sent once: later runs of the pump leave a message with a wamid alone.
-    expect(await new MessagePump(workerServices()).runOnce()).toBe(0);
+    expect(await new MessagePump(pumpDependencies()).runOnce()).toBe(0);
     expect(fake.sendRequests()).toHaveLength(1);
   });
 
@@ -296,7 +295,7 @@ describe("the message pump's retries and leases (driven by the test)", () => {
   it("a 5xx, a 429 or no answer releases the claim; a later run sends it", async () => {
     const instance = await connectedInstance();
     const id = await send(instance.id);
-    const pump = new MessagePump(workerServices(), { retryDelayMs: 0 });
+    const pump = new MessagePump(pumpDependencies(), { retryDelayMs: 0 });
     fake.failNextSends(graphError(500, 1, "An unknown error occurred"), graphError(429, 130429, "Rate limit hit"));
 
     expect(await pump.runOnce()).toBe(1);
@@ -314,7 +313,7 @@ describe("the message pump's retries and leases (driven by the test)", () => {
     const instance = await connectedInstance();
     const id = await send(instance.id);
     fake.failNextSends(graphError(503, 2, "Service unavailable"));
-    const pump = new MessagePump(workerServices(), { retryDelayMs: 3_600_000 });
+    const pump = new MessagePump(pumpDependencies(), { retryDelayMs: 3_600_000 });
     expect(await pump.runOnce()).toBe(1);
     expect(await pump.runOnce()).toBe(0);
     const row = await messageRow(id);
@@ -327,7 +326,7 @@ describe("the message pump's retries and leases (driven by the test)", () => {
     const instance = await connectedInstance();
     const id = await send(instance.id);
     await fake.close();
-    const pump = new MessagePump(workerServices(), { retryDelayMs: 0, giveUpAfterMs: 0 });
+    const pump = new MessagePump(pumpDependencies(), { retryDelayMs: 0, giveUpAfterMs: 0 });
     expect(await pump.runOnce()).toBe(1);
     const row = await messageRow(id);
     expect(row.status).toBe("failed");
@@ -339,7 +338,7 @@ describe("the message pump's retries and leases (driven by the test)", () => {
     const instance = await connectedInstance();
     const ids: string[] = [];
     for (let n = 0; n < 6; n++) ids.push(await send(instance.id, { text: `message ${n}` }));
-    const pumps = [new MessagePump(workerServices()), new MessagePump(workerServices())];
+    const pumps = [new MessagePump(pumpDependencies()), new MessagePump(pumpDependencies())];
     const handled = await Promise.all(pumps.map((pump) => pump.runOnce()));
     expect(handled[0]! + handled[1]!).toBe(6);
     expect(await Promise.all(pumps.map((pump) => pump.runOnce()))).toEqual([0, 0]);
@@ -354,10 +353,10 @@ describe("the message pump's retries and leases (driven by the test)", () => {
     const id = await send(instance.id);
     const future = new Date(Date.now() + 60_000).toISOString();
     await app.db.updateTable("messages").set({ claimed_until: future }).where("id", "=", id).execute();
-    expect(await new MessagePump(workerServices()).runOnce()).toBe(0);
+    expect(await new MessagePump(pumpDependencies()).runOnce()).toBe(0);
     const past = new Date(Date.now() - 1).toISOString();
     await app.db.updateTable("messages").set({ claimed_until: past }).where("id", "=", id).execute();
-    expect(await new MessagePump(workerServices()).runOnce()).toBe(1);
+    expect(await new MessagePump(pumpDependencies()).runOnce()).toBe(1);
     expect((await messageRow(id)).provider_message_id).toBe("wamid.FAKE000001");
   });
 });

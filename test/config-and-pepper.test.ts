@@ -3,12 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app.js";
-import { CLI_ORIGIN } from "../src/http/request-actor.js";
 import { PEPPER_FILE_NAME, resolvePepper } from "../src/crypto/pepper.js";
 import { ConfigError, loadConfig, type Config } from "../src/config.js";
-import { createCustomer } from "../src/use-cases/create-customer.js";
 import type { App } from "../src/http/app-types.js";
-import { bearer, TEST_PEPPER, testConfig } from "./helpers/test-app.js";
+import { bearer, createCustomerOn, TEST_PEPPER, testConfig } from "./helpers/test-app.js";
 import { persistentDatabase, removeDatabase, TEST_DIALECT } from "./helpers/test-database.js";
 
 const LONG_PEPPER = "a-pepper-of-at-least-thirty-two-characters!!";
@@ -205,7 +203,7 @@ describe("the key pepper", () => {
   it("is kept by the server across restarts: a key still works after the app is rebuilt", async () => {
     const config = sharedConfig();
     const first = await startApp(config);
-    const created = await createCustomer(first.db, resolvePepper(config), "Acme", CLI_ORIGIN);
+    const created = await createCustomerOn(first.db, resolvePepper(config), "Acme");
     expect((await first.inject({ url: "/v1/api-keys", headers: bearer(created.api_key.secret) })).statusCode).toBe(200);
     await apps.splice(0)[0]!.close();
 
@@ -217,7 +215,7 @@ describe("the key pepper", () => {
     const config = sharedConfig();
     const one = await startApp(config);
     const two = await startApp(config);
-    const created = await createCustomer(one.db, resolvePepper(config), "Acme", CLI_ORIGIN);
+    const created = await createCustomerOn(one.db, resolvePepper(config), "Acme");
     const firstSecret = created.api_key.secret;
 
     const issuedByTwo = await two.inject({
@@ -238,7 +236,7 @@ describe("the key pepper", () => {
     const database = persistentDatabase();
     const one = await startApp(sharedConfig(database, { keyPepper: LONG_PEPPER }));
     const two = await startApp(sharedConfig(database, { keyPepper: `${LONG_PEPPER}-other` }));
-    const created = await createCustomer(one.db, LONG_PEPPER, "Acme", CLI_ORIGIN);
+    const created = await createCustomerOn(one.db, LONG_PEPPER, "Acme");
     expect((await one.inject({ url: "/v1/api-keys", headers: bearer(created.api_key.secret) })).statusCode).toBe(200);
     const refused = await two.inject({ url: "/v1/api-keys", headers: bearer(created.api_key.secret) });
     expect(refused.statusCode).toBe(401);

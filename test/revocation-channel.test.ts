@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import type { KeyCredential } from "../src/api-keys/api-key-repository.js";
-import { PostgresKeyEvents, STALE_AFTER_MS } from "../src/auth/revocation-channel.js";
+import { announceRevocation, PostgresRevocationChannel, STALE_AFTER_MS } from "../src/auth/revocation-channel.js";
 import { VerifiedKeyCache } from "../src/auth/verified-key-cache.js";
 import { openDatabase } from "../src/db/database.js";
 import type { Db } from "../src/db/schema.js";
@@ -19,23 +19,23 @@ function credential(id: string): KeyCredential {
   return { id, customer_id: id, instance_id: null, prefix: "zpk_live_x", scopes: ["*"], expires_at: null, revoked_at: null };
 }
 
-/** The pg client a PostgresKeyEvents listens on (private: reached into only by these tests). */
-function listeningClient(events: PostgresKeyEvents): { processID: number; connection: { stream: { pause(): void } } } {
+/** The pg client a PostgresRevocationChannel listens on (private: reached into only by these tests). */
+function listeningClient(events: PostgresRevocationChannel): { processID: number; connection: { stream: { pause(): void } } } {
   return (events as unknown as { client: never }).client;
 }
 
-describe.skipIf(TEST_DIALECT !== "postgres")("key events over PostgreSQL LISTEN/NOTIFY", () => {
+describe.skipIf(TEST_DIALECT !== "postgres")("the revocation channel over PostgreSQL LISTEN/NOTIFY", () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     while (cleanups.length > 0) await cleanups.pop()!();
   });
 
-  async function node(): Promise<{ events: PostgresKeyEvents; cache: VerifiedKeyCache; db: Db }> {
+  async function node(): Promise<{ events: PostgresRevocationChannel; cache: VerifiedKeyCache; db: Db }> {
     const config = freshDatabase();
     if (config.dialect !== "postgres") throw new Error("unreachable");
     const { db } = await openDatabase(config);
     const cache = new VerifiedKeyCache();
-    const events = new PostgresKeyEvents(config.url, cache, silentLog);
+    const events = new PostgresRevocationChannel(config.url, cache, silentLog);
     await events.start();
     cleanups.push(() => db.destroy(), () => events.stop());
     await waitFor(() => events.healthy(), "the channel to be heard");
@@ -49,7 +49,7 @@ describe.skipIf(TEST_DIALECT !== "postgres")("key events over PostgreSQL LISTEN/
 
     let announcedAt = 0;
     await a.db.transaction().execute(async (tx) => {
-      await a.events.announceRevoked(tx, ["key-1"]);
+      await announceRevocation(tx, "postgres", ["key-1"]);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(b.cache.get("digest-1")).toBeDefined();
       announcedAt = Date.now();
@@ -64,7 +64,7 @@ describe.skipIf(TEST_DIALECT !== "postgres")("key events over PostgreSQL LISTEN/
     b.cache.set("digest-2", credential("key-2"), b.cache.generation);
     await expect(
       a.db.transaction().execute(async (tx) => {
-        await a.events.announceRevoked(tx, ["key-2"]);
+        await announceRevocation(tx, "postgres", ["key-2"]);
         throw new Error("rolled back");
       }),
     ).rejects.toThrow("rolled back");
@@ -82,7 +82,7 @@ describe.skipIf(TEST_DIALECT !== "postgres")("key events over PostgreSQL LISTEN/
     await waitFor(() => b.events.healthy(), "node B to re-subscribe", 5_000);
 
     b.cache.set("digest-4", credential("key-4"), b.cache.generation);
-    await a.db.transaction().execute((tx) => a.events.announceRevoked(tx, ["key-4"]));
+    await a.db.transaction().execute((tx) => announceRevocation(tx, "postgres", ["key-4"]));
     await waitFor(() => b.cache.get("digest-4") === undefined, "node B to hear revocations again");
   });
 

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type LightMyRequestResponse, type RouteOptions } from "fastify";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { buildApp } from "../src/app.js";
-import type { IssuedApiKey } from "../src/use-cases/issue-api-key.js";
-import { installAuthentication, type AuthenticatedContext } from "../src/http/authentication.js";
+import type { IssuedApiKey } from "../src/client/index.js";
+import { installAuthentication, type AuthenticationDependencies } from "../src/http/authentication.js";
 import { generateKey } from "../src/crypto/key-format.js";
 import type { RouteAccess } from "../src/http/route-access.js";
 import { SCOPES, type Scope } from "../src/contract/scopes.js";
@@ -233,7 +233,7 @@ describe.each(singleInstanceRoutes.map((route) => [route.name, route] as const))
 });
 
 describe("deny by default", () => {
-  const fakeContext = {} as AuthenticatedContext;
+  const fakeContext = {} as AuthenticationDependencies;
 
   /** A bare app with one authenticated context holding one route declared by `declare`. */
   function appWithRoute(config: { access?: RouteAccess }) {

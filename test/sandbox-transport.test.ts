@@ -1,17 +1,16 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Config, DatabaseConfig } from "../src/config.js";
-import { Outbox } from "../src/webhook-deliveries/outbox.js";
 import type { App } from "../src/http/app-types.js";
-import type { Services } from "../src/services.js";
 import { SandboxClock } from "../src/workers/sandbox-clock.js";
 import {
   bearer,
   buildTestApp,
   createInstance,
   createTestCustomer,
-  testConfig,
+  TEST_PEPPER,
   TIMESTAMP,
   type TestCustomer,
+  writerOn,
 } from "./helpers/test-app.js";
 import { persistentDatabase, removeDatabase } from "./helpers/test-database.js";
 import { insertEndpoint } from "./helpers/webhook-fixtures.js";
@@ -179,8 +178,8 @@ describe("the sandbox transport", () => {
     const ids: string[] = [];
     for (let n = 0; n < 8; n++) ids.push(await send(app, acme, instance.id, n === 0 ? "+15550000000" : `+1555123456${n}`));
 
-    const services = { db: app.db, outbox: new Outbox(0), config: testConfig({ sandboxStepMs: 0 }) } as unknown as Services;
-    const clocks = [new SandboxClock(services), new SandboxClock(services)];
+    const clock = { db: app.db, write: writerOn(app.db, TEST_PEPPER, app.dialect), stepMs: 0 };
+    const clocks = [new SandboxClock(clock), new SandboxClock(clock)];
     const rounds: number[] = [];
     for (let round = 0; round < 20; round++) {
       const handled = await Promise.all(clocks.map((clock) => clock.runOnce()));
@@ -228,8 +227,8 @@ describe("the sandbox transport", () => {
     const id = await send(app, acme, instance.id);
     const deleted = await app.inject({ method: "DELETE", url: `/v1/instances/${instance.id}`, headers: bearer(acme.secret) });
     expect(deleted.statusCode).toBe(204);
-    const services = { db: app.db, outbox: new Outbox(0), config: testConfig({ sandboxStepMs: 0 }) } as unknown as Services;
-    expect(await new SandboxClock(services).runOnce()).toBe(0);
+    const clock = { db: app.db, write: writerOn(app.db, TEST_PEPPER, app.dialect), stepMs: 0 };
+    expect(await new SandboxClock(clock).runOnce()).toBe(0);
     expect((await messageRow(app, id)).status).toBe("queued");
   });
 });

@@ -5,7 +5,7 @@ import type { Config } from "../src/config.js";
 import { readJson } from "../src/db/json.js";
 import { EVENT_TYPES } from "../src/contract/webhook-event.js";
 import type { App } from "../src/http/app-types.js";
-import { SecretBox } from "../src/crypto/webhook-signature.js";
+import { SecretBox } from "../src/crypto/secret-box.js";
 import {
   bearer,
   buildTestApp,

@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { generateWebhookSecret, SecretBox, signatureHeader } from "../src/crypto/webhook-signature.js";
+import { SecretBox } from "../src/crypto/secret-box.js";
+import { generateWebhookSecret, signatureHeader } from "../src/crypto/webhook-signature.js";
 import { TEST_PEPPER } from "./helpers/test-app.js";
 
 const box = new SecretBox(TEST_PEPPER);

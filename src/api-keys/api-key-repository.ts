@@ -1,33 +1,13 @@
-import { sql } from "kysely";
+import { sql, type Selectable } from "kysely";
+import type { ApiKey } from "../contract/api-key.js";
 import type { SqlDialect } from "../db/dialect.js";
-import type { Executor, Tx } from "../db/schema.js";
 import { readJson, writeJson } from "../db/json.js";
-
-/** A key as customers see it. The digest is never selected here. */
-export type ApiKey = {
-  id: string;
-  customer_id: string;
-  instance_id: string | null;
-  name: string;
-  prefix: string;
-  scopes: string[];
-  last_used_at: string | null;
-  expires_at: string | null;
-  created_at: string;
-  revoked_at: string | null;
-};
+import type { ApiKeysTable, Executor, Tx } from "../db/schema.js";
 
 /** What authentication needs to know about a key, found by its digest. */
-export type KeyCredential = {
-  id: string;
-  customer_id: string;
-  instance_id: string | null;
-  prefix: string;
-  scopes: string[];
-  expires_at: string | null;
-  revoked_at: string | null;
-};
+export type KeyCredential = Pick<ApiKey, "id" | "customer_id" | "instance_id" | "prefix" | "scopes" | "expires_at" | "revoked_at">;
 
+/** Every column but the digest, which is read only by `findCredentialByDigest` (as a filter). */
 const PUBLIC_COLUMNS = [
   "id",
   "customer_id",
@@ -41,20 +21,14 @@ const PUBLIC_COLUMNS = [
   "revoked_at",
 ] as const;
 
-type PublicRow = Omit<ApiKey, "scopes"> & { scopes: string };
-
-function toApiKey(row: PublicRow): ApiKey {
+function toApiKey(row: Omit<Selectable<ApiKeysTable>, "digest">): ApiKey {
   return { ...row, scopes: readJson<string[]>(row.scopes) };
 }
 
 export type NewApiKey = Omit<ApiKey, "customer_id" | "last_used_at" | "revoked_at"> & { digest: string };
 
 export async function insertApiKey(tx: Tx, customerId: string, key: NewApiKey): Promise<ApiKey> {
-  await tx
-    .insertInto("api_keys")
-    .values({ ...key, customer_id: customerId, scopes: writeJson(key.scopes), last_used_at: null, revoked_at: null })
-    .execute();
-  return {
+  const stored: ApiKey = {
     id: key.id,
     customer_id: customerId,
     instance_id: key.instance_id,
@@ -66,6 +40,11 @@ export async function insertApiKey(tx: Tx, customerId: string, key: NewApiKey): 
     created_at: key.created_at,
     revoked_at: null,
   };
+  await tx
+    .insertInto("api_keys")
+    .values({ ...stored, digest: key.digest, scopes: writeJson(key.scopes) })
+    .execute();
+  return stored;
 }
 
 /** Keys neither revoked nor expired at `now`, newest first. */
@@ -92,39 +71,24 @@ export async function findApiKey(db: Executor, customerId: string, id: string): 
   return row && toApiKey(row);
 }
 
-/** Sets `revoked_at` unless it is already set; true when this call revoked the key. */
-export async function revokeApiKey(tx: Tx, customerId: string, id: string, at: string): Promise<boolean> {
-  const result = await tx
-    .updateTable("api_keys")
-    .set({ revoked_at: at })
-    .where("customer_id", "=", customerId)
-    .where("id", "=", id)
-    .where("revoked_at", "is", null)
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
-}
+/** Which keys a revocation names: some by id, or every key bound to an instance. */
+export type KeySelection = { ids: string[] } | { instanceId: string };
 
-/** Revokes every unrevoked key bound to the instance and returns them, revoked. */
-export async function revokeInstanceKeys(tx: Tx, customerId: string, instanceId: string, at: string): Promise<ApiKey[]> {
+/**
+ * The one statement that sets `revoked_at`: of the selected keys, those not yet revoked, in one
+ * UPDATE. Returns them as revoked; a key revoked already is left as it is and not returned.
+ */
+export async function markRevoked(tx: Tx, customerId: string, selection: KeySelection, at: string): Promise<ApiKey[]> {
+  if ("ids" in selection && selection.ids.length === 0) return [];
   const rows = await tx
-    .selectFrom("api_keys")
-    .select(PUBLIC_COLUMNS)
-    .where("customer_id", "=", customerId)
-    .where("instance_id", "=", instanceId)
-    .where("revoked_at", "is", null)
-    .execute();
-  if (rows.length === 0) return [];
-  await tx
     .updateTable("api_keys")
     .set({ revoked_at: at })
     .where("customer_id", "=", customerId)
-    .where(
-      "id",
-      "in",
-      rows.map((row) => row.id),
-    )
+    .where((eb) => ("ids" in selection ? eb("id", "in", selection.ids) : eb("instance_id", "=", selection.instanceId)))
+    .where("revoked_at", "is", null)
+    .returning(PUBLIC_COLUMNS)
     .execute();
-  return rows.map((row) => ({ ...toApiKey(row), revoked_at: at }));
+  return rows.map(toApiKey);
 }
 
 /**

@@ -1,35 +1,34 @@
 import type { FastifyBaseLogger } from "fastify";
 import pg from "pg";
 import { sql } from "kysely";
+import type { SqlDialect } from "../db/dialect.js";
 import type { Tx } from "../db/schema.js";
 import type { VerifiedKeyCache } from "./verified-key-cache.js";
 
 /**
- * How revocations reach every node's cache of verified keys. A node may serve a key from its
- * cache only while `healthy()`: while it is sure to hear of every revocation.
+ * How a node learns of revocations made on other nodes, so that its cache of verified keys never
+ * outlives one. A node may serve a key from its cache only while `healthy()`: while it is sure to
+ * hear of every revocation.
  */
-export interface KeyEvents {
+export interface RevocationChannel {
   healthy(): boolean;
-  /** Tells every node, when `tx` commits, that these keys stopped working. */
-  announceRevoked(tx: Tx, keyIds: string[]): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
  * Embedded mode: one server process is the only node, and it evicts its own cache when it
- * revokes (the CLI creates keys, never revokes them). There is nothing to hear.
+ * revokes. There is nothing to hear.
  */
-export class SingleNodeKeyEvents implements KeyEvents {
+export class SingleNodeRevocationChannel implements RevocationChannel {
   healthy(): boolean {
     return true;
   }
-  async announceRevoked(): Promise<void> {}
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
 }
 
-export const KEY_EVENTS_CHANNEL = "whatisup_key_events";
+export const REVOCATION_CHANNEL = "whatisup_key_events";
 /** A heartbeat goes round the channel this often... */
 export const HEARTBEAT_MS = 150;
 /** ...and a channel not heard from for this long is not trusted: well inside the 1 s bound. */
@@ -37,7 +36,20 @@ export const STALE_AFTER_MS = 500;
 /** PostgreSQL refuses NOTIFY payloads from 8000 bytes; ids go in batches well under that. */
 const IDS_PER_NOTIFICATION = 150;
 
-type KeyEvent = { type: "revoked"; key_ids: string[] } | { type: "heartbeat" };
+type ChannelMessage = { type: "revoked"; key_ids: string[] } | { type: "heartbeat" };
+
+/**
+ * The revocation notice: tells every node, when `tx` commits (and not before), that these keys
+ * stopped working. On PostgreSQL it is pg_notify inside the transaction; with SQLite there is one
+ * node, which evicts its own cache after the commit (see use-cases/write.ts).
+ */
+export async function announceRevocation(tx: Tx, dialect: SqlDialect, keyIds: string[]): Promise<void> {
+  if (dialect !== "postgres") return;
+  for (let start = 0; start < keyIds.length; start += IDS_PER_NOTIFICATION) {
+    const message: ChannelMessage = { type: "revoked", key_ids: keyIds.slice(start, start + IDS_PER_NOTIFICATION) };
+    await sql`select pg_notify(${REVOCATION_CHANNEL}, ${JSON.stringify(message)})`.execute(tx);
+  }
+}
 
 /**
  * PostgreSQL LISTEN/NOTIFY. Revocations are sent with pg_notify inside the revoking transaction,
@@ -47,7 +59,7 @@ type KeyEvent = { type: "revoked"; key_ids: string[] } | { type: "heartbeat" };
  * (keys are verified against the database) until the node has re-subscribed and heard again.
  * On every return to health the cache is emptied: revocations in the gap were not heard.
  */
-export class PostgresKeyEvents implements KeyEvents {
+export class PostgresRevocationChannel implements RevocationChannel {
   private client: pg.Client | null = null;
   private connecting: Promise<void> | null = null;
   private lastHeard = 0;
@@ -63,13 +75,6 @@ export class PostgresKeyEvents implements KeyEvents {
 
   healthy(): boolean {
     return this.client !== null && Date.now() - this.lastHeard < STALE_AFTER_MS;
-  }
-
-  async announceRevoked(tx: Tx, keyIds: string[]): Promise<void> {
-    for (let start = 0; start < keyIds.length; start += IDS_PER_NOTIFICATION) {
-      const event: KeyEvent = { type: "revoked", key_ids: keyIds.slice(start, start + IDS_PER_NOTIFICATION) };
-      await sql`select pg_notify(${KEY_EVENTS_CHANNEL}, ${JSON.stringify(event)})`.execute(tx);
-    }
   }
 
   async start(): Promise<void> {
@@ -98,14 +103,14 @@ export class PostgresKeyEvents implements KeyEvents {
     }
     if (Date.now() - this.lastHeard > STALE_AFTER_MS * 3) {
       // Not even our own heartbeats come back: the connection is gone, whatever it claims.
-      this.log.warn("key events channel silent; reconnecting");
+      this.log.warn("revocation channel silent; reconnecting");
       this.drop(client);
       return;
     }
     if (this.heartbeatInFlight) return;
     this.heartbeatInFlight = true;
     client
-      .query("select pg_notify($1, $2)", [KEY_EVENTS_CHANNEL, JSON.stringify({ type: "heartbeat" })])
+      .query("select pg_notify($1, $2)", [REVOCATION_CHANNEL, JSON.stringify({ type: "heartbeat" })])
       .catch(() => this.drop(client))
       .finally(() => {
         this.heartbeatInFlight = false;
@@ -127,15 +132,15 @@ export class PostgresKeyEvents implements KeyEvents {
     });
     client.on("notification", (message) => this.hear(message.payload));
     client.on("error", (error) => {
-      this.log.warn({ err: error }, "key events channel failed; reconnecting");
+      this.log.warn({ err: error }, "revocation channel failed; reconnecting");
       this.drop(client);
     });
     client.on("end", () => this.drop(client));
     try {
       await client.connect();
-      await client.query(`listen ${KEY_EVENTS_CHANNEL}`);
+      await client.query(`listen ${REVOCATION_CHANNEL}`);
     } catch (error) {
-      this.log.warn({ err: error }, "could not subscribe to key events; keys are verified against the database");
+      this.log.warn({ err: error }, "could not subscribe to the revocation channel; keys are verified against the database");
       await client.end().catch(() => undefined);
       return;
     }
@@ -144,7 +149,7 @@ export class PostgresKeyEvents implements KeyEvents {
       return;
     }
     this.client = client;
-    await client.query("select pg_notify($1, $2)", [KEY_EVENTS_CHANNEL, JSON.stringify({ type: "heartbeat" })]).catch(
+    await client.query("select pg_notify($1, $2)", [REVOCATION_CHANNEL, JSON.stringify({ type: "heartbeat" })]).catch(
       () => this.drop(client),
     );
   }
@@ -152,13 +157,13 @@ export class PostgresKeyEvents implements KeyEvents {
   private hear(payload: string | undefined): void {
     if (!this.healthy()) this.cache.clear();
     this.lastHeard = Date.now();
-    let event: KeyEvent;
+    let message: ChannelMessage;
     try {
-      event = JSON.parse(payload ?? "") as KeyEvent;
+      message = JSON.parse(payload ?? "") as ChannelMessage;
     } catch {
       return;
     }
-    if (event.type === "revoked") this.cache.evict(event.key_ids);
+    if (message.type === "revoked") this.cache.evict(message.key_ids);
   }
 
   private drop(client: pg.Client): void {

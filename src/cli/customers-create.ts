@@ -1,17 +1,19 @@
-import { resolvePepper } from "../crypto/pepper.js";
-import { CLI_ORIGIN } from "../http/request-actor.js";
+import { CLI_ACTOR } from "../audit/actor.js";
 import type { Config } from "../config.js";
-import { createCustomer } from "../use-cases/create-customer.js";
+import { resolvePepper } from "../crypto/pepper.js";
 import { openDatabase } from "../db/database.js";
 import { migrateToLatest } from "../db/migrate.js";
+import { createCustomer } from "../use-cases/create-customer.js";
+import { createWriter, writeDependencies } from "../use-cases/write.js";
 
 /** Works on the database directly, with the server's settings, whether or not the server runs. */
 export async function runCustomersCreate(config: Config, name: string, json: boolean): Promise<number> {
   const database = await openDatabase(config.database);
-  const { db } = database;
+  const { db, dialect } = database;
   try {
     await migrateToLatest(database);
-    const created = await createCustomer(db, resolvePepper(config), name, CLI_ORIGIN);
+    const write = createWriter(db, writeDependencies(config, dialect, resolvePepper(config), null));
+    const created = await write((w) => createCustomer(w, CLI_ACTOR, { name }));
     if (json) {
       process.stdout.write(`${JSON.stringify(created, null, 2)}\n`);
       return 0;

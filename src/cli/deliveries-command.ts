@@ -1,5 +1,4 @@
-import type { Page } from "../contract/page.js";
-import type { Delivery } from "../webhook-deliveries/webhook-delivery-repository.js";
+import type { Page, WebhookDelivery } from "../client/index.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, limitOption, parseCommand, runGroup, stringOption } from "./command-args.js";
 import { relativeTime, table } from "../format/human-readable.js";
@@ -41,7 +40,7 @@ ${JSON_HELP}${ENV_HELP}`,
     },
   });
   if (!parsed) return 0;
-  const response = await apiRequest<Page<Delivery>>(apiSettingsFromEnv(), "GET", "/v1/webhook-deliveries", {
+  const response = await apiRequest<Page<WebhookDelivery>>(apiSettingsFromEnv(), "GET", "/v1/webhook-deliveries", {
     query: {
       status: stringOption(parsed, "status"),
       event: stringOption(parsed, "event"),
@@ -78,7 +77,7 @@ ${JSON_HELP}${ENV_HELP}`,
   return 0;
 }
 
-function lastAnswer(delivery: Delivery): string {
+function lastAnswer(delivery: WebhookDelivery): string {
   if (delivery.last_response_status !== null) return `HTTP ${delivery.last_response_status}`;
   if (delivery.last_error !== null) return truncate(delivery.last_error, 40);
   return "-";

@@ -1,5 +1,4 @@
-import type { Instance } from "../instances/instance-repository.js";
-import type { Page } from "../contract/page.js";
+import type { Instance, Page } from "../client/index.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { showResource } from "./show-command.js";
 import {

@@ -1,5 +1,4 @@
-import type { ApiKey } from "../api-keys/api-key-repository.js";
-import type { IssuedApiKey } from "../use-cases/issue-api-key.js";
+import type { ApiKey, IssuedApiKey } from "../client/index.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, listOption, parseCommand, requiredString, runGroup, stringOption } from "./command-args.js";
 import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table } from "../format/human-readable.js";

@@ -1,5 +1,5 @@
 import { createServer } from "node:http";
-import { verifySignature } from "../crypto/verify-webhook-signature.js";
+import { verifyWebhookSignature } from "../crypto/webhook-signature.js";
 
 /**
  * A tiny local receiver for trying webhooks out: prints one line per delivery and, given the
@@ -14,7 +14,7 @@ export function runWebhooksListen(port: number, secret: string | undefined): Pro
       const body = Buffer.concat(chunks).toString("utf8");
       const header = request.headers["x-whatisup-signature"];
       const signature =
-        secret === undefined ? "unchecked" : verifySignature(secret, String(header ?? ""), body) ? "valid" : "INVALID";
+        secret === undefined ? "unchecked" : verifyWebhookSignature(secret, String(header ?? ""), body) ? "valid" : "INVALID";
       let summary = body;
       try {
         const event = JSON.parse(body) as { event?: string; event_id?: string; data?: unknown };

@@ -4,6 +4,8 @@ import type { paths } from "./generated/api-types.js";
 // Bundled for browsers too (the dashboard): nothing here may import node: modules.
 
 export type { paths };
+/** The scopes a key can hold, for pickers: `*` holds every other one. */
+export { SCOPES, type Scope } from "../contract/scopes.js";
 
 export type WhatIsUpClient = Client<paths>;
 
@@ -43,3 +45,5 @@ export type WebhookDelivery = Json<"/v1/webhook-deliveries/{id}", "get", 200>;
 /** The body of every 4xx and 5xx; `error.code` is the stable contract. */
 export type ErrorEnvelope = Json<"/v1/api-keys", "get", 401>;
 export type ErrorCode = ErrorEnvelope["error"]["code"];
+/** `{"data": [...], "next_cursor": "…" | null}`: every paginated list. */
+export type Page<Item> = { data: Item[]; next_cursor: string | null };

@@ -1,6 +1,6 @@
-import Type from "typebox";
+import Type, { type Static } from "typebox";
+import { NullableTimestamp, NullableUuid, Timestamp, Uuid } from "./common.js";
 import { SCOPES } from "./scopes.js";
-import { NullableTimestamp, NullableUuid, Timestamp, Uuid } from "../http/schemas.js";
 
 export const ApiKeySchema = Type.Object(
   {
@@ -59,3 +59,9 @@ export const IssueApiKeyBody = Type.Object(
     examples: [{ name: "CI deploys", scopes: ["messages:send"], expires_at: "2027-01-31T12:00:00Z" }],
   },
 );
+
+/** A key as customers see it: never its digest. */
+export type ApiKey = Static<typeof ApiKeySchema>;
+/** A key as issued: with its secret, shown in that one response. */
+export type IssuedApiKey = Static<typeof IssuedApiKeySchema>;
+export type IssueApiKeyBody = Static<typeof IssueApiKeyBody>;

@@ -1,7 +1,17 @@
-import Type from "typebox";
-import { Timestamp, Uuid } from "../http/schemas.js";
+import Type, { type Static } from "typebox";
+import { NullableString, Timestamp, Uuid } from "./common.js";
 
-const NullableString = Type.Union([Type.String(), Type.Null()]);
+/** Every action the audit log records: `noun.verb`. */
+export const AUDIT_ACTIONS = [
+  "customer.created",
+  "api_key.issued",
+  "api_key.revoked",
+  "instance.created",
+  "instance.deleted",
+  "webhook_endpoint.created",
+  "webhook_endpoint.deleted",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export const AuditEventSchema = Type.Object(
   {
@@ -24,3 +34,6 @@ export const AuditEventSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export type AuditEvent = Static<typeof AuditEventSchema>;
+export type AuditActor = AuditEvent["actor"];

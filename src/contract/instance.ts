@@ -1,6 +1,11 @@
-import Type from "typebox";
-import { Timestamp, Uuid } from "../http/schemas.js";
-import { INSTANCE_STATUSES, TRANSPORTS } from "../instances/instance-repository.js";
+import Type, { type Static } from "typebox";
+import { Timestamp, Uuid } from "./common.js";
+
+export const INSTANCE_STATUSES = ["pending", "qr", "connecting", "connected", "disconnected", "failed"] as const;
+export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+/** How an instance reaches WhatsApp: the `sandbox` (no network) or the WhatsApp Cloud API. */
+export const TRANSPORTS = ["sandbox", "cloud_api"] as const;
+export type TransportName = (typeof TRANSPORTS)[number];
 
 export const InstanceSchema = Type.Object(
   {
@@ -32,3 +37,5 @@ export const CreateInstanceBody = Type.Object(
   { additionalProperties: false },
 );
 
+export type Instance = Static<typeof InstanceSchema>;
+export type CreateInstanceBody = Static<typeof CreateInstanceBody>;

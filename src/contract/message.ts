@@ -1,6 +1,9 @@
-import Type from "typebox";
-import { Timestamp, Uuid } from "../http/schemas.js";
-import { MESSAGE_STATUSES } from "../messages/message-states.js";
+import Type, { type Static } from "typebox";
+import { Timestamp, Uuid } from "./common.js";
+
+/** A message's states; how one moves to the next is `messages/message-states.ts`. */
+export const MESSAGE_STATUSES = ["queued", "sent", "delivered", "read", "failed"] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 /** E.164: `+`, then 8 to 15 digits, the first not 0. */
 export const E164_PATTERN = "^\\+[1-9][0-9]{7,14}$";
@@ -34,3 +37,6 @@ export const AcceptedMessageSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export type SendMessageBody = Static<typeof SendMessageBody>;
+export type AcceptedMessage = Static<typeof AcceptedMessageSchema>;

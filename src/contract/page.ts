@@ -11,9 +11,6 @@ export const PageQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** A page as it travels, for code that reads one (the CLI). */
-export type Page<T> = { data: T[]; next_cursor: string | null };
-
 /** `{"data": [...], "next_cursor": "…" | null}`: the shape of every paginated list. */
 export function PageOf<Item extends TSchema>(item: Item) {
   return Type.Object(

@@ -1,4 +1,4 @@
-/** The scopes of product.md. `*` holds every other one. */
+/** The scopes (docs/api.md, "Scopes"). `*` holds every other one. */
 export const SCOPES = [
   "*",
   "api_keys:read",

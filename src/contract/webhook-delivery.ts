@@ -1,21 +1,10 @@
-import Type from "typebox";
-import { API_VERSION, EVENT_TYPES } from "./webhook-event.js";
+import Type, { type Static } from "typebox";
+import { NullableTimestamp, NullableUuid, Timestamp, Uuid } from "./common.js";
 import { PageQuery } from "./page.js";
-import { NullableTimestamp, NullableUuid, Timestamp, Uuid } from "../http/schemas.js";
-import { DELIVERY_STATUSES } from "../webhook-deliveries/webhook-delivery-repository.js";
+import { EVENT_TYPES, EventEnvelopeSchema } from "./webhook-event.js";
 
-/** The body every webhook carries (product.md's envelope), as stored and sent. */
-export const EventEnvelopeSchema = Type.Object(
-  {
-    event: Type.Enum([...EVENT_TYPES]),
-    event_id: Type.String({ description: "A ULID; the same on every attempt and every endpoint of the event" }),
-    api_version: Type.String({ description: `The envelope's version, e.g. ${API_VERSION}` }),
-    instance_id: NullableUuid,
-    occurred_at: Timestamp,
-    data: Type.Record(Type.String(), Type.Unknown()),
-  },
-  { additionalProperties: false },
-);
+export const DELIVERY_STATUSES = ["pending", "success", "failed", "retrying"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export const DeliverySchema = Type.Object(
   {
@@ -49,3 +38,6 @@ export const ListDeliveriesQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export type Delivery = Static<typeof DeliverySchema>;
+export type ListDeliveriesQuery = Static<typeof ListDeliveriesQuery>;

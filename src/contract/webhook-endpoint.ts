@@ -1,6 +1,6 @@
-import Type from "typebox";
+import Type, { type Static } from "typebox";
+import { Timestamp, Uuid } from "./common.js";
 import { ALL_EVENTS, EVENT_TYPES } from "./webhook-event.js";
-import { Timestamp, Uuid } from "../http/schemas.js";
 
 const SubscribedEvent = Type.Enum([...EVENT_TYPES, ALL_EVENTS], { description: `An event type, or "${ALL_EVENTS}" for all` });
 
@@ -37,3 +37,7 @@ export const CreateWebhookEndpointBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export type WebhookEndpoint = Static<typeof WebhookEndpointSchema>;
+export type SubscribedEvent = WebhookEndpoint["events"][number];
+export type CreateWebhookEndpointBody = Static<typeof CreateWebhookEndpointBody>;

@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { linkSync, readFileSync, unlinkSync, writeFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { Config } from "../config.js";
-import { IN_MEMORY_SQLITE } from "../db/database.js";
+import { IN_MEMORY_SQLITE, type Config } from "../config.js";
 
 export const PEPPER_FILE_NAME = "whatisup.pepper";
 

@@ -1,8 +1,6 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
 const SECRET_PREFIX = "whsec_";
-const SEALED_VERSION = "v1";
-const TAG_LENGTH = 16;
 
 /** A new endpoint signing secret: `whsec_` and 32 random bytes, base64url. */
 export function generateWebhookSecret(): string {
@@ -10,39 +8,28 @@ export function generateWebhookSecret(): string {
 }
 
 /**
- * Keeps signing secrets encrypted at rest (AES-256-GCM) under a key derived from the pepper: the
- * dispatcher must read a secret back to sign, but the database alone never reveals one.
- */
-export class SecretBox {
-  private readonly key: Buffer;
-
-  constructor(pepper: string) {
-    this.key = Buffer.from(hkdfSync("sha256", pepper, "whatisup", "webhook-signing-secrets", 32));
-  }
-
-  seal(secret: string): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv("aes-256-gcm", this.key, iv);
-    const encrypted = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()]);
-    return `${SEALED_VERSION}:${Buffer.concat([iv, cipher.getAuthTag(), encrypted]).toString("base64url")}`;
-  }
-
-  open(sealed: string): string {
-    const [version, body] = sealed.split(":");
-    if (version !== SEALED_VERSION || body === undefined) throw new Error("unknown sealed secret format");
-    const bytes = Buffer.from(body, "base64url");
-    // Without authTagLength GCM accepts a tag cut down to 4 bytes, which is far easier to forge.
-    const decipher = createDecipheriv("aes-256-gcm", this.key, bytes.subarray(0, 12), { authTagLength: TAG_LENGTH });
-    decipher.setAuthTag(bytes.subarray(12, 12 + TAG_LENGTH));
-    return Buffer.concat([decipher.update(bytes.subarray(12 + TAG_LENGTH)), decipher.final()]).toString("utf8");
-  }
-}
-
-/**
- * The `X-WhatIsUp-Signature` header of product.md: `t=<unix seconds>,v1=<hex HMAC-SHA256 of
+ * The `X-WhatIsUp-Signature` header (docs/webhooks.md): `t=<unix seconds>,v1=<hex HMAC-SHA256 of
  * "<t>.<raw body>" under the endpoint's secret>`.
  */
 export function signatureHeader(secret: string, body: string, unixSeconds: number): string {
   const digest = createHmac("sha256", secret).update(`${unixSeconds}.${body}`).digest("hex");
   return `t=${unixSeconds},v1=${digest}`;
+}
+
+/**
+ * Checks an `X-WhatIsUp-Signature` header the way a receiver should: the HMAC must match, and
+ * its timestamp must be recent (replays of old deliveries are refused).
+ */
+export function verifyWebhookSignature(
+  secret: string,
+  header: string,
+  rawBody: string,
+  toleranceSeconds = 300,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): boolean {
+  const timestamp = /(?:^|,)t=(\d+)(?:,|$)/.exec(header)?.[1];
+  if (timestamp === undefined || Math.abs(nowSeconds - Number(timestamp)) > toleranceSeconds) return false;
+  const expected = Buffer.from(signatureHeader(secret, rawBody, Number(timestamp)));
+  const given = Buffer.from(header);
+  return expected.length === given.length && timingSafeEqual(expected, given);
 }

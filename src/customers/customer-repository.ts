@@ -1,6 +1,7 @@
-import type { Tx } from "../db/schema.js";
+import type { Selectable } from "kysely";
+import type { CustomersTable, Tx } from "../db/schema.js";
 
-export type Customer = { id: string; name: string; created_at: string };
+export type Customer = Selectable<CustomersTable>;
 
 export async function insertCustomer(tx: Tx, customer: Customer): Promise<Customer> {
   await tx.insertInto("customers").values(customer).execute();

@@ -1,5 +1,4 @@
-import type { ApiKey, Instance, IssuedApiKey } from "../client/index.js";
-import { SCOPES } from "../contract/scopes.js";
+import { SCOPES, type ApiKey, type Instance, type IssuedApiKey } from "../client/index.js";
 import { keyStatus } from "../format/human-readable.js";
 import { announce, byId, cell, element, fillTable, timeElement } from "./dom.js";
 import { describeFailure, type Session } from "./session.js";

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
-import type { DatabaseConfig } from "../config.js";
+import { IN_MEMORY_SQLITE, type DatabaseConfig } from "../config.js";
 import type { SqlDialect } from "./dialect.js";
 import type { Database, Db } from "./schema.js";
 
@@ -14,7 +14,6 @@ export type DatabaseHandle = {
   schema: string | null;
 };
 
-export const IN_MEMORY_SQLITE = ":memory:";
 
 export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHandle> {
   if (config.dialect === "postgres") return openPostgres(config);

@@ -1,5 +1,7 @@
 import { sql, type RawBuilder, type SelectQueryBuilder } from "kysely";
-import type { Cursor } from "../http/cursor.js";
+
+/** A position in a newest-first listing: the last row's `created_at` and `id`. */
+export type Cursor = { created_at: string; id: string };
 
 /** One page of a newest-first listing: how many rows, and after which one. */
 export type PageRequest = { limit: number; after: Cursor | null };

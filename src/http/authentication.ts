@@ -1,27 +1,27 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { KeyCredential } from "../api-keys/api-key-repository.js";
+import type { LastUsedRecorder } from "../auth/last-used-recorder.js";
+import type { KeyVerifier } from "../auth/verify-key.js";
+import { holdsScope } from "../contract/scopes.js";
+import type { Db } from "../db/schema.js";
+import { AppError } from "../errors/app-error.js";
 import { isUuid } from "../ids/uuid-v7.js";
+import { findInstance } from "../instances/instance-repository.js";
+import type { MetricsSink } from "../metrics/metrics.js";
+import type { BucketState, RateLimiter } from "../rate-limit/token-buckets.js";
 import { nowTimestamp } from "../time/timestamps.js";
 import type { App } from "./app-types.js";
-import { AppError } from "../errors/app-error.js";
-import { findInstance } from "../instances/instance-repository.js";
-import type { BucketState, RateLimiter } from "../rate-limit/token-buckets.js";
-import { authenticate, type Authentication } from "../auth/verify-key.js";
-import type { LastUsedRecorder } from "../auth/last-used-recorder.js";
 import type { RouteAccess } from "./route-access.js";
-import { holdsScope } from "../contract/scopes.js";
 
-export type AuthenticatedContext = Authentication & {
+/** What the authentication hook uses. */
+export type AuthenticationDependencies = {
+  verifier: KeyVerifier;
+  /** Reads instances for routes whose `:id` is one (`param`). */
+  db: Db;
   lastUsed: LastUsedRecorder;
   keyLimits: RateLimiter;
   /** Where authentication outcomes and 429s are counted; absent when metrics are off. */
-  metrics?: AuthMetricsSink;
-};
-
-export type AuthMetricsSink = {
-  /** `ok`, or the error code authentication answered with. */
-  authOutcome(outcome: string): void;
-  rateLimited(bucket: "key" | "auth_failures"): void;
+  metrics?: Pick<MetricsSink, "authOutcome" | "rateLimited">;
 };
 
 /**
@@ -29,7 +29,7 @@ export type AuthMetricsSink = {
  * its access policy, or start-up fails, and every request passes authentication, the per-key
  * bucket and that policy in `onRequest`, before its body is read.
  */
-export function installAuthentication(app: App, context: AuthenticatedContext): void {
+export function installAuthentication(app: App, context: AuthenticationDependencies): void {
   app.decorateRequest("apiKey", null as unknown as KeyCredential);
 
   app.addHook("onRoute", (route) => {
@@ -41,7 +41,7 @@ export function installAuthentication(app: App, context: AuthenticatedContext): 
   app.addHook("onRequest", async (request, reply) => {
     reply.header("cache-control", "no-store");
     const now = nowTimestamp();
-    const key = await authenticate(context, request.headers.authorization, request.ip, now).catch((error: unknown) => {
+    const key = await context.verifier.verify(request.headers.authorization, request.ip, now).catch((error: unknown) => {
       if (error instanceof AppError) {
         context.metrics?.authOutcome(error.code);
         if (error.code === "rate_limited") context.metrics?.rateLimited("auth_failures");
@@ -83,7 +83,7 @@ function rateLimited(bucket: BucketState): AppError {
   );
 }
 
-async function authorize(context: AuthenticatedContext, request: FastifyRequest, access: RouteAccess): Promise<void> {
+async function authorize(context: AuthenticationDependencies, request: FastifyRequest, access: RouteAccess): Promise<void> {
   const key = request.apiKey;
   if (access.instances === "multi" && key.instance_id !== null) {
     throw new AppError(

@@ -1,17 +1,15 @@
 import type { FastifyRequest } from "fastify";
-import type { AuditOrigin } from "../audit/audit-repository.js";
+import type { KeyActor } from "../audit/actor.js";
 
 const MAX_USER_AGENT_LENGTH = 512;
 
-/** The audit origin of an authenticated request: its key, address, user agent and request id. */
-export function requestOrigin(request: FastifyRequest): AuditOrigin {
-  const key = request.apiKey;
+/** The actor of an authenticated request: its key, with the address, user agent and request id. */
+export function requestActor(request: FastifyRequest): KeyActor {
   return {
-    actor: { type: "api_key", id: key.id, prefix: key.prefix },
+    type: "api_key",
+    key: request.apiKey,
     ip: request.ip,
     userAgent: request.headers["user-agent"]?.slice(0, MAX_USER_AGENT_LENGTH) ?? null,
     requestId: request.id,
   };
 }
-
-export const CLI_ORIGIN: AuditOrigin = { actor: { type: "cli" }, ip: null, userAgent: null, requestId: null };

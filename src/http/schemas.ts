@@ -1,21 +1,6 @@
 import Type, { type TSchema } from "typebox";
-import { ERROR_STATUS, type ErrorCode } from "../errors/app-error.js";
-
-export const Timestamp = Type.String({ format: "date-time", description: "ISO 8601, UTC, with milliseconds" });
-export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
-export const Uuid = Type.String({ format: "uuid" });
-export const NullableUuid = Type.Union([Uuid, Type.Null()]);
-
-export const ErrorEnvelope = Type.Object(
-  {
-    error: Type.Object({
-      code: Type.String({ enum: Object.keys(ERROR_STATUS) }),
-      message: Type.String(),
-      details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    }),
-    request_id: Type.String(),
-  },
-);
+import { Uuid } from "../contract/common.js";
+import { ERROR_STATUS, ErrorEnvelope, type ErrorCode } from "../contract/errors.js";
 
 /**
  * Every status that one of these codes can answer with, mapped to the error envelope. Each

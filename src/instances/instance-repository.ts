@@ -1,21 +1,6 @@
-import type { Executor, Tx } from "../db/schema.js";
+import type { Instance } from "../contract/instance.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
-
-export const INSTANCE_STATUSES = ["pending", "qr", "connecting", "connected", "disconnected", "failed"] as const;
-export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
-export const TRANSPORTS = ["sandbox", "cloud_api"] as const;
-export type TransportName = (typeof TRANSPORTS)[number];
-
-export type Instance = {
-  id: string;
-  customer_id: string;
-  name: string;
-  transport: TransportName;
-  status: InstanceStatus;
-  phone_number: string | null;
-  created_at: string;
-  updated_at: string;
-};
+import type { Executor, Tx } from "../db/schema.js";
 
 const PUBLIC_COLUMNS = [
   "id",

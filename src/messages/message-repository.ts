@@ -1,18 +1,11 @@
-import type { Executor, Tx } from "../db/schema.js";
-import type { MessageStatus } from "./message-states.js";
+import type { Selectable } from "kysely";
+import type { MessageStatus } from "../contract/message.js";
+import type { Executor, MessagesTable, Tx } from "../db/schema.js";
 
-/** A message as the API and its events show it (never its text or provider id). */
-export type Message = {
-  id: string;
-  customer_id: string;
-  instance_id: string;
-  to: string;
+/** A message as the API and its webhook events show it: never its text, provider id or lease. */
+export type Message = Omit<Selectable<MessagesTable>, "text" | "provider_message_id" | "claimed_until" | "type" | "status"> & {
   type: "text";
   status: MessageStatus;
-  client_ref: string | null;
-  error: string | null;
-  created_at: string;
-  updated_at: string;
 };
 
 export type NewMessage = Omit<Message, "customer_id" | "status" | "error" | "updated_at"> & { text: string };

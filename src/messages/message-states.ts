@@ -1,11 +1,11 @@
+import type { MessageStatus } from "../contract/message.js";
+
 /**
  * A message's lifecycle: queued → sent → delivered → read, or failed from any state before read.
  * `read` and `failed` are final. A state only moves forward: a late or repeated report of an
  * earlier state changes nothing, and a later state may skip the ones between (WhatsApp can report
  * `delivered` without `sent`).
  */
-export const MESSAGE_STATUSES = ["queued", "sent", "delivered", "read", "failed"] as const;
-export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 /** The states reached by moving forward, in order; `failed` stands beside them. */
 const PROGRESS: readonly MessageStatus[] = ["queued", "sent", "delivered", "read"];

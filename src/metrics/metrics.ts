@@ -1,10 +1,12 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { AuthMetricsSink } from "../http/authentication.js";
 import type { VerifiedKeyCache } from "../auth/verified-key-cache.js";
 import type { Db } from "../db/schema.js";
 
-/** What the workers report, beside what authentication reports. */
-export type MetricsSink = AuthMetricsSink & {
+/** What authentication and the workers report. */
+export type MetricsSink = {
+  /** `ok`, or the error code authentication answered with. */
+  authOutcome(outcome: string): void;
+  rateLimited(bucket: "key" | "auth_failures"): void;
   webhookAttempt(outcome: "success" | "failure"): void;
 };
 

@@ -1,4 +1,4 @@
-import type { InstanceStatus, TransportName } from "../instances/instance-repository.js";
+import type { InstanceStatus, TransportName } from "../contract/instance.js";
 
 /** What the client asked for when creating an instance, beyond its name. */
 export type ConnectRequest = {

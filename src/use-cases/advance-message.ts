@@ -1,8 +1,8 @@
-import type { Tx } from "../db/schema.js";
+import type { MessageStatus } from "../contract/message.js";
+import { findMessageByProviderId, moveMessage, type Message } from "../messages/message-repository.js";
+import { eventFor, statusesBefore } from "../messages/message-states.js";
 import { nowTimestamp } from "../time/timestamps.js";
-import type { Outbox } from "../webhook-deliveries/outbox.js";
-import { moveMessage, type Message } from "../messages/message-repository.js";
-import { eventFor, statusesBefore, type MessageStatus } from "../messages/message-states.js";
+import type { Write } from "./write.js";
 
 /** The `data` of every message event: the message as the API shows it, `error` only when failed. */
 export function messageEventData(message: Message): Record<string, unknown> {
@@ -21,32 +21,51 @@ export function messageEventData(message: Message): Record<string, unknown> {
   };
 }
 
+export type MessageAdvance = {
+  customerId: string;
+  id: string;
+  to: Exclude<MessageStatus, "queued">;
+  /** Narrows the states it may move from (the sandbox clock names the one it saw); by default any earlier state. */
+  from?: MessageStatus[];
+  /** Why, when `to` is failed. */
+  error?: string | null;
+};
+
 /**
- * Moves a message forward and writes its event, in the caller's transaction: the change and its
- * webhook deliveries commit together or not at all. `from` narrows the states it may move from
- * (the sandbox clock names the one it saw); by default any earlier state. Returns the moved
- * message, or undefined when it was not in a state that may move to `to` (nothing is written).
+ * A message moves forward and its webhook event is written, in the write's transaction: the
+ * change and its deliveries commit together or not at all. No actor: messages are moved by their
+ * transport (the sandbox clock, the Cloud API pump and callbacks), and moves are not audited.
+ * Returns the moved message, or undefined when it was not in a state that may move to `to`
+ * (nothing is written).
  */
-export async function moveAndAnnounce(
-  tx: Tx,
-  outbox: Outbox,
-  customerId: string,
-  id: string,
-  to: Exclude<MessageStatus, "queued">,
-  options: { from?: MessageStatus[]; error?: string | null } = {},
-): Promise<Message | undefined> {
-  const allowed = statusesBefore(to).filter((status) => options.from === undefined || options.from.includes(status));
-  const moved = await moveMessage(tx, customerId, id, {
+export async function advanceMessage(write: Write, input: MessageAdvance): Promise<Message | undefined> {
+  const allowed = statusesBefore(input.to).filter((status) => input.from === undefined || input.from.includes(status));
+  const moved = await moveMessage(write.tx, input.customerId, input.id, {
     from: allowed,
-    to,
+    to: input.to,
     at: nowTimestamp(),
-    error: to === "failed" ? (options.error ?? "failed") : null,
+    error: input.to === "failed" ? (input.error ?? "failed") : null,
   });
   if (!moved) return undefined;
-  await outbox.emit(tx, customerId, {
-    event: eventFor(to),
+  await write.outbox.emit(write.tx, input.customerId, {
+    event: eventFor(input.to),
     instanceId: moved.instance_id,
     data: messageEventData(moved),
   });
   return moved;
+}
+
+/**
+ * A provider's report of a message's new state, which names the message only by the provider's
+ * id (the Cloud API's wamid). A report of an earlier state, or of a message we do not know,
+ * changes nothing. True when the message moved.
+ */
+export async function applyProviderStatus(
+  write: Write,
+  report: { providerMessageId: string; to: Exclude<MessageStatus, "queued">; error: string | null },
+): Promise<boolean> {
+  const found = await findMessageByProviderId(write.tx, report.providerMessageId);
+  if (!found) return false;
+  const moved = await advanceMessage(write, { customerId: found.customer_id, id: found.id, to: report.to, error: report.error });
+  return moved !== undefined;
 }

@@ -1,43 +1,75 @@
-import { displayPrefix, generateKey } from "../crypto/key-format.js";
+import { insertApiKey } from "../api-keys/api-key-repository.js";
+import type { Actor, KeyActor } from "../audit/actor.js";
+import { recordAuditEvent } from "../audit/audit-repository.js";
+import type { IssuedApiKey } from "../contract/api-key.js";
+import { scopesBeyond } from "../contract/scopes.js";
 import { keyDigest } from "../crypto/key-digest.js";
-import { recordAuditEvent, type AuditOrigin } from "../audit/audit-repository.js";
+import { displayPrefix, generateKey } from "../crypto/key-format.js";
+import { AppError } from "../errors/app-error.js";
 import { newId } from "../ids/uuid-v7.js";
-import type { Tx } from "../db/schema.js";
+import { findInstance } from "../instances/instance-repository.js";
 import { nowTimestamp } from "../time/timestamps.js";
-import { insertApiKey, type ApiKey } from "../api-keys/api-key-repository.js";
+import type { Write } from "./write.js";
 
-export type IssuedApiKey = ApiKey & { secret: string };
-
-export type KeyToIssue = {
+export type IssueApiKeyInput = {
   name: string;
+  /** The one instance the key is bound to, for good; null for every instance of the customer. */
   instanceId: string | null;
-  scopes: string[];
-  expiresAt: string | null;
+  /** Omitted: the issuer's scopes. */
+  scopes?: string[] | undefined;
+  /** Omitted: the issuer's expiry; null: never. A timestamp already checked to be in the future. */
+  expiresAt?: string | null | undefined;
 };
 
 /**
- * Makes a key, stores only its peppered digest and writes `api_key.issued`, all in the caller's
- * transaction. The returned secret exists nowhere else: the caller shows it once.
+ * `POST /v1/api-keys`: a key issued by a key. It never holds a scope its issuer lacks nor outlives
+ * an expiring issuer (403 scope_escalation), and it is bound only to a live instance of the
+ * customer (404 instance_not_found).
  */
-export async function issueApiKey(
-  tx: Tx,
+export async function issueApiKey(write: Write, actor: KeyActor, input: IssueApiKeyInput): Promise<IssuedApiKey> {
+  const issuer = actor.key;
+  const scopes = input.scopes ?? issuer.scopes;
+  const expiresAt = input.expiresAt === undefined ? issuer.expires_at : input.expiresAt;
+  const beyond = scopesBeyond(issuer.scopes, scopes);
+  if (beyond.length > 0) {
+    throw new AppError("scope_escalation", "A key cannot be given scopes its issuer does not hold.", {
+      scopes: beyond,
+      issuer_scopes: issuer.scopes,
+    });
+  }
+  if (issuer.expires_at !== null && (expiresAt === null || expiresAt > issuer.expires_at)) {
+    throw new AppError("scope_escalation", "A key cannot outlive the key that issues it.", {
+      issuer_expires_at: issuer.expires_at,
+    });
+  }
+  if (input.instanceId !== null && !(await findInstance(write.tx, issuer.customer_id, input.instanceId))) {
+    throw new AppError("instance_not_found", "No such instance to bind the key to.", { instance_id: input.instanceId });
+  }
+  return storeNewKey(write, actor, issuer.customer_id, { name: input.name, instanceId: input.instanceId, scopes, expiresAt });
+}
+
+/**
+ * Makes a key, stores only its peppered digest, and writes its audit event and webhook event, all
+ * in the write's transaction. The returned secret exists nowhere else: the caller shows it once.
+ */
+export async function storeNewKey(
+  write: Write,
+  actor: Actor,
   customerId: string,
-  pepper: string,
-  key: KeyToIssue,
-  origin: AuditOrigin,
+  key: { name: string; instanceId: string | null; scopes: string[]; expiresAt: string | null },
 ): Promise<IssuedApiKey> {
   const secret = generateKey();
-  const stored = await insertApiKey(tx, customerId, {
+  const stored = await insertApiKey(write.tx, customerId, {
     id: newId(),
     instance_id: key.instanceId,
     name: key.name,
     prefix: displayPrefix(secret),
-    digest: keyDigest(pepper, secret),
+    digest: keyDigest(write.pepper, secret),
     scopes: key.scopes,
     expires_at: key.expiresAt,
     created_at: nowTimestamp(),
   });
-  await recordAuditEvent(tx, customerId, origin, {
+  await recordAuditEvent(write.tx, customerId, actor, {
     action: "api_key.issued",
     target: { type: "api_key", id: stored.id },
     metadata: {
@@ -47,6 +79,11 @@ export async function issueApiKey(
       instance_id: stored.instance_id,
       expires_at: stored.expires_at,
     },
+  });
+  await write.outbox.emit(write.tx, customerId, {
+    event: "api_key.issued",
+    instanceId: stored.instance_id,
+    data: { api_key: stored },
   });
   return { ...stored, secret };
 }

@@ -1,29 +1,10 @@
-import { newestFirstPage, type PageRequest } from "../db/pagination.js";
-import type { Executor } from "../db/schema.js";
+import type { Insertable, Selectable } from "kysely";
+import type { Delivery, DeliveryStatus } from "../contract/webhook-delivery.js";
 import type { EventEnvelope, EventType } from "../contract/webhook-event.js";
+import { newestFirstPage, type PageRequest } from "../db/pagination.js";
+import type { Executor, Tx, WebhookDeliveriesTable } from "../db/schema.js";
 
-export const DELIVERY_STATUSES = ["pending", "success", "failed", "retrying"] as const;
-export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
-
-/** A delivery as the API shows it: the payload parsed, the lease (claimed_*) never. */
-export type Delivery = {
-  id: string;
-  endpoint_id: string;
-  customer_id: string;
-  instance_id: string | null;
-  event: EventType;
-  event_id: string;
-  payload: EventEnvelope;
-  status: DeliveryStatus;
-  attempt_count: number;
-  last_error: string | null;
-  last_response_status: number | null;
-  next_attempt_at: string | null;
-  delivered_at: string | null;
-  created_at: string;
-  updated_at: string;
-};
-
+/** Every column but the lease (`claimed_*`), which is the dispatcher's alone (delivery-queue.ts). */
 const PUBLIC_COLUMNS = [
   "id",
   "endpoint_id",
@@ -54,19 +35,45 @@ export type DeliveryFilters = {
   instanceId?: string | undefined;
 };
 
-type Row = Omit<Delivery, "payload" | "attempt_count" | "last_response_status"> & {
-  payload: string;
-  attempt_count: number | string;
-  last_response_status: number | string | null;
-};
-
-function present(row: Row): Delivery {
+function present(row: Pick<Selectable<WebhookDeliveriesTable>, (typeof PUBLIC_COLUMNS)[number]>): Delivery {
   return {
     ...row,
+    event: row.event as EventType,
+    status: row.status as DeliveryStatus,
     payload: JSON.parse(row.payload) as EventEnvelope,
+    // PostgreSQL's driver may hand integers back as text.
     attempt_count: Number(row.attempt_count),
     last_response_status: row.last_response_status === null ? null : Number(row.last_response_status),
   };
+}
+
+/** A new delivery: the event's payload to one endpoint, pending, its first attempt due at `next_attempt_at`. */
+export type NewDelivery = Pick<
+  Insertable<WebhookDeliveriesTable>,
+  "id" | "endpoint_id" | "instance_id" | "event" | "event_id" | "payload" | "next_attempt_at" | "created_at"
+>;
+
+/** Writes deliveries in the transaction of the change whose event they carry (see outbox.ts). */
+export async function insertDeliveries(tx: Tx, customerId: string, deliveries: NewDelivery[]): Promise<void> {
+  if (deliveries.length === 0) return;
+  const pending: DeliveryStatus = "pending";
+  await tx
+    .insertInto("webhook_deliveries")
+    .values(
+      deliveries.map((delivery) => ({
+        ...delivery,
+        customer_id: customerId,
+        status: pending,
+        attempt_count: 0,
+        last_error: null,
+        last_response_status: null,
+        delivered_at: null,
+        claimed_until: null,
+        claimed_by: null,
+        updated_at: delivery.created_at,
+      })),
+    )
+    .execute();
 }
 
 export async function findDelivery(
@@ -82,7 +89,7 @@ export async function findDelivery(
     .where("id", "=", id);
   if (view.instanceId !== null) query = query.where("instance_id", "=", view.instanceId);
   const row = await query.executeTakeFirst();
-  return row ? present(row as Row) : undefined;
+  return row ? present(row) : undefined;
 }
 
 export async function listDeliveries(
@@ -100,5 +107,5 @@ export async function listDeliveries(
   if (filters.status !== undefined) query = query.where("status", "=", filters.status);
   if (filters.event !== undefined) query = query.where("event", "=", filters.event);
   if (filters.instanceId !== undefined) query = query.where("instance_id", "=", filters.instanceId);
-  return ((await newestFirstPage(query, page).execute()) as Row[]).map(present);
+  return (await newestFirstPage(query, page).execute()).map(present);
 }

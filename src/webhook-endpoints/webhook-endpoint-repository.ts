@@ -1,27 +1,16 @@
-import type { Executor, Tx } from "../db/schema.js";
+import type { Selectable } from "kysely";
+import type { SubscribedEvent, WebhookEndpoint } from "../contract/webhook-endpoint.js";
+import { ALL_EVENTS, type EventType } from "../contract/webhook-event.js";
 import { readJson, writeJson } from "../db/json.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
-import type { ALL_EVENTS, EventType } from "../contract/webhook-event.js";
-
-export type SubscribedEvent = EventType | typeof ALL_EVENTS;
-
-/** An endpoint as customers see it. The sealed secret is never selected here. */
-export type WebhookEndpoint = {
-  id: string;
-  customer_id: string;
-  instance_id: string | null;
-  url: string;
-  events: SubscribedEvent[];
-  created_at: string;
-};
+import type { Executor, Tx, WebhookEndpointsTable } from "../db/schema.js";
 
 export type NewWebhookEndpoint = Omit<WebhookEndpoint, "customer_id"> & { sealed_secret: string };
 
+/** Every column but the sealed secret, which only the dispatcher reads (delivery-queue.ts). */
 const PUBLIC_COLUMNS = ["id", "customer_id", "instance_id", "url", "events", "created_at"] as const;
 
-type PublicRow = Omit<WebhookEndpoint, "events"> & { events: string };
-
-function toWebhookEndpoint(row: PublicRow): WebhookEndpoint {
+function toWebhookEndpoint(row: Pick<Selectable<WebhookEndpointsTable>, (typeof PUBLIC_COLUMNS)[number]>): WebhookEndpoint {
   return { ...row, events: readJson<SubscribedEvent[]>(row.events) };
 }
 
@@ -83,4 +72,32 @@ export async function softDeleteWebhookEndpoint(tx: Tx, customerId: string, id: 
     .where("deleted_at", "is", null)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+/**
+ * The customer's live endpoints that receive `event` of `instanceId`: those subscribed to it (or
+ * to `*`) and bound to no instance or to that one. An event of no instance reaches only the
+ * endpoints bound to none.
+ */
+export async function findSubscribedEndpointIds(
+  tx: Tx,
+  customerId: string,
+  instanceId: string | null,
+  event: EventType,
+): Promise<string[]> {
+  let endpoints = tx
+    .selectFrom("webhook_endpoints")
+    .select(["id", "events"])
+    .where("customer_id", "=", customerId)
+    .where("deleted_at", "is", null);
+  endpoints =
+    instanceId === null
+      ? endpoints.where("instance_id", "is", null)
+      : endpoints.where((eb) => eb.or([eb("instance_id", "is", null), eb("instance_id", "=", instanceId)]));
+  return (await endpoints.execute())
+    .filter((endpoint) => {
+      const events = readJson<string[]>(endpoint.events);
+      return events.includes(ALL_EVENTS) || events.includes(event);
+    })
+    .map((endpoint) => endpoint.id);
 }

@@ -1,9 +1,11 @@
 import { toTimestamp } from "../time/timestamps.js";
-import type { Services } from "../services.js";
+import type { CloudApiConfig } from "../config.js";
+import type { Db } from "../db/schema.js";
+import type { Writer } from "../use-cases/write.js";
 import { CloudApiTransport } from "../transports/cloud-api-transport.js";
 import type { RemoteTransport } from "../transports/transport.js";
 import type { Worker } from "./worker-loop.js";
-import { moveAndAnnounce } from "../use-cases/advance-message.js";
+import { advanceMessage } from "../use-cases/advance-message.js";
 import {
   claimCloudApiMessages,
   providerPhoneNumberIds,
@@ -48,10 +50,10 @@ export class MessagePump implements Worker {
   private readonly options: MessagePumpOptions;
 
   constructor(
-    private readonly services: Services,
+    private readonly deps: { db: Db; write: Writer; cloudApi: CloudApiConfig | null },
     options: Partial<MessagePumpOptions> = {},
   ) {
-    this.transport = new CloudApiTransport(services.config.cloudApi);
+    this.transport = new CloudApiTransport(deps.cloudApi);
     this.options = { ...DEFAULT_PUMP_OPTIONS, ...options };
   }
 
@@ -59,14 +61,14 @@ export class MessagePump implements Worker {
     if (!this.transport.configured) return 0;
     const now = Date.now();
     const claimed = await claimCloudApiMessages(
-      this.services.db,
+      this.deps.db,
       toTimestamp(now),
       toTimestamp(now + this.options.leaseMs),
       this.options.batchSize,
     );
     if (claimed.length === 0) return 0;
     const numbers = await providerPhoneNumberIds(
-      this.services.db,
+      this.deps.db,
       claimed.map((message) => message.instance_id),
     );
     await Promise.all(claimed.map((message) => this.sendOne(message, numbers.get(message.instance_id) ?? null)));
@@ -74,7 +76,7 @@ export class MessagePump implements Worker {
   }
 
   private async sendOne(message: ClaimedMessage, phoneNumberId: string | null): Promise<void> {
-    const { db } = this.services;
+    const { db } = this.deps;
     if (phoneNumberId === null) {
       await this.fail(message, "The instance has no Cloud API phone number id.");
       return;
@@ -100,8 +102,8 @@ export class MessagePump implements Worker {
   }
 
   private async fail(message: ClaimedMessage, error: string): Promise<void> {
-    await this.services.db.transaction().execute((tx) =>
-      moveAndAnnounce(tx, this.services.outbox, message.customer_id, message.id, "failed", { from: ["queued"], error }),
+    await this.deps.write((w) =>
+      advanceMessage(w, { customerId: message.customer_id, id: message.id, to: "failed", from: ["queued"], error }),
     );
   }
 }

@@ -1,8 +1,9 @@
 import { toTimestamp } from "../time/timestamps.js";
-import { moveAndAnnounce } from "../use-cases/advance-message.js";
+import { advanceMessage } from "../use-cases/advance-message.js";
 import { dueSandboxMessages, type DueSandboxMessage } from "../messages/message-repository.js";
-import type { MessageStatus } from "../messages/message-states.js";
-import type { Services } from "../services.js";
+import type { MessageStatus } from "../contract/message.js";
+import type { Db } from "../db/schema.js";
+import type { Writer } from "../use-cases/write.js";
 import type { Worker } from "./worker-loop.js";
 import { SANDBOX_FAILING_NUMBER, SANDBOX_FAILURE_ERROR } from "../transports/sandbox-transport.js";
 
@@ -34,11 +35,11 @@ export function nextSandboxState(message: { to: string; status: MessageStatus })
  */
 export class SandboxClock implements Worker {
   readonly name = "sandbox-clock";
-  constructor(private readonly services: Services) {}
+  constructor(private readonly deps: { db: Db; write: Writer; stepMs: number }) {}
 
   async runOnce(): Promise<number> {
-    const cutoff = toTimestamp(Date.now() - this.services.config.sandboxStepMs);
-    const due = await dueSandboxMessages(this.services.db, cutoff, BATCH_SIZE);
+    const cutoff = toTimestamp(Date.now() - this.deps.stepMs);
+    const due = await dueSandboxMessages(this.deps.db, cutoff, BATCH_SIZE);
     let moved = 0;
     for (const message of due) {
       if (await this.step(message)) moved += 1;
@@ -49,8 +50,11 @@ export class SandboxClock implements Worker {
   private async step(message: DueSandboxMessage): Promise<boolean> {
     const next = nextSandboxState(message);
     if (next === null) return false;
-    const moved = await this.services.db.transaction().execute((tx) =>
-      moveAndAnnounce(tx, this.services.outbox, message.customer_id, message.id, next.to, {
+    const moved = await this.deps.write((w) =>
+      advanceMessage(w, {
+        customerId: message.customer_id,
+        id: message.id,
+        to: next.to,
         from: [message.status],
         error: next.error ?? null,
       }),

@@ -1,5 +1,9 @@
 import { toTimestamp } from "../time/timestamps.js";
-import type { Services } from "../services.js";
+import type { Config } from "../config.js";
+import type { SecretBox } from "../crypto/secret-box.js";
+import type { SqlDialect } from "../db/dialect.js";
+import type { Db } from "../db/schema.js";
+import type { MetricsSink } from "../metrics/metrics.js";
 import { signatureHeader } from "../crypto/webhook-signature.js";
 import type { Worker } from "./worker-loop.js";
 import {
@@ -11,7 +15,7 @@ import {
   type Lease,
   type SendingEndpoint,
 } from "../webhook-deliveries/delivery-queue.js";
-import { postWebhook, type SendOutcome } from "./webhook-sender.js";
+import { postWebhook, type AttemptOutcome } from "./webhook-sender.js";
 
 /** How many deliveries one node claims at a time (and sends concurrently). */
 export const DISPATCH_BATCH_SIZE = 20;
@@ -34,14 +38,24 @@ export const ENDPOINT_DELETED = "endpoint deleted";
 export class WebhookDispatcher implements Worker {
   readonly name = "webhook-dispatcher";
 
-  constructor(private readonly services: Services) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      dialect: SqlDialect;
+      /** Signs the leases this process holds (`claimed_by`). */
+      nodeId: string;
+      secrets: SecretBox;
+      webhooks: Config["webhooks"];
+      metrics?: Pick<MetricsSink, "webhookAttempt">;
+    },
+  ) {}
 
   async runOnce(): Promise<number> {
-    const { db, dialect, nodeId, config } = this.services;
+    const { db, dialect, nodeId, webhooks } = this.deps;
     const now = Date.now();
     const lease: Lease = {
       nodeId,
-      until: toTimestamp(now + config.webhooks.attemptTimeoutMs + LEASE_MARGIN_MS),
+      until: toTimestamp(now + webhooks.attemptTimeoutMs + LEASE_MARGIN_MS),
     };
     const claimed = await claimDueDeliveries(db, dialect, lease, toTimestamp(now), DISPATCH_BATCH_SIZE);
     if (claimed.length === 0) return 0;
@@ -58,7 +72,7 @@ export class WebhookDispatcher implements Worker {
   }
 
   private async attempt(delivery: ClaimedDelivery, endpoint: SendingEndpoint | undefined, lease: Lease): Promise<void> {
-    const { db, config } = this.services;
+    const { db, webhooks } = this.deps;
     if (!endpoint || endpoint.deleted_at !== null || endpoint.customer_id !== delivery.customer_id) {
       const at = toTimestamp(Date.now());
       await recordAttempt(db, lease, delivery.id, {
@@ -73,12 +87,12 @@ export class WebhookDispatcher implements Worker {
       return;
     }
     const outcome = await this.send(delivery, endpoint);
-    this.services.metrics?.webhookAttempt(outcome.ok ? "success" : "failure");
-    await recordAttempt(db, lease, delivery.id, nextState(delivery, outcome, config.webhooks.retryDelaysMs, Date.now()));
+    this.deps.metrics?.webhookAttempt(outcome.ok ? "success" : "failure");
+    await recordAttempt(db, lease, delivery.id, nextState(delivery, outcome, webhooks.retryDelaysMs, Date.now()));
   }
 
-  private async send(delivery: ClaimedDelivery, endpoint: SendingEndpoint): Promise<SendOutcome> {
-    const { secrets, config } = this.services;
+  private async send(delivery: ClaimedDelivery, endpoint: SendingEndpoint): Promise<AttemptOutcome> {
+    const { secrets, webhooks } = this.deps;
     let secret: string;
     try {
       secret = secrets.open(endpoint.sealed_secret);
@@ -95,8 +109,8 @@ export class WebhookDispatcher implements Worker {
       "x-whatisup-signature": signatureHeader(secret, delivery.payload, Math.floor(Date.now() / 1000)),
     };
     return postWebhook(endpoint.url, delivery.payload, headers, {
-      allowLoopback: config.webhooks.allowLoopback,
-      timeoutMs: config.webhooks.attemptTimeoutMs,
+      allowLoopback: webhooks.allowLoopback,
+      timeoutMs: webhooks.attemptTimeoutMs,
     });
   }
 }
@@ -108,7 +122,7 @@ export class WebhookDispatcher implements Worker {
  */
 export function nextState(
   delivery: Pick<ClaimedDelivery, "attempt_count">,
-  outcome: SendOutcome,
+  outcome: AttemptOutcome,
   retryDelaysMs: readonly number[],
   now: number,
 ): AttemptRecord {

@@ -8,7 +8,7 @@ import {
 } from "../webhook-endpoints/destination-guard.js";
 
 /** What one POST to a receiver came to. `status` is null when no response arrived. */
-export type SendOutcome =
+export type AttemptOutcome =
   | { ok: true; status: number }
   | { ok: false; status: number | null; error: string };
 
@@ -36,7 +36,7 @@ export function postWebhook(
   body: string,
   headers: Record<string, string>,
   options: SendOptions,
-): Promise<SendOutcome> {
+): Promise<AttemptOutcome> {
   const shape = urlShapeProblem(url);
   if (shape) return Promise.resolve(failure(null, `destination refused: URL ${shape}`));
   const policy: DestinationPolicy = { allowLoopback: options.allowLoopback };
@@ -57,10 +57,10 @@ function send(
   headers: Record<string, string>,
   options: SendOptions,
   lookup: ReturnType<typeof guardedConnection>["lookup"],
-): Promise<SendOutcome> {
+): Promise<AttemptOutcome> {
   return new Promise((resolve) => {
     let settled = false;
-    const settle = (outcome: SendOutcome) => {
+    const settle = (outcome: AttemptOutcome) => {
       if (settled) return;
       settled = true;
       resolve(outcome);
@@ -101,7 +101,7 @@ function send(
   });
 }
 
-function failure(status: number | null, error: string): SendOutcome {
+function failure(status: number | null, error: string): AttemptOutcome {
   return { ok: false, status, error: error.slice(0, MAX_ERROR_LENGTH) };
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { App } from "../../src/http/app-types.js";
-import { verifySignature } from "../../src/crypto/verify-webhook-signature.js";
+import { verifyWebhookSignature } from "../../src/crypto/webhook-signature.js";
 import {
   bearer,
   buildTestApp,
@@ -117,7 +117,7 @@ describe("an instance-bound key keeps to its instance", () => {
     // What the receiver got is what the API lists, each one signed with the endpoint's secret.
     expect(receiver.requests).toHaveLength(6);
     for (const request of receiver.requests) {
-      expect(verifySignature(endpointSecret, String(request.headers["x-whatisup-signature"]), request.rawBody)).toBe(true);
+      expect(verifyWebhookSignature(endpointSecret, String(request.headers["x-whatisup-signature"]), request.rawBody)).toBe(true);
     }
     const received = receiver.requests.map((request) => JSON.parse(request.rawBody).event_id).sort();
     expect(received).toEqual(all.map((delivery) => delivery.event_id).sort());

@@ -1,13 +1,16 @@
 import type { LightMyRequestResponse } from "fastify";
 import { expect } from "vitest";
 import { buildApp, type AppOptions } from "../../src/app.js";
-import type { IssuedApiKey } from "../../src/use-cases/issue-api-key.js";
-import { CLI_ORIGIN } from "../../src/http/request-actor.js";
+import { CLI_ACTOR } from "../../src/audit/actor.js";
+import type { IssuedApiKey } from "../../src/client/index.js";
 import { loadConfig, type Config } from "../../src/config.js";
-import { createCustomer } from "../../src/use-cases/create-customer.js";
 import type { Customer } from "../../src/customers/customer-repository.js";
+import type { SqlDialect } from "../../src/db/dialect.js";
+import type { Db } from "../../src/db/schema.js";
 import type { App } from "../../src/http/app-types.js";
-import { freshDatabase } from "./test-database.js";
+import { createCustomer } from "../../src/use-cases/create-customer.js";
+import { createWriter, writeDependencies, type Writer } from "../../src/use-cases/write.js";
+import { freshDatabase, TEST_DIALECT } from "./test-database.js";
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** The one timestamp format of the API: ISO 8601, UTC, milliseconds, `Z`. */
@@ -15,7 +18,7 @@ export const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 /** A whole API key anywhere in a text (a prefix alone does not match). */
 export const FULL_KEY = /zpk_live_[0-9A-Za-z]{49}/;
 
-export type { Page } from "../../src/contract/page.js";
+export type { Page } from "../../src/client/index.js";
 
 export const TEST_PEPPER = "test-pepper-that-is-long-enough-0123456789";
 
@@ -38,9 +41,19 @@ export async function buildTestApp(overrides: Partial<Config> = {}, options: App
 
 export type TestCustomer = { customer: Customer; key: IssuedApiKey; secret: string };
 
+/** Runs use cases on `db` outside any app, as the CLI does (no cache of verified keys to evict). */
+export function writerOn(db: Db, pepper = TEST_PEPPER, dialect: SqlDialect = TEST_DIALECT, config: Pick<Config, "webhooks"> = loadConfig({})): Writer {
+  return createWriter(db, writeDependencies(config, dialect, pepper, null));
+}
+
+/** A customer and its first key, through the use case that `whatisup customers create` runs. */
+export function createCustomerOn(db: Db, pepper = TEST_PEPPER, name = "Acme") {
+  return writerOn(db, pepper)((write) => createCustomer(write, CLI_ACTOR, { name }));
+}
+
 /** A customer and its first key (`*`), made the way the CLI makes them. */
 export async function createTestCustomer(app: App, name = "Acme"): Promise<TestCustomer> {
-  const created = await createCustomer(app.db, TEST_PEPPER, name, CLI_ORIGIN);
+  const created = await createCustomerOn(app.db, TEST_PEPPER, name);
   return { customer: created.customer, key: created.api_key, secret: created.api_key.secret };
 }
 

@@ -5,7 +5,7 @@ import { basename, dirname, join } from "node:path";
 import { sql } from "kysely";
 import pg from "pg";
 import type { DatabaseConfig } from "../../src/config.js";
-import { IN_MEMORY_SQLITE } from "../../src/db/database.js";
+import { IN_MEMORY_SQLITE } from "../../src/config.js";
 import type { SqlDialect } from "../../src/db/dialect.js";
 import type { Db } from "../../src/db/schema.js";
 

@@ -1,6 +1,4 @@
-import { CLI_ORIGIN } from "../../src/http/request-actor.js";
 import type { Config, DatabaseConfig } from "../../src/config.js";
-import { createCustomer } from "../../src/use-cases/create-customer.js";
 import { openDatabase } from "../../src/db/database.js";
 import type { SqlDialect } from "../../src/db/dialect.js";
 import { newId } from "../../src/ids/uuid-v7.js";
@@ -10,10 +8,10 @@ import { nowTimestamp } from "../../src/time/timestamps.js";
 import type { EventEnvelope, EventType } from "../../src/contract/webhook-event.js";
 import { Outbox } from "../../src/webhook-deliveries/outbox.js";
 import { insertInstance } from "../../src/instances/instance-repository.js";
-import type { Services } from "../../src/services.js";
 import { WebhookDispatcher } from "../../src/workers/webhook-dispatcher.js";
-import { generateWebhookSecret, SecretBox } from "../../src/crypto/webhook-signature.js";
-import { TEST_PEPPER } from "./test-app.js";
+import { SecretBox } from "../../src/crypto/secret-box.js";
+import { generateWebhookSecret } from "../../src/crypto/webhook-signature.js";
+import { createCustomerOn, TEST_PEPPER } from "./test-app.js";
 import { freshDatabase, TEST_DIALECT } from "./test-database.js";
 
 /** Fast settings for tests that watch the dispatcher work: six quick attempts, short timeouts. */
@@ -106,7 +104,7 @@ export async function openBareDatabase(config: DatabaseConfig = freshDatabase())
 }
 
 export async function bareCustomer(db: Db, name = "Acme"): Promise<string> {
-  return (await createCustomer(db, TEST_PEPPER, name, CLI_ORIGIN)).customer.id;
+  return (await createCustomerOn(db, TEST_PEPPER, name)).customer.id;
 }
 
 export async function bareInstance(db: Db, customerId: string, name = "main"): Promise<string> {
@@ -128,7 +126,7 @@ export async function bareInstance(db: Db, customerId: string, name = "main"): P
 
 /**
  * A dispatcher on `db` as node `nodeId`, driven by the test (`runOnce`) instead of a loop. It
- * gets only the services a dispatcher uses; its SQL is that of `dialect` (the suite's database).
+ * gets only what a dispatcher uses; its SQL is that of `dialect` (the suite's database).
  */
 export function dispatcherOn(
   db: Db,
@@ -136,12 +134,5 @@ export function dispatcherOn(
   webhooks: Config["webhooks"] = FAST_WEBHOOKS,
   dialect: SqlDialect = TEST_DIALECT,
 ): WebhookDispatcher {
-  const services = {
-    db,
-    dialect,
-    nodeId,
-    config: { webhooks, workerPollMs: 10 },
-    secrets: new SecretBox(TEST_PEPPER),
-  } as unknown as Services;
-  return new WebhookDispatcher(services);
+  return new WebhookDispatcher({ db, dialect, nodeId, webhooks, secrets: new SecretBox(TEST_PEPPER) });
 }

@@ -1,11 +1,11 @@
-import type { App } from "../../http/app-types.js";
-import { AppError } from "../../errors/app-error.js";
-import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
-import type { Services } from "../../services.js";
 import { findApiKey } from "../../api-keys/api-key-repository.js";
 import { ApiKeySchema } from "../../contract/api-key.js";
+import { AppError } from "../../errors/app-error.js";
+import type { App } from "../../http/app-types.js";
+import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 
-export function registerGetApiKey(app: App, services: Services): void {
+export function registerGetApiKey(app: App, { db }: Pick<RouteDependencies, "db">): void {
   app.get(
     "/api-keys/:id",
     {
@@ -20,7 +20,7 @@ export function registerGetApiKey(app: App, services: Services): void {
       },
     },
     async (request) => {
-      const key = await findApiKey(services.db, request.apiKey.customer_id, request.params.id);
+      const key = await findApiKey(db, request.apiKey.customer_id, request.params.id);
       if (!key) throw new AppError("api_key_not_found", "No such API key.");
       return key;
     },

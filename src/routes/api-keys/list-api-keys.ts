@@ -1,12 +1,12 @@
 import Type from "typebox";
-import { nowTimestamp } from "../../time/timestamps.js";
-import type { App } from "../../http/app-types.js";
-import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
-import type { Services } from "../../services.js";
 import { listActiveApiKeys } from "../../api-keys/api-key-repository.js";
 import { ApiKeySchema } from "../../contract/api-key.js";
+import type { App } from "../../http/app-types.js";
+import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
+import { nowTimestamp } from "../../time/timestamps.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 
-export function registerListApiKeys(app: App, services: Services): void {
+export function registerListApiKeys(app: App, { db }: Pick<RouteDependencies, "db">): void {
   app.get(
     "/api-keys",
     {
@@ -19,6 +19,6 @@ export function registerListApiKeys(app: App, services: Services): void {
         },
       },
     },
-    async (request) => listActiveApiKeys(services.db, request.apiKey.customer_id, nowTimestamp()),
+    async (request) => listActiveApiKeys(db, request.apiKey.customer_id, nowTimestamp()),
   );
 }

@@ -1,12 +1,12 @@
-import type { App } from "../../http/app-types.js";
-import { decodeCursor, toPage } from "../../http/cursor.js";
-import { DEFAULT_PAGE_SIZE, PageOf, PageQuery } from "../../contract/page.js";
-import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
-import type { Services } from "../../services.js";
 import { listAuditEvents } from "../../audit/audit-repository.js";
 import { AuditEventSchema } from "../../contract/audit-event.js";
+import { PageOf, PageQuery } from "../../contract/page.js";
+import type { App } from "../../http/app-types.js";
+import { listPage } from "../../http/pagination.js";
+import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 
-export function registerListAuditEvents(app: App, services: Services): void {
+export function registerListAuditEvents(app: App, { db }: Pick<RouteDependencies, "db">): void {
   app.get(
     "/audit-events",
     {
@@ -20,11 +20,6 @@ export function registerListAuditEvents(app: App, services: Services): void {
         },
       },
     },
-    async (request) => {
-      const limit = request.query.limit ?? DEFAULT_PAGE_SIZE;
-      const after = request.query.cursor === undefined ? null : decodeCursor(request.query.cursor);
-      const rows = await listAuditEvents(services.db, request.apiKey.customer_id, { limit, after });
-      return toPage(rows, limit, (row) => row);
-    },
+    async (request) => listPage(request.query, (page) => listAuditEvents(db, request.apiKey.customer_id, page)),
   );
 }

@@ -1,11 +1,11 @@
-import type { App } from "../../http/app-types.js";
-import { AppError } from "../../errors/app-error.js";
-import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
-import type { Services } from "../../services.js";
-import { findInstance } from "../../instances/instance-repository.js";
 import { InstanceSchema } from "../../contract/instance.js";
+import { AppError } from "../../errors/app-error.js";
+import type { App } from "../../http/app-types.js";
+import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
+import { findInstance } from "../../instances/instance-repository.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 
-export function registerGetInstance(app: App, services: Services): void {
+export function registerGetInstance(app: App, { db }: Pick<RouteDependencies, "db">): void {
   app.get(
     "/instances/:id",
     {
@@ -20,7 +20,7 @@ export function registerGetInstance(app: App, services: Services): void {
       },
     },
     async (request) => {
-      const instance = await findInstance(services.db, request.apiKey.customer_id, request.params.id);
+      const instance = await findInstance(db, request.apiKey.customer_id, request.params.id);
       if (!instance) throw new AppError("instance_not_found", "No such instance.");
       return instance;
     },

@@ -1,13 +1,13 @@
 import type { App } from "../../http/app-types.js";
-import type { Services } from "../../services.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 import { registerCreateInstance } from "./create-instance.js";
 import { registerDeleteInstance } from "./delete-instance.js";
 import { registerGetInstance } from "./get-instance.js";
 import { registerListInstances } from "./list-instances.js";
 
-export function registerInstanceRoutes(app: App, services: Services): void {
-  registerListInstances(app, services);
-  registerCreateInstance(app, services);
-  registerGetInstance(app, services);
-  registerDeleteInstance(app, services);
+export function registerInstanceRoutes(app: App, deps: RouteDependencies): void {
+  registerListInstances(app, deps);
+  registerCreateInstance(app, deps);
+  registerGetInstance(app, deps);
+  registerDeleteInstance(app, deps);
 }

@@ -1,12 +1,12 @@
-import { decodeCursor, toPage } from "../../http/cursor.js";
-import type { App } from "../../http/app-types.js";
-import { DEFAULT_PAGE_SIZE, PageOf, PageQuery } from "../../contract/page.js";
-import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
-import type { Services } from "../../services.js";
-import { listInstances } from "../../instances/instance-repository.js";
 import { InstanceSchema } from "../../contract/instance.js";
+import { PageOf, PageQuery } from "../../contract/page.js";
+import type { App } from "../../http/app-types.js";
+import { listPage } from "../../http/pagination.js";
+import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
+import { listInstances } from "../../instances/instance-repository.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 
-export function registerListInstances(app: App, services: Services): void {
+export function registerListInstances(app: App, { db }: Pick<RouteDependencies, "db">): void {
   app.get(
     "/instances",
     {
@@ -20,11 +20,6 @@ export function registerListInstances(app: App, services: Services): void {
         },
       },
     },
-    async (request) => {
-      const limit = request.query.limit ?? DEFAULT_PAGE_SIZE;
-      const after = request.query.cursor === undefined ? null : decodeCursor(request.query.cursor);
-      const rows = await listInstances(services.db, request.apiKey.customer_id, { limit, after });
-      return toPage(rows, limit, (row) => row);
-    },
+    async (request) => listPage(request.query, (page) => listInstances(db, request.apiKey.customer_id, page)),
   );
 }

@@ -1,23 +1,10 @@
-import Type from "typebox";
+import { LimitsSchema } from "../../contract/limits.js";
 import type { App } from "../../http/app-types.js";
-import { AUTHENTICATED_ERRORS, errorResponses, Timestamp } from "../../http/schemas.js";
-import type { Services } from "../../services.js";
+import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
+import { toTimestamp } from "../../time/timestamps.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 
-const LimitsSchema = Type.Object(
-  {
-    per_key: Type.Object(
-      {
-        limit: Type.Integer({ description: "The bucket's capacity (burst)" }),
-        remaining: Type.Integer({ description: "Requests available now" }),
-        reset_at: Timestamp,
-      },
-      { additionalProperties: false },
-    ),
-  },
-  { additionalProperties: false },
-);
-
-export function registerGetLimits(app: App, services: Services): void {
+export function registerGetLimits(app: App, { keyLimits }: Pick<RouteDependencies, "keyLimits">): void {
   app.get(
     "/limits",
     {
@@ -28,10 +15,8 @@ export function registerGetLimits(app: App, services: Services): void {
       },
     },
     async (request) => {
-      const bucket = await services.keyLimits.peek(request.apiKey.id);
-      return {
-        per_key: { limit: bucket.limit, remaining: bucket.remaining, reset_at: new Date(bucket.resetAt).toISOString() },
-      };
+      const bucket = await keyLimits.peek(request.apiKey.id);
+      return { per_key: { limit: bucket.limit, remaining: bucket.remaining, reset_at: toTimestamp(bucket.resetAt) } };
     },
   );
 }

@@ -1,7 +1,7 @@
 import type { App } from "../../http/app-types.js";
-import type { Services } from "../../services.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 import { registerSendMessage } from "./send-message.js";
 
-export function registerMessageRoutes(app: App, services: Services): void {
-  registerSendMessage(app, services);
+export function registerMessageRoutes(app: App, deps: RouteDependencies): void {
+  registerSendMessage(app, deps);
 }

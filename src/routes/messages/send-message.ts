@@ -1,23 +1,22 @@
-import { isUuid, newId } from "../../ids/uuid-v7.js";
-import { nowTimestamp } from "../../time/timestamps.js";
-import type { App } from "../../http/app-types.js";
-import { AppError } from "../../errors/app-error.js";
-import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
-import { findInstance, type Instance } from "../../instances/instance-repository.js";
-import type { Services } from "../../services.js";
-import { insertMessage, type Message } from "../../messages/message-repository.js";
 import { AcceptedMessageSchema, SendMessageBody } from "../../contract/message.js";
+import type { App } from "../../http/app-types.js";
+import { requestActor } from "../../http/request-actor.js";
+import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
+import { isUuid } from "../../ids/uuid-v7.js";
+import { findInstance } from "../../instances/instance-repository.js";
+import { instanceNotFound, sendMessage } from "../../use-cases/send-message.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 
 /**
- * POST /v1/instances/:id/messages. The order of checks is product.md's: authentication (and a
- * bound key's instance, in the authenticated context's onRequest), then the instance (404), then
- * the body (400), then the instance's state (409).
+ * POST /v1/instances/:id/messages. The order of checks is the contract's (docs/messaging.md):
+ * authentication (and a bound key's instance, in the authenticated context's onRequest), then the
+ * instance (404), then the body (400), then the instance's state (409).
  *
  * The instance is looked up in `preParsing`, not `preValidation`: preParsing runs before the body
  * is even read, so an unknown instance is 404 whatever the body is (invalid JSON, another media
  * type or an oversized one included), not only when the body parses but fails the schema.
  */
-export function registerSendMessage(app: App, services: Services): void {
+export function registerSendMessage(app: App, { db, write }: Pick<RouteDependencies, "db" | "write">): void {
   app.post(
     "/instances/:id/messages",
     {
@@ -35,53 +34,14 @@ export function registerSendMessage(app: App, services: Services): void {
         const id = (request.params as { id?: unknown }).id;
         // A malformed id is left to validation: 400, as on every route.
         if (typeof id !== "string" || !isUuid(id)) return;
-        if (!(await findInstance(services.db, request.apiKey.customer_id, id))) throw instanceNotFound();
+        if (!(await findInstance(db, request.apiKey.customer_id, id))) throw instanceNotFound();
       },
     },
     async (request, reply) => {
-      const customerId = request.apiKey.customer_id;
-      const message = await services.db.transaction().execute(async (tx) => {
-        // Checked again where the message is written, so an instance deleted or disconnected
-        // since the hook cannot receive it.
-        const instance = await findInstance(tx, customerId, request.params.id);
-        if (!instance) throw instanceNotFound();
-        ensureConnected(instance);
-        return insertMessage(tx, customerId, {
-          id: newId(),
-          instance_id: instance.id,
-          to: request.body.to,
-          type: request.body.type,
-          text: request.body.text,
-          client_ref: request.body.client_ref ?? null,
-          created_at: nowTimestamp(),
-        });
-      });
-      return reply.code(202).send(presentAccepted(message));
+      const accepted = await write((w) =>
+        sendMessage(w, requestActor(request), { instanceId: request.params.id, message: request.body }),
+      );
+      return reply.code(202).send(accepted);
     },
   );
-}
-
-function instanceNotFound(): AppError {
-  return new AppError("instance_not_found", "No such instance.");
-}
-
-function ensureConnected(instance: Instance): void {
-  if (instance.status !== "connected") {
-    throw new AppError("instance_unavailable", `This instance is ${instance.status}, not connected: it cannot send.`, {
-      instance_id: instance.id,
-      status: instance.status,
-    });
-  }
-}
-
-function presentAccepted(message: Message) {
-  return {
-    id: message.id,
-    instance_id: message.instance_id,
-    to: message.to,
-    type: message.type,
-    status: message.status,
-    client_ref: message.client_ref,
-    created_at: message.created_at,
-  };
 }

@@ -1,13 +1,12 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import Type from "typebox";
 import type { CloudApiConfig } from "../../config.js";
-import type { App } from "../../http/app-types.js";
+import type { MessageStatus } from "../../contract/message.js";
 import { AppError, validationFailed } from "../../errors/app-error.js";
+import type { App } from "../../http/app-types.js";
 import { errorResponses } from "../../http/schemas.js";
-import { moveAndAnnounce } from "../../use-cases/advance-message.js";
-import { findMessageByProviderId } from "../../messages/message-repository.js";
-import type { MessageStatus } from "../../messages/message-states.js";
-import type { Services } from "../../services.js";
+import { applyProviderStatus } from "../../use-cases/advance-message.js";
+import type { Writer } from "../../use-cases/write.js";
 
 /** Meta batches statuses; a callback is small, but allow well above our API's 64 KiB. */
 export const CALLBACK_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -20,8 +19,7 @@ const REPORTED: ReadonlySet<string> = new Set(["sent", "delivered", "read", "fai
  * parser keeps the raw bytes: the signature covers the bytes as sent, not a re-serialization.
  * Without a Cloud API configuration the routes do not exist (404 not_found).
  */
-export function registerCloudApiCallbacks(app: App, services: Services): void {
-  const config = services.config.cloudApi;
+export function registerWhatsAppCallbacks(app: App, { cloudApi: config, write }: { cloudApi: CloudApiConfig | null; write: Writer }): void {
   if (config === null) return;
   app.register(async (scope: App) => {
     // Every body arrives raw, whatever its content type: nothing is parsed, and no 415 or 400 is
@@ -79,7 +77,7 @@ export function registerCloudApiCallbacks(app: App, services: Services): void {
       },
       async (request) => {
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-        verifySignature(config, request.headers["x-hub-signature-256"], raw);
+        verifyHubSignature(config, request.headers["x-hub-signature-256"], raw);
         let payload: unknown;
         try {
           payload = JSON.parse(raw.toString("utf8"));
@@ -89,7 +87,10 @@ export function registerCloudApiCallbacks(app: App, services: Services): void {
         const reports = statusReports(payload);
         let applied = 0;
         for (const report of reports) {
-          if (await applyReport(services, report)) applied += 1;
+          const moved = await write((w) =>
+            applyProviderStatus(w, { providerMessageId: report.wamid, to: report.status, error: report.error }),
+          );
+          if (moved) applied += 1;
         }
         request.log.info({ statuses: reports.length, applied }, "cloud api callback");
         return { received: reports.length };
@@ -121,16 +122,6 @@ export function statusReports(payload: unknown): StatusReport[] {
   return reports;
 }
 
-/** Moves the message forward if the report is news; a report of an earlier state changes nothing. */
-async function applyReport(services: Services, report: StatusReport): Promise<boolean> {
-  const found = await findMessageByProviderId(services.db, report.wamid);
-  if (!found) return false;
-  const moved = await services.db.transaction().execute((tx) =>
-    moveAndAnnounce(tx, services.outbox, found.customer_id, found.id, report.status, { error: report.error }),
-  );
-  return moved !== undefined;
-}
-
 function describeErrors(errors: unknown): string {
   const first = arrayOf(errors)[0] as
     | { code?: unknown; title?: unknown; message?: unknown; error_data?: { details?: unknown } }
@@ -152,7 +143,7 @@ function arrayOf(value: unknown): unknown[] {
  * in constant time. Missing: 401 auth_missing; not of that shape: auth_malformed; wrong:
  * auth_invalid.
  */
-function verifySignature(config: CloudApiConfig, header: string | string[] | undefined, raw: Buffer): void {
+function verifyHubSignature(config: CloudApiConfig, header: string | string[] | undefined, raw: Buffer): void {
   if (header === undefined || header === "") {
     throw new AppError("auth_missing", "The X-Hub-Signature-256 header is missing.");
   }

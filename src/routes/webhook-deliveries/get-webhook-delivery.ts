@@ -1,16 +1,16 @@
-import type { App } from "../../http/app-types.js";
-import { AppError } from "../../errors/app-error.js";
-import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
-import type { Services } from "../../services.js";
-import { findDelivery } from "../../webhook-deliveries/webhook-delivery-repository.js";
 import { DeliverySchema } from "../../contract/webhook-delivery.js";
+import { AppError } from "../../errors/app-error.js";
+import type { App } from "../../http/app-types.js";
+import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
+import { findDelivery } from "../../webhook-deliveries/webhook-delivery-repository.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 
-export function registerGetWebhookDelivery(app: App, services: Services): void {
+export function registerGetWebhookDelivery(app: App, { db }: Pick<RouteDependencies, "db">): void {
   app.get(
     "/webhook-deliveries/:id",
     {
-      // The `:id` is a delivery's, not an instance's: the handler narrows a bound key to its
-      // own instance's deliveries, and anything else is 404.
+      // The `:id` is a delivery's, not an instance's: a bound key sees its own instance's
+      // deliveries only, and anything else is 404.
       config: { access: { scope: "deliveries:read", instances: "narrowed" } },
       schema: {
         summary: "One webhook delivery with its attempt log",
@@ -23,9 +23,7 @@ export function registerGetWebhookDelivery(app: App, services: Services): void {
     },
     async (request) => {
       const key = request.apiKey;
-      const delivery = await findDelivery(services.db, key.customer_id, request.params.id, {
-        instanceId: key.instance_id,
-      });
+      const delivery = await findDelivery(db, key.customer_id, request.params.id, { instanceId: key.instance_id });
       if (!delivery) throw new AppError("delivery_not_found", "No such delivery.");
       return delivery;
     },

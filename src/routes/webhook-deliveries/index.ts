@@ -1,9 +1,9 @@
 import type { App } from "../../http/app-types.js";
-import type { Services } from "../../services.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 import { registerGetWebhookDelivery } from "./get-webhook-delivery.js";
 import { registerListWebhookDeliveries } from "./list-webhook-deliveries.js";
 
-export function registerWebhookDeliveryRoutes(app: App, services: Services): void {
-  registerListWebhookDeliveries(app, services);
-  registerGetWebhookDelivery(app, services);
+export function registerWebhookDeliveryRoutes(app: App, deps: RouteDependencies): void {
+  registerListWebhookDeliveries(app, deps);
+  registerGetWebhookDelivery(app, deps);
 }

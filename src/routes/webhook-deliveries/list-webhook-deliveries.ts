@@ -1,13 +1,13 @@
-import type { App } from "../../http/app-types.js";
-import { decodeCursor, toPage } from "../../http/cursor.js";
-import { AppError } from "../../errors/app-error.js";
-import { DEFAULT_PAGE_SIZE, PageOf } from "../../contract/page.js";
-import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
-import type { Services } from "../../services.js";
-import { listDeliveries } from "../../webhook-deliveries/webhook-delivery-repository.js";
+import { PageOf } from "../../contract/page.js";
 import { DeliverySchema, ListDeliveriesQuery } from "../../contract/webhook-delivery.js";
+import { AppError } from "../../errors/app-error.js";
+import type { App } from "../../http/app-types.js";
+import { listPage } from "../../http/pagination.js";
+import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
+import { listDeliveries } from "../../webhook-deliveries/webhook-delivery-repository.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 
-export function registerListWebhookDeliveries(app: App, services: Services): void {
+export function registerListWebhookDeliveries(app: App, { db }: Pick<RouteDependencies, "db">): void {
   app.get(
     "/webhook-deliveries",
     {
@@ -33,16 +33,9 @@ export function registerListWebhookDeliveries(app: App, services: Services): voi
           instance_id: key.instance_id,
         });
       }
-      const limit = request.query.limit ?? DEFAULT_PAGE_SIZE;
-      const after = request.query.cursor === undefined ? null : decodeCursor(request.query.cursor);
-      const rows = await listDeliveries(
-        services.db,
-        key.customer_id,
-        { instanceId: key.instance_id },
-        { status, event, instanceId },
-        { limit, after },
+      return listPage(request.query, (page) =>
+        listDeliveries(db, key.customer_id, { instanceId: key.instance_id }, { status, event, instanceId }, page),
       );
-      return toPage(rows, limit, (row) => row);
     },
   );
 }

@@ -1,18 +1,14 @@
-import { requestOrigin } from "../../http/request-actor.js";
-import { recordAuditEvent } from "../../audit/audit-repository.js";
-import { newId } from "../../ids/uuid-v7.js";
-import { nowTimestamp } from "../../time/timestamps.js";
-import type { App } from "../../http/app-types.js";
-import { AppError, validationFailed } from "../../errors/app-error.js";
-import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
-import { findInstance } from "../../instances/instance-repository.js";
-import type { Services } from "../../services.js";
-import { checkDestination, DestinationError, type DestinationPolicy } from "../../webhook-endpoints/destination-guard.js";
-import { insertWebhookEndpoint } from "../../webhook-endpoints/webhook-endpoint-repository.js";
 import { CreatedWebhookEndpointSchema, CreateWebhookEndpointBody } from "../../contract/webhook-endpoint.js";
-import { generateWebhookSecret } from "../../crypto/webhook-signature.js";
+import type { App } from "../../http/app-types.js";
+import { requestActor } from "../../http/request-actor.js";
+import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
+import { checkEndpointUrl, createWebhookEndpoint } from "../../use-cases/create-webhook-endpoint.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 
-export function registerCreateWebhookEndpoint(app: App, services: Services): void {
+export function registerCreateWebhookEndpoint(
+  app: App,
+  { write, webhookDestinations }: Pick<RouteDependencies, "write" | "webhookDestinations">,
+): void {
   app.post(
     "/webhook-endpoints",
     {
@@ -27,44 +23,10 @@ export function registerCreateWebhookEndpoint(app: App, services: Services): voi
       },
     },
     async (request, reply) => {
-      const customerId = request.apiKey.customer_id;
-      const { url, events } = request.body;
-      const instanceId = request.body.instance_id?.toLowerCase() ?? null;
-      // Resolved before the transaction opens: a slow DNS answer must not hold a write lock.
-      await refuseUnsafeDestination(url, services.config.webhooks);
-      const secret = generateWebhookSecret();
-      const endpoint = await services.db.transaction().execute(async (tx) => {
-        if (instanceId !== null && !(await findInstance(tx, customerId, instanceId))) {
-          throw new AppError("instance_not_found", "No such instance to receive the events of.", {
-            instance_id: instanceId,
-          });
-        }
-        const created = await insertWebhookEndpoint(tx, customerId, {
-          id: newId(),
-          instance_id: instanceId,
-          url,
-          events,
-          sealed_secret: services.secrets.seal(secret),
-          created_at: nowTimestamp(),
-        });
-        await recordAuditEvent(tx, customerId, requestOrigin(request), {
-          action: "webhook_endpoint.created",
-          target: { type: "webhook_endpoint", id: created.id },
-          metadata: { url, events, instance_id: instanceId },
-        });
-        return created;
-      });
-      return reply.code(201).header("cache-control", "no-store").send({ ...endpoint, secret });
+      const url = await checkEndpointUrl(request.body.url, webhookDestinations);
+      const input = { url, events: request.body.events, instanceId: request.body.instance_id?.toLowerCase() ?? null };
+      const endpoint = await write((w) => createWebhookEndpoint(w, requestActor(request), input));
+      return reply.code(201).header("cache-control", "no-store").send(endpoint);
     },
   );
-}
-
-/** A URL the guard refuses is a bad field of the body: 400, with the guard's reason. */
-async function refuseUnsafeDestination(url: string, policy: DestinationPolicy): Promise<void> {
-  try {
-    await checkDestination(url, policy);
-  } catch (error) {
-    if (error instanceof DestinationError) throw validationFailed([{ field: "body.url", message: error.message }]);
-    throw error;
-  }
 }

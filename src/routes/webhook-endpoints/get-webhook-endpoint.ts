@@ -1,11 +1,11 @@
-import type { App } from "../../http/app-types.js";
-import { AppError } from "../../errors/app-error.js";
-import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
-import type { Services } from "../../services.js";
-import { findWebhookEndpoint } from "../../webhook-endpoints/webhook-endpoint-repository.js";
 import { WebhookEndpointSchema } from "../../contract/webhook-endpoint.js";
+import { AppError } from "../../errors/app-error.js";
+import type { App } from "../../http/app-types.js";
+import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
+import { findWebhookEndpoint } from "../../webhook-endpoints/webhook-endpoint-repository.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 
-export function registerGetWebhookEndpoint(app: App, services: Services): void {
+export function registerGetWebhookEndpoint(app: App, { db }: Pick<RouteDependencies, "db">): void {
   app.get(
     "/webhook-endpoints/:id",
     {
@@ -20,7 +20,7 @@ export function registerGetWebhookEndpoint(app: App, services: Services): void {
       },
     },
     async (request) => {
-      const endpoint = await findWebhookEndpoint(services.db, request.apiKey.customer_id, request.params.id);
+      const endpoint = await findWebhookEndpoint(db, request.apiKey.customer_id, request.params.id);
       if (!endpoint) throw new AppError("webhook_endpoint_not_found", "No such webhook endpoint.");
       return endpoint;
     },

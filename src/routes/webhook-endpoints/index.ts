@@ -1,14 +1,14 @@
 import type { App } from "../../http/app-types.js";
-import type { Services } from "../../services.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 import { registerCreateWebhookEndpoint } from "./create-webhook-endpoint.js";
 import { registerDeleteWebhookEndpoint } from "./delete-webhook-endpoint.js";
 import { registerGetWebhookEndpoint } from "./get-webhook-endpoint.js";
 import { registerListWebhookEndpoints } from "./list-webhook-endpoints.js";
 
 /** Endpoints have no PATCH or PUT: to change one, create its replacement, then delete it (405). */
-export function registerWebhookEndpointRoutes(app: App, services: Services): void {
-  registerListWebhookEndpoints(app, services);
-  registerCreateWebhookEndpoint(app, services);
-  registerGetWebhookEndpoint(app, services);
-  registerDeleteWebhookEndpoint(app, services);
+export function registerWebhookEndpointRoutes(app: App, deps: RouteDependencies): void {
+  registerListWebhookEndpoints(app, deps);
+  registerCreateWebhookEndpoint(app, deps);
+  registerGetWebhookEndpoint(app, deps);
+  registerDeleteWebhookEndpoint(app, deps);
 }

@@ -1,0 +1,39 @@
+import Type from "typebox";
+
+/** Every error code of the API and the status it is answered with (docs/api.md, "Errors"). */
+export const ERROR_STATUS = {
+  auth_missing: 401,
+  auth_malformed: 401,
+  auth_invalid: 401,
+  auth_expired: 401,
+  insufficient_scope: 403,
+  scope_escalation: 403,
+  instance_access_denied: 403,
+  instance_scoped_key: 403,
+  verification_failed: 403,
+  api_key_not_found: 404,
+  instance_not_found: 404,
+  webhook_endpoint_not_found: 404,
+  delivery_not_found: 404,
+  not_found: 404,
+  method_not_allowed: 405,
+  instance_unavailable: 409,
+  validation_failed: 400,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal_error: 500,
+  not_ready: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** The body of every 4xx and 5xx answer; `error.code` is the stable contract. */
+export const ErrorEnvelope = Type.Object({
+  error: Type.Object({
+    code: Type.String({ enum: Object.keys(ERROR_STATUS) }),
+    message: Type.String(),
+    details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  }),
+  request_id: Type.String(),
+});

@@ -1,0 +1,54 @@
+import { findApiKey, markRevoked, type KeySelection } from "../api-keys/api-key-repository.js";
+import type { Actor, KeyActor } from "../audit/actor.js";
+import { recordAuditEvent } from "../audit/audit-repository.js";
+import { announceRevocation } from "../auth/revocation-channel.js";
+import type { ApiKey } from "../contract/api-key.js";
+import { AppError } from "../errors/app-error.js";
+import { nowTimestamp } from "../time/timestamps.js";
+import type { Write } from "./write.js";
+
+/** Why keys were revoked when it was not asked for by name: their instance was deleted. */
+export type RevocationReason = "instance_deleted";
+
+/**
+ * Every revocation goes through here, one key or many: the keys stop working (`revoked_at`), each
+ * revocation is audited (`api_key.revoked`) and announced as a webhook event, every node is told
+ * when the transaction commits (the revocation notice), and this node evicts them from its cache
+ * of verified keys before the write returns. Keys revoked already are left as they are. Returns
+ * the keys this write revoked.
+ */
+export async function revokeApiKeys(
+  write: Write,
+  actor: Actor,
+  input: { customerId: string; keys: KeySelection; reason?: RevocationReason },
+): Promise<ApiKey[]> {
+  const revoked = await markRevoked(write.tx, input.customerId, input.keys, nowTimestamp());
+  if (revoked.length === 0) return revoked;
+  for (const key of revoked) {
+    const why = input.reason === undefined ? {} : { reason: input.reason };
+    await recordAuditEvent(write.tx, input.customerId, actor, {
+      action: "api_key.revoked",
+      target: { type: "api_key", id: key.id },
+      metadata: { name: key.name, prefix: key.prefix, ...(input.reason === undefined ? {} : { ...why, instance_id: key.instance_id }) },
+    });
+    await write.outbox.emit(write.tx, input.customerId, {
+      event: "api_key.revoked",
+      instanceId: key.instance_id,
+      data: { api_key: key, ...why },
+    });
+  }
+  const ids = revoked.map((key) => key.id);
+  await announceRevocation(write.tx, write.dialect, ids);
+  write.afterCommit(() => write.cache?.evict(ids));
+  return revoked;
+}
+
+/**
+ * `DELETE /v1/api-keys/:id`: another customer's key, or an unknown id, is 404 api_key_not_found;
+ * revoking a revoked key changes nothing.
+ */
+export async function revokeApiKey(write: Write, actor: KeyActor, input: { id: string }): Promise<void> {
+  const customerId = actor.key.customer_id;
+  if (!(await findApiKey(write.tx, customerId, input.id))) throw new AppError("api_key_not_found", "No such API key.");
+  await revokeApiKeys(write, actor, { customerId, keys: { ids: [input.id] } });
+}
