@@ -8,9 +8,9 @@ import { fileURLToPath } from "node:url";
 
 const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^;'"]*?from\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|(?:^|\n)\s*import\s*["']([^"']+)["']/g;
 
-/** A file's node in the graph: its top-level folder under src/, or the file itself at the root. */
-function nodeOf(srcDir, file) {
-  const parts = relative(srcDir, file).split(sep);
+/** A file's node in the graph (from its path under src/): its top-level folder, or the file itself at the root. */
+export function nodeOf(path) {
+  const parts = path.split(sep);
   return parts.length === 1 ? parts[0].replace(/\.ts$/, "") : parts[0];
 }
 
@@ -22,16 +22,29 @@ function sourceFiles(dir) {
   });
 }
 
-/** Every relative import of every .ts file under `srcDir`, as folder → folder edges with counts. */
-export function importGraph(srcDir = resolve(dirname(fileURLToPath(import.meta.url)), "../src")) {
-  const edges = new Map();
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "../src");
+
+/** Each .ts file under `srcDir` (relative to it) with the files it imports (likewise relative). */
+export function fileImports(srcDir = SRC) {
+  const imports = new Map();
   for (const file of sourceFiles(srcDir)) {
-    const from = nodeOf(srcDir, file);
+    const targets = [];
     for (const match of readFileSync(file, "utf8").matchAll(IMPORT)) {
       const specifier = match[1] ?? match[2] ?? match[3];
-      if (!specifier.startsWith(".")) continue;
-      const target = resolve(dirname(file), specifier).replace(/\.js$/, ".ts");
-      const to = nodeOf(srcDir, target);
+      if (specifier.startsWith(".")) targets.push(relative(srcDir, resolve(dirname(file), specifier).replace(/\.js$/, ".ts")));
+    }
+    imports.set(relative(srcDir, file), targets);
+  }
+  return imports;
+}
+
+/** Every relative import of every .ts file under `srcDir`, as folder → folder edges with counts. */
+export function importGraph(srcDir = SRC) {
+  const edges = new Map();
+  for (const [file, targets] of fileImports(srcDir)) {
+    const from = nodeOf(file);
+    for (const target of targets) {
+      const to = nodeOf(target);
       if (to === from) continue;
       const key = `${from} -> ${to}`;
       edges.set(key, (edges.get(key) ?? 0) + 1);
