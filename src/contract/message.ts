@@ -10,7 +10,7 @@ export const E164_PATTERN = "^\\+[1-9][0-9]{7,14}$";
 export const MAX_TEXT_LENGTH = 4096;
 export const MAX_CLIENT_REF_LENGTH = 100;
 
-// Lengths are counted in Unicode code points (Ajv's default `unicode: true`), as product.md says:
+// Lengths are counted in Unicode code points (Ajv's default `unicode: true`), as docs/messaging.md says:
 // 4096 emoji are 4096 characters, not the 8192 UTF-16 units JavaScript would count.
 export const SendMessageBody = Type.Object(
   {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { crc32 } from "./crc32.js";
 
 /**
- * The key format of product.md: `zpk_live_` + 43 base62 characters of 32 random bytes + a
+ * The key format of docs/api.md ("API keys"): `zpk_live_` + 43 base62 characters of 32 random bytes + a
  * 6-character base62 CRC-32 of everything before it. The checksum lets the server (and secret
  * scanners) refuse a mistyped or made-up token without touching the database.
  */

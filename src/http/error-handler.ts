@@ -9,7 +9,7 @@ type AjvIssue = {
   params: Record<string, unknown>;
 };
 
-/** The one place an error becomes a response: the envelope of product.md, nothing more. */
+/** The one place an error becomes a response: the envelope of docs/api.md ("Errors"), nothing more. */
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
   reply.header("x-request-id", request.id);
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
