@@ -36,4 +36,3 @@ export const AuditEventSchema = Type.Object(
 );
 
 export type AuditEvent = Static<typeof AuditEventSchema>;
-export type AuditActor = AuditEvent["actor"];

@@ -25,16 +25,17 @@ export async function revokeApiKeys(
   const revoked = await markRevoked(write.tx, input.customerId, input.keys, nowTimestamp());
   if (revoked.length === 0) return revoked;
   for (const key of revoked) {
-    const why = input.reason === undefined ? {} : { reason: input.reason };
+    const because = input.reason === undefined ? {} : { reason: input.reason };
+    const named = { name: key.name, prefix: key.prefix };
     await recordAuditEvent(write.tx, input.customerId, actor, {
       action: "api_key.revoked",
       target: { type: "api_key", id: key.id },
-      metadata: { name: key.name, prefix: key.prefix, ...(input.reason === undefined ? {} : { ...why, instance_id: key.instance_id }) },
+      metadata: input.reason === undefined ? named : { ...named, ...because, instance_id: key.instance_id },
     });
     await write.outbox.emit(write.tx, input.customerId, {
       event: "api_key.revoked",
       instanceId: key.instance_id,
-      data: { api_key: key, ...why },
+      data: { api_key: key, ...because },
     });
   }
   const ids = revoked.map((key) => key.id);

@@ -39,13 +39,7 @@ export async function sendMessage(
     client_ref: input.message.client_ref ?? null,
     created_at: nowTimestamp(),
   });
-  return {
-    id: message.id,
-    instance_id: message.instance_id,
-    to: message.to,
-    type: message.type,
-    status: message.status,
-    client_ref: message.client_ref,
-    created_at: message.created_at,
-  };
+  // The 202 shows the message as accepted: not yet its tenant, error or later updates.
+  const { customer_id: _customer, error: _error, updated_at: _updated, ...accepted } = message;
+  return accepted;
 }

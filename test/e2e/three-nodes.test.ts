@@ -437,7 +437,7 @@ describe.skipIf(skipReason !== null || TEST_DIALECT !== "postgres")("three API n
   async function listenersBack(count: number): Promise<void> {
     await waitFor(
       async () => (await sessionsOfNodes()).filter((row) => row.application_name === "whatisup-key-events").length === count,
-      `${count} nodes to subscribe to key events again`,
+      `${count} nodes to subscribe to the revocation channel again`,
       10_000,
     );
   }
