@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { AuditEvent, Instance, IssuedApiKey } from "../src/client/index.js";
 import type { App } from "../src/http/app-types.js";
 import {
   bearer,
@@ -30,19 +31,6 @@ const EVENT_FIELDS = [
   "user_agent",
 ];
 const USER_AGENT = "audit-test/1.0 (+https://whatisup.dev)";
-
-type AuditEvent = {
-  id: string;
-  customer_id: string;
-  action: string;
-  actor: { type: "api_key"; id: string; prefix: string } | { type: "cli" };
-  target: { type: string; id: string };
-  metadata: Record<string, unknown>;
-  ip: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  created_at: string;
-};
 
 let app: App;
 let acme: TestCustomer;
@@ -130,11 +118,11 @@ describe("GET /v1/audit-events", () => {
   it("records each API change with the acting key, target, ip, user agent and the request's id, newest first", async () => {
     const createResponse = await send("POST", "/v1/instances", acme.secret, { name: "main" });
     expect(createResponse.statusCode).toBe(201);
-    const instanceId = (createResponse.json() as { id: string }).id;
+    const instanceId = (createResponse.json() as Instance).id;
 
     const issueResponse = await send("POST", "/v1/api-keys", acme.secret, { name: "second" });
     expect(issueResponse.statusCode).toBe(201);
-    const second = issueResponse.json() as TestCustomer["key"];
+    const second = issueResponse.json() as IssuedApiKey;
 
     // The second key acts from here on, so the actor is not always the same key.
     const revokeResponse = await send("DELETE", `/v1/api-keys/${acme.key.id}`, second.secret);
@@ -232,24 +220,6 @@ describe("GET /v1/audit-events", () => {
     const globexEvents = await allEvents(globex.secret);
     expect(globexEvents.length).toBe(4);
     for (const event of globexEvents) expect(event.customer_id).toBe(globex.customer.id);
-  });
-
-  it("needs the audit:read scope", async () => {
-    const other = await issueKey(app, acme.secret, { name: "no-audit", scopes: ["instances:read", "api_keys:read"] });
-    const body = expectError(await send("GET", "/v1/audit-events", other.secret), 403, "insufficient_scope");
-    expect(body.error.details).toEqual({ required: "audit:read" });
-    const auditor = await issueKey(app, acme.secret, { name: "auditor", scopes: ["audit:read"] });
-    expect((await send("GET", "/v1/audit-events", auditor.secret)).statusCode).toBe(200);
-  });
-
-  it("refuses an instance-bound key with 403 instance_scoped_key", async () => {
-    const instance = await createInstance(app, acme.secret, "main");
-    const bound = await issueKey(app, acme.secret, { name: "bound", instance_id: instance.id });
-    expectError(await send("GET", "/v1/audit-events", bound.secret), 403, "instance_scoped_key");
-  });
-
-  it("refuses a request without a key with 401 auth_missing", async () => {
-    expectError(await app.inject({ method: "GET", url: "/v1/audit-events" }), 401, "auth_missing");
   });
 });
 

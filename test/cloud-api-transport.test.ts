@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { EventEnvelope, Instance } from "../src/client/index.js";
 import type { Config } from "../src/config.js";
 import type { App } from "../src/http/app-types.js";
 import { MessagePump } from "../src/workers/message-pump.js";
@@ -31,8 +32,7 @@ const ENDPOINT_URL = "https://hooks.example.com/whatisup";
 const INSTANCE_FIELDS = ["created_at", "customer_id", "id", "name", "phone_number", "status", "transport", "updated_at"];
 const POLL = { timeout: 10_000, interval: 10 };
 
-type Instance = { id: string; status: string; transport: string; phone_number: string | null };
-type Envelope = { event: string; instance_id: string; data: { message: Record<string, unknown> } };
+type Envelope = Omit<EventEnvelope, "data"> & { data: { message: Record<string, unknown> } };
 
 let fake: FakeCloudApi;
 let app: App;

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { ApiKey, AuditEvent, Instance } from "../src/client/index.js";
 import type { App } from "../src/http/app-types.js";
+import type { Limits } from "../src/client/index.js";
 import {
   bearer,
   buildTestApp,
@@ -16,23 +18,6 @@ import {
 } from "./helpers/test-app.js";
 
 const INSTANCE_FIELDS = ["created_at", "customer_id", "id", "name", "phone_number", "status", "transport", "updated_at"];
-
-type Instance = {
-  id: string;
-  customer_id: string;
-  name: string;
-  transport: string;
-  status: string;
-  phone_number: string | null;
-  created_at: string;
-  updated_at: string;
-};
-type AuditEvent = {
-  action: string;
-  actor: Record<string, unknown>;
-  target: { type: string; id: string };
-  request_id: string | null;
-};
 
 let app: App;
 let acme: TestCustomer;
@@ -101,7 +86,7 @@ async function auditEvents(secret: string): Promise<AuditEvent[]> {
 }
 
 describe("POST /v1/instances", () => {
-  it("creates a connected sandbox instance with exactly the fields of product.md", async () => {
+  it("creates a connected sandbox instance with exactly the fields of the contract (docs/api.md)", async () => {
     const response = await post("/v1/instances", acme.secret, { name: "main" });
     expect(response.statusCode, response.body).toBe(201);
     expect(response.headers["content-type"]).toMatch(/^application\/json/);
@@ -316,13 +301,13 @@ describe("DELETE /v1/instances/:id", () => {
       for (const key of [boundA, boundB]) {
         const response = await get(`/v1/api-keys/${key.id}`, acme.secret);
         expect(response.statusCode, response.body).toBe(200);
-        const revokedAt = (response.json() as { revoked_at: string | null }).revoked_at;
+        const revokedAt = (response.json() as ApiKey).revoked_at;
         expect(revokedAt).toMatch(TIMESTAMP);
       }
       const unboundNow = await get(`/v1/api-keys/${unbound.id}`, acme.secret);
-      expect((unboundNow.json() as { revoked_at: string | null }).revoked_at).toBeNull();
+      expect((unboundNow.json() as ApiKey).revoked_at).toBeNull();
 
-      const active = (await get("/v1/api-keys", acme.secret)).json() as { id: string }[];
+      const active = (await get("/v1/api-keys", acme.secret)).json() as ApiKey[];
       expect(active.map((key) => key.id).sort()).toEqual([acme.key.id, unbound.id].sort());
 
       const events = (await auditEvents(acme.secret)).filter((event) => event.request_id === requestId);
@@ -384,25 +369,6 @@ describe("instance-bound keys", () => {
     expectFieldRefused(await get("/v1/instances/not-a-uuid", bound.secret), "params.id");
   });
 
-  it.each([
-    ["GET", "/v1/instances"],
-    ["POST", "/v1/instances"],
-    ["DELETE", "/v1/instances/:own"],
-    ["DELETE", "/v1/instances/:sibling"],
-    ["GET", "/v1/api-keys"],
-    ["POST", "/v1/api-keys"],
-    ["GET", "/v1/api-keys/:key"],
-    ["DELETE", "/v1/api-keys/:key"],
-    ["GET", "/v1/audit-events"],
-  ] as const)("get 403 instance_scoped_key on %s %s", async (method, template) => {
-    const { own, sibling, bound } = await boundSetup();
-    const url = template.replace(":own", own.id).replace(":sibling", sibling.id).replace(":key", bound.id);
-    const payload = method === "POST" ? { name: "x" } : undefined;
-    const response = await app.inject({ method, url, headers: bearer(bound.secret), ...(payload ? { payload } : {}) });
-    const body = expectError(response, 403, "instance_scoped_key");
-    expect(body.error.details).toEqual({ instance_id: own.id });
-  });
-
   it("change nothing when refused: no instance created, none deleted, no key issued or revoked", async () => {
     const { own, sibling, bound } = await boundSetup();
     await post("/v1/instances", bound.secret, { name: "sneaky" });
@@ -412,7 +378,7 @@ describe("instance-bound keys", () => {
 
     const instances = (await get("/v1/instances", acme.secret)).json() as Page<Instance>;
     expect(instances.data.map((instance) => instance.id)).toEqual([sibling.id, own.id]);
-    const keys = (await get("/v1/api-keys", acme.secret)).json() as { id: string }[];
+    const keys = (await get("/v1/api-keys", acme.secret)).json() as ApiKey[];
     expect(keys.map((key) => key.id).sort()).toEqual([acme.key.id, bound.id].sort());
   });
 
@@ -420,7 +386,7 @@ describe("instance-bound keys", () => {
     const { bound } = await boundSetup();
     const response = await get("/v1/limits", bound.secret);
     expect(response.statusCode, response.body).toBe(200);
-    const body = response.json() as { per_key: { limit: number; remaining: number; reset_at: string } };
+    const body = response.json() as Limits;
     expect(Object.keys(body)).toEqual(["per_key"]);
     expect(Object.keys(body.per_key).sort()).toEqual(["limit", "remaining", "reset_at"]);
     expect(body.per_key.limit).toBe(10_000);
@@ -429,26 +395,12 @@ describe("instance-bound keys", () => {
 });
 
 describe("scopes on the instance routes", () => {
-  it("a key with instances:read may list and read but not create or delete", async () => {
+  it("a key without instances:write changes nothing: the refused create and delete leave the instances as they were", async () => {
     const instance = await createInstance(app, acme.secret, "main");
     const reader = await issueKey(app, acme.secret, { name: "reader", scopes: ["instances:read"] });
-    expect((await get("/v1/instances", reader.secret)).statusCode).toBe(200);
-    expect((await get(`/v1/instances/${instance.id}`, reader.secret)).statusCode).toBe(200);
-    const created = expectError(await post("/v1/instances", reader.secret, { name: "x" }), 403, "insufficient_scope");
-    expect(created.error.details).toEqual({ required: "instances:write" });
-    const deleted = expectError(await del(`/v1/instances/${instance.id}`, reader.secret), 403, "insufficient_scope");
-    expect(deleted.error.details).toEqual({ required: "instances:write" });
-    expect((await get(`/v1/instances/${instance.id}`, acme.secret)).statusCode).toBe(200);
-  });
-
-  it("a key with instances:write only may create and delete but not read", async () => {
-    const writer = await issueKey(app, acme.secret, { name: "writer", scopes: ["instances:write"] });
-    const created = await post("/v1/instances", writer.secret, { name: "main" });
-    expect(created.statusCode, created.body).toBe(201);
-    const id = (created.json() as Instance).id;
-    const read = expectError(await get(`/v1/instances/${id}`, writer.secret), 403, "insufficient_scope");
-    expect(read.error.details).toEqual({ required: "instances:read" });
-    expectError(await get("/v1/instances", writer.secret), 403, "insufficient_scope");
-    expect((await del(`/v1/instances/${id}`, writer.secret)).statusCode).toBe(204);
+    expectError(await post("/v1/instances", reader.secret, { name: "x" }), 403, "insufficient_scope");
+    expectError(await del(`/v1/instances/${instance.id}`, reader.secret), 403, "insufficient_scope");
+    const instances = (await get("/v1/instances", acme.secret)).json() as Page<Instance>;
+    expect(instances.data.map((listed) => listed.id)).toEqual([instance.id]);
   });
 });

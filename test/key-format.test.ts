@@ -4,7 +4,7 @@ import { crc32 } from "../src/crypto/crc32.js";
 import { keyDigest } from "../src/crypto/key-digest.js";
 import { displayPrefix, generateKey, isWellFormedKey } from "../src/crypto/key-format.js";
 
-// Everything below the imports is rebuilt from product.md, independently of src/, so that a test
+// Everything below the imports is rebuilt from docs/api.md, independently of src/, so that a test
 // that agrees with the implementation agrees with the spec too.
 const MODE_PREFIX = "zpk_live_";
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

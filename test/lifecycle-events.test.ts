@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { EventEnvelope } from "../src/client/index.js";
 import type { App } from "../src/http/app-types.js";
 import {
   bearer,
@@ -10,14 +11,7 @@ import {
   type TestCustomer,
 } from "./helpers/test-app.js";
 
-type Envelope = {
-  event: string;
-  event_id: string;
-  api_version: string;
-  instance_id: string | null;
-  occurred_at: string;
-  data: Record<string, any>;
-};
+type Envelope = Omit<EventEnvelope, "data"> & { data: Record<string, any> };
 
 /**
  * Key and instance lifecycle events, caused through the API: each one is written to the outbox

@@ -13,21 +13,12 @@ import {
   TIMESTAMP,
   UUID,
 } from "./helpers/test-app.js";
+import type { AcceptedMessage } from "../src/client/index.js";
 
 const ACCEPTED_FIELDS = ["client_ref", "created_at", "id", "instance_id", "status", "to", "type"];
 const HELLO = { type: "text", to: "+15551234567", text: "hello" };
 /** A character outside the Basic Multilingual Plane: one code point, two UTF-16 units. */
 const EMOJI = "😀";
-
-type Accepted = {
-  id: string;
-  instance_id: string;
-  to: string;
-  type: string;
-  status: string;
-  client_ref: string | null;
-  created_at: string;
-};
 
 let app: App;
 let acme: TestCustomer;
@@ -79,7 +70,7 @@ describe("POST /v1/instances/:id/messages", () => {
     expect(response.statusCode, response.body).toBe(202);
     expect(response.headers["content-type"]).toMatch(/^application\/json/);
     expect(response.headers["x-request-id"]).toMatch(/^req_/);
-    const message = response.json() as Accepted;
+    const message = response.json() as AcceptedMessage;
     expect(Object.keys(message).sort()).toEqual(ACCEPTED_FIELDS);
     expect(message).toMatchObject({
       instance_id: instance.id,
@@ -113,7 +104,7 @@ describe("POST /v1/instances/:id/messages", () => {
     const instance = await createInstance(app, acme.secret, "main");
     const response = await send(instance.id, acme.secret, HELLO);
     expect(response.statusCode, response.body).toBe(202);
-    expect((response.json() as Accepted).client_ref).toBeNull();
+    expect((response.json() as AcceptedMessage).client_ref).toBeNull();
   });
 
   it("never answers the text back", async () => {
@@ -185,12 +176,6 @@ describe("POST /v1/instances/:id/messages", () => {
 
 describe("the order of checks: authentication, instance, body, instance state", () => {
   const BAD_BODY = { type: "image", to: "5551234567", text: "" };
-
-  it("no key and a bad body: 401 auth_missing", async () => {
-    const instance = await createInstance(app, acme.secret, "main");
-    const response = await app.inject({ method: "POST", url: `/v1/instances/${instance.id}/messages`, payload: BAD_BODY });
-    expectError(response, 401, "auth_missing");
-  });
 
   it("an unknown instance with a bad body: 404 instance_not_found, not 400", async () => {
     expectError(await send(randomUUID(), acme.secret, BAD_BODY), 404, "instance_not_found");
@@ -266,18 +251,12 @@ describe("keys and scopes", () => {
     expect(await storedMessages()).toEqual([]);
   });
 
-  it("a key holding only messages:send may send", async () => {
-    const instance = await createInstance(app, acme.secret, "main");
-    const sender = await issueKey(app, acme.secret, { name: "sender", scopes: ["messages:send"] });
-    expect((await send(instance.id, sender.secret, HELLO)).statusCode).toBe(202);
-  });
-
   it("a key bound to an instance sends from that instance: 202", async () => {
     const own = await createInstance(app, acme.secret, "own");
     const bound = await issueKey(app, acme.secret, { name: "bound", instance_id: own.id, scopes: ["messages:send"] });
     const response = await send(own.id, bound.secret, HELLO);
     expect(response.statusCode, response.body).toBe(202);
-    expect((response.json() as Accepted).instance_id).toBe(own.id);
+    expect((response.json() as AcceptedMessage).instance_id).toBe(own.id);
     const rows = await storedMessages();
     expect(rows.map((row) => row.instance_id)).toEqual([own.id]);
   });

@@ -1,28 +1,8 @@
-import Fastify, { type FastifyInstance, type RouteOptions } from "fastify";
 import { Validator } from "@seriousme/openapi-schema-validator";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app.js";
 import type { App } from "../src/http/app-types.js";
 import { testConfig } from "./helpers/test-app.js";
-
-/** Every route of every Fastify instance, collected from its creation (see route-security.test.ts). */
-const collected = vi.hoisted(() => new Map<object, RouteOptions[]>());
-vi.mock("fastify", async (importOriginal) => {
-  const original = await importOriginal<typeof import("fastify")>();
-  const factory = original.default as unknown as (...args: unknown[]) => FastifyInstance;
-  const collecting = (...args: unknown[]) => {
-    const instance = factory(...args);
-    const routes: RouteOptions[] = [];
-    collected.set(instance, routes);
-    instance.addHook("onRoute", (route) => {
-      routes.push(route);
-    });
-    return instance;
-  };
-  Object.assign(collecting, original.default);
-  return { ...original, default: collecting, fastify: collecting };
-});
-void Fastify;
 
 type Operation = {
   security?: Record<string, string[]>[];
@@ -86,16 +66,13 @@ describe("GET /openapi.json", () => {
   });
 
   it("has every registered route with each of its methods (HEAD aside)", () => {
-    const routes = collected.get(app) ?? [];
+    // The app records every route of every encapsulated context itself (src/http/route-table.ts).
+    const routes = app.routeTable.routes;
     expect(routes.length).toBeGreaterThan(20);
     const missing: string[] = [];
     for (const route of routes) {
-      if (NOT_DOCUMENTED.test(route.url)) continue;
-      const methods = (Array.isArray(route.method) ? route.method : [route.method]).map((method) => String(method).toLowerCase());
-      for (const method of methods) {
-        if (method === "head") continue;
-        if (!document.paths[openapiPath(route.url)]?.[method]) missing.push(`${method.toUpperCase()} ${route.url}`);
-      }
+      if (NOT_DOCUMENTED.test(route.url) || route.method === "HEAD") continue;
+      if (!document.paths[openapiPath(route.url)]?.[route.method.toLowerCase()]) missing.push(`${route.method} ${route.url}`);
     }
     expect(missing).toEqual([]);
     for (const path of ["/healthz", "/readyz", "/openapi.json", "/docs", "/dashboard", "/metrics", "/webhooks/whatsapp"]) {

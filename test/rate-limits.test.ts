@@ -7,7 +7,7 @@ import { bearer, buildTestApp, createTestCustomer, expectError, issueKey } from 
 
 const ISO_WITH_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** The three rate-limit headers of product.md, parsed as the integers they must be. */
+/** The three rate-limit headers of the contract (docs/api.md), parsed as the integers they must be. */
 function rateLimitHeaders(response: LightMyRequestResponse): { limit: number; remaining: number; reset: number } {
   const read = (name: string): number => {
     const raw = response.headers[name];

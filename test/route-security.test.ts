@@ -1,42 +1,18 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyInstance, type LightMyRequestResponse, type RouteOptions } from "fastify";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import Fastify, { type LightMyRequestResponse } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app.js";
-import type { IssuedApiKey } from "../src/client/index.js";
+import type { ErrorCode, IssuedApiKey } from "../src/client/index.js";
 import { installAuthentication, type AuthenticationDependencies } from "../src/http/authentication.js";
 import { generateKey } from "../src/crypto/key-format.js";
 import type { RouteAccess } from "../src/http/route-access.js";
+import type { RegisteredRoute } from "../src/http/route-table.js";
 import { SCOPES, type Scope } from "../src/contract/scopes.js";
 import type { App } from "../src/http/app-types.js";
 import { bearer, createInstance, createTestCustomer, expectError, issueKey, testConfig } from "./helpers/test-app.js";
+import { deliveriesOf, emitEvent, insertEndpoint } from "./helpers/webhook-fixtures.js";
 
-/**
- * Collects every route of every Fastify instance from the moment the instance exists.
- *
- * Adding an `onRoute` hook to the app that `buildApp` returns is too late: a Fastify instance is
- * a thenable, so `return app` from the async `buildApp` makes the caller's `await` boot it, and
- * the `/v1` routes are already registered when the caller first sees the app. Wrapping the
- * factory puts the collecting hook in place before the first route, at the root, so it sees
- * every route of every encapsulated context.
- */
-const collected = vi.hoisted(() => new Map<object, RouteOptions[]>());
-vi.mock("fastify", async (importOriginal) => {
-  const original = await importOriginal<typeof import("fastify")>();
-  const factory = original.default as unknown as (...args: unknown[]) => FastifyInstance;
-  const collecting = (...args: unknown[]) => {
-    const instance = factory(...args);
-    const routes: RouteOptions[] = [];
-    collected.set(instance, routes);
-    instance.addHook("onRoute", (route) => {
-      routes.push(route);
-    });
-    return instance;
-  };
-  Object.assign(collecting, original.default);
-  return { ...original, default: collecting, fastify: collecting };
-});
-
-/** The routes every build must have; the walk fails if collection stops seeing them. */
+/** The routes every build must have; the walk fails if the route table stops seeing them. */
 const KNOWN_V1_ROUTES = [
   "DELETE /v1/api-keys/:id",
   "DELETE /v1/instances/:id",
@@ -57,25 +33,18 @@ const KNOWN_V1_ROUTES = [
   "GET /v1/webhook-deliveries/:id",
 ];
 
-type WalkedRoute = { method: string; url: string; access: RouteAccess | undefined; name: string };
-
-function methodsOf(route: RouteOptions): string[] {
-  return (Array.isArray(route.method) ? route.method : [route.method]).map((method) => String(method).toUpperCase());
-}
+type WalkedRoute = RegisteredRoute & { name: string };
 
 /** One entry per method and path under /v1, HEAD excluded (Fastify adds it beside each GET). */
-function v1Routes(routes: RouteOptions[]): WalkedRoute[] {
-  const walked = new Map<string, WalkedRoute>();
-  for (const route of routes) {
-    if (!route.url.startsWith("/v1/") && route.url !== "/v1") continue;
-    for (const method of methodsOf(route)) {
-      if (method === "HEAD") continue;
-      const name = `${method} ${route.url}`;
-      walked.set(name, { method, url: route.url, access: route.config?.access, name });
-    }
-  }
-  return [...walked.values()].sort((a, b) => a.name.localeCompare(b.name));
+function v1Routes(table: readonly RegisteredRoute[]): WalkedRoute[] {
+  return table
+    .filter((route) => (route.url.startsWith("/v1/") || route.url === "/v1") && route.method !== "HEAD")
+    .map((route) => ({ ...route, name: `${route.method} ${route.url}` }))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
+
+const HOUR = 3_600_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const app: App = await buildApp(
   testConfig({
@@ -87,16 +56,21 @@ const app: App = await buildApp(
 await app.ready();
 afterAll(() => app.close());
 
-const allRoutes = collected.get(app) ?? [];
+// The app records every route of every encapsulated context itself (src/http/route-table.ts).
+const allRoutes = app.routeTable.routes;
 const routes = v1Routes(allRoutes);
 const scopedRoutes = routes.filter((route) => route.access?.scope != null);
 const multiRoutes = routes.filter((route) => route.access?.instances === "multi");
 const singleInstanceRoutes = routes.filter((route) => route.access !== undefined && route.access.instances !== "multi");
+const narrowedRoutes = routes.filter((route) => route.access?.instances === "narrowed");
 
 // Keys shared by the walk: the customer's first key (*), one key per single scope, one bound key
-// with every scope, and a revoked key.
+// with every scope, a revoked key and an expired one. Acme has a second instance, for narrowing.
 const acme = await createTestCustomer(app, "Acme");
+const expiresAt = new Date(Date.now() + 1_000).toISOString();
+const expiredKey = await issueKey(app, acme.secret, { name: "expired", expires_at: expiresAt });
 const ownInstance = await createInstance(app, acme.secret, "own");
+const otherInstance = await createInstance(app, acme.secret, "other");
 const boundKey = await issueKey(app, acme.secret, { name: "bound", instance_id: ownInstance.id, scopes: ["*"] });
 const singleScopeKeys = new Map<Scope, IssuedApiKey>();
 for (const scope of SCOPES) {
@@ -104,6 +78,52 @@ for (const scope of SCOPES) {
 }
 const revokedKey = await issueKey(app, acme.secret, { name: "revoked" });
 expect((await app.inject({ method: "DELETE", url: `/v1/api-keys/${revokedKey.id}`, headers: bearer(acme.secret) })).statusCode).toBe(204);
+await sleep(Date.parse(expiresAt) - Date.now() + 50);
+
+/**
+ * What a narrowed route's fixture seeds, all of Acme: one row of the bound key's own instance, and
+ * rows the bound key must not see (one of Acme's other instance at least), each with its instance.
+ */
+type NarrowedRows = { own: string; hidden: { id: string; instanceId: string | null }[] };
+
+/**
+ * One fixture per route whose policy is `narrowed`, keyed by the route's name: a list route must
+ * filter a bound key's rows to its instance, a get-by-id route must answer another instance's row
+ * with the resource's 404. A new narrowed route fails the walk until it has one here.
+ */
+type NarrowedFixture =
+  | { kind: "list"; seed: () => Promise<NarrowedRows> }
+  | { kind: "get"; notFound: ErrorCode; seed: () => Promise<NarrowedRows> };
+
+let deliveries: Promise<NarrowedRows> | undefined;
+
+/** Three deliveries (own instance, other instance, no instance), made once for both delivery routes. */
+function seedDeliveries(): Promise<NarrowedRows> {
+  deliveries ??= (async () => {
+    // Subscribed to an event nothing in the walk emits, so its deliveries are these alone; their
+    // first attempt is an hour away, so the URL is never called.
+    const endpoint = await insertEndpoint(app.db, acme.customer.id, { url: "https://hooks.example.com/route-walk", events: ["message.read"] });
+    const deliver = async (instanceId: string | null): Promise<string> => {
+      const envelope = await emitEvent(app.db, acme.customer.id, { event: "message.read", instanceId }, HOUR);
+      const rows = await deliveriesOf(app.db, envelope.event_id);
+      expect(rows.map((row) => row.endpoint_id)).toEqual([endpoint.id]);
+      return rows[0]!.id;
+    };
+    return {
+      own: await deliver(ownInstance.id),
+      hidden: [
+        { id: await deliver(otherInstance.id), instanceId: otherInstance.id },
+        { id: await deliver(null), instanceId: null },
+      ],
+    };
+  })();
+  return deliveries;
+}
+
+const NARROWED_FIXTURES: Record<string, NarrowedFixture> = {
+  "GET /v1/webhook-deliveries": { kind: "list", seed: seedDeliveries },
+  "GET /v1/webhook-deliveries/:id": { kind: "get", notFound: "delivery_not_found", seed: seedDeliveries },
+};
 
 /** The route's path with `:id` (and any other parameter) filled in. */
 function concrete(route: WalkedRoute, id: string = randomUUID()): string {
@@ -127,6 +147,13 @@ describe("the route walk", () => {
     expect(names.some((name) => name.startsWith("HEAD "))).toBe(false);
   });
 
+  it("reads a route table that sees every encapsulated context: /v1, Swagger UI's, and the HEAD routes Fastify adds", () => {
+    const names = allRoutes.map((route) => `${route.method} ${route.url}`);
+    expect(names).toEqual(expect.arrayContaining(["GET /v1/api-keys", "HEAD /v1/api-keys", "GET /docs/static/*", "GET /healthz"]));
+    expect(new Set(names).size).toBe(names.length);
+    for (const route of allRoutes) expect(route.method).toBe(route.method.toUpperCase());
+  });
+
   it("every /v1 route declares a valid access policy", () => {
     expect(routes.length).toBeGreaterThanOrEqual(KNOWN_V1_ROUTES.length);
     for (const route of routes) {
@@ -138,7 +165,7 @@ describe("the route walk", () => {
     }
   });
 
-  it("declares the scopes and instance policies of product.md on the known routes", () => {
+  it("declares the scopes and instance policies of the contract (docs/api.md) on the known routes", () => {
     const declared = Object.fromEntries(routes.map((route) => [route.name, [route.access?.scope, route.access?.instances]]));
     expect(declared).toMatchObject({
       "GET /v1/api-keys": ["api_keys:read", "multi"],
@@ -162,30 +189,54 @@ describe("the route walk", () => {
   });
 
   it("has public routes only outside /v1", () => {
-    const publicOnes = allRoutes.filter((route) => !route.config?.access).map((route) => route.url);
+    const publicOnes = allRoutes.filter((route) => !route.access).map((route) => route.url);
+    expect(publicOnes.length).toBeGreaterThan(0);
     for (const url of publicOnes) expect(url.startsWith("/v1")).toBe(false);
+  });
+
+  it("has a narrowing fixture for every narrowed route, of the route's kind, and none for any other route", () => {
+    expect(narrowedRoutes.length).toBeGreaterThan(0);
+    expect(narrowedRoutes.filter((route) => !Object.hasOwn(NARROWED_FIXTURES, route.name)).map((route) => route.name)).toEqual([]);
+    expect(Object.keys(NARROWED_FIXTURES).filter((name) => !narrowedRoutes.some((route) => route.name === name))).toEqual([]);
+    for (const route of narrowedRoutes) {
+      expect(NARROWED_FIXTURES[route.name]?.kind, route.name).toBe(/:id\b/.test(route.url) ? "get" : "list");
+    }
   });
 });
 
+/** Bodies no /v1 route may look at before it knows the caller: each would be a 400, 413 or 415. */
+const UNREAD_BODIES = [
+  ["JSON that does not parse", "application/json", "{not json"],
+  ["JSON that no route's schema accepts", "application/json", JSON.stringify({ name: "", scopes: ["no-such-scope"], unknown_field: true })],
+  ["a body that is not JSON", "text/plain", "name=x"],
+  ["a body over 64 KiB", "application/json", JSON.stringify({ name: "x".repeat(70 * 1024) })],
+] as const;
+
 describe.each(routes.map((route) => [route.name, route] as const))("%s", (_name, route) => {
   it("refuses a request without Authorization: 401 auth_missing", async () => {
-    expectError(await call(route), 401, "auth_missing");
+    const body = expectError(await call(route), 401, "auth_missing");
+    expect(body.error.details).toBeUndefined();
+    expect(body.error.message).not.toContain("zpk_live_");
   });
 
-  it("authenticates before validating: a bad id, query and body without a key is still 401 auth_missing", async () => {
-    const response = await app.inject({
-      method: route.method as "POST",
-      url: `${concrete(route, "not-a-uuid")}?unknown=1&limit=zero`,
-      headers: { "content-type": "application/json" },
-      payload: "{not json",
-    });
-    expectError(response, 401, "auth_missing");
-  });
+  it.each(UNREAD_BODIES)(
+    "authenticates before validating: a bad id, a bad query and %s, without a key, is still 401 auth_missing",
+    async (_label, contentType, payload) => {
+      const response = await app.inject({
+        method: route.method as "POST",
+        url: `${concrete(route, "not-a-uuid")}?unknown=1&limit=zero`,
+        headers: { "content-type": contentType },
+        payload,
+      });
+      const body = expectError(response, 401, "auth_missing");
+      expect(body.error.details).toBeUndefined();
+    },
+  );
 
   it.each([
     ["a token that is not a key", "Bearer not-a-key"],
     ["a key whose checksum is wrong", `Bearer ${withBadChecksum(generateKey())}`],
-    ["another scheme", `Basic ${Buffer.from("user:pass").toString("base64")}`],
+    ["another scheme, even one carrying a valid key", `Basic ${Buffer.from(`user:${acme.secret}`).toString("base64")}`],
     ["the scheme alone", "Bearer"],
   ])("refuses %s: 401 auth_malformed", async (_label, authorization) => {
     expectError(await call(route, { authorization }), 401, "auth_malformed");
@@ -197,6 +248,10 @@ describe.each(routes.map((route) => [route.name, route] as const))("%s", (_name,
 
   it("refuses a revoked key: 401 auth_expired", async () => {
     expectError(await call(route, bearer(revokedKey.secret)), 401, "auth_expired");
+  });
+
+  it("refuses a key whose expires_at has passed: 401 auth_expired", async () => {
+    expectError(await call(route, bearer(expiredKey.secret)), 401, "auth_expired");
   });
 });
 
@@ -230,6 +285,75 @@ describe.each(singleInstanceRoutes.map((route) => [route.name, route] as const))
     const response = await call(route, bearer(boundKey.secret), concrete(route, ownInstance.id));
     expect([401, 403], response.body).not.toContain(response.statusCode);
   });
+});
+
+type Row = { id: string; instance_id: string | null };
+
+describe.each(narrowedRoutes.map((route) => [route.name, route] as const))("%s narrows what an instance-bound key sees", (_name, route) => {
+  const fixture = NARROWED_FIXTURES[route.name];
+  if (fixture === undefined) {
+    it("has a narrowing fixture", () => {
+      expect.fail(`${route.name} is narrowed: add its fixture to NARROWED_FIXTURES`);
+    });
+    return;
+  }
+  /** A key of the same customer, bound to no instance, holding only the route's scope. */
+  const unbound = () => (route.access!.scope === null ? acme.secret : singleScopeKeys.get(route.access!.scope)!.secret);
+  let rows: NarrowedRows;
+  beforeAll(async () => {
+    rows = await fixture.seed();
+  });
+
+  it("its fixture seeds a row of the key's instance and one of another instance of the same customer", () => {
+    expect(rows.own).toEqual(expect.any(String));
+    expect(rows.hidden.some((hidden) => hidden.instanceId === otherInstance.id)).toBe(true);
+  });
+
+  if (fixture.kind === "list") {
+    async function list(secret: string): Promise<Row[]> {
+      const response = await call(route, bearer(secret));
+      expect(response.statusCode, response.body).toBe(200);
+      const data = (response.json() as { data: Row[] }).data;
+      expect(Array.isArray(data), response.body).toBe(true);
+      return data;
+    }
+
+    it("a key bound to its instance lists only that instance's rows", async () => {
+      const listed = await list(boundKey.secret);
+      expect(listed.length).toBeGreaterThan(0);
+      for (const row of listed) expect(row.instance_id, row.id).toBe(ownInstance.id);
+      const ids = listed.map((row) => row.id);
+      expect(ids).toContain(rows.own);
+      for (const hidden of rows.hidden) expect(ids).not.toContain(hidden.id);
+    });
+
+    it("an unbound key holding the route's scope lists the rows of every instance", async () => {
+      const listed = await list(unbound());
+      const ids = listed.map((row) => row.id);
+      expect(ids).toEqual(expect.arrayContaining([rows.own, ...rows.hidden.map((hidden) => hidden.id)]));
+      expect(listed.map((row) => row.instance_id)).toEqual(expect.arrayContaining([ownInstance.id, otherInstance.id]));
+    });
+  } else {
+    const read = (id: string, secret: string) => call(route, bearer(secret), concrete(route, id));
+
+    it("a key bound to its instance reads its instance's row", async () => {
+      const response = await read(rows.own, boundKey.secret);
+      expect(response.statusCode, response.body).toBe(200);
+      expect(response.json()).toMatchObject({ id: rows.own, instance_id: ownInstance.id });
+    });
+
+    it(`a key bound to its instance gets 404 ${fixture.notFound} for another instance's row`, async () => {
+      for (const hidden of rows.hidden) expectError(await read(hidden.id, boundKey.secret), 404, fixture.notFound);
+    });
+
+    it("an unbound key holding the route's scope reads the rows of every instance", async () => {
+      for (const { id, instanceId } of [{ id: rows.own, instanceId: ownInstance.id }, ...rows.hidden]) {
+        const response = await read(id, unbound());
+        expect(response.statusCode, response.body).toBe(200);
+        expect(response.json()).toMatchObject({ id, instance_id: instanceId });
+      }
+    });
+  }
 });
 
 describe("deny by default", () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Config, DatabaseConfig } from "../src/config.js";
+import type { EventEnvelope } from "../src/client/index.js";
 import type { App } from "../src/http/app-types.js";
 import { SandboxClock } from "../src/workers/sandbox-clock.js";
 import {
@@ -19,14 +20,7 @@ const STEP_MS = 20;
 const ENDPOINT_URL = "https://hooks.example.com/whatisup";
 const MESSAGE_EVENT_FIELDS = ["client_ref", "created_at", "id", "instance_id", "status", "to", "type", "updated_at"];
 
-type Envelope = {
-  event: string;
-  event_id: string;
-  api_version: string;
-  instance_id: string | null;
-  occurred_at: string;
-  data: { message: Record<string, unknown> };
-};
+type Envelope = Omit<EventEnvelope, "data"> & { data: { message: Record<string, unknown> } };
 
 const apps: App[] = [];
 const databases: DatabaseConfig[] = [];

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { WebhookDelivery } from "../src/client/index.js";
 import type { EventType } from "../src/contract/webhook-event.js";
 import type { App } from "../src/http/app-types.js";
 import {
@@ -36,24 +37,6 @@ const DELIVERY_FIELDS = [
   "updated_at",
 ];
 
-type Delivery = {
-  id: string;
-  endpoint_id: string;
-  customer_id: string;
-  instance_id: string | null;
-  event: string;
-  event_id: string;
-  payload: Record<string, unknown>;
-  status: string;
-  attempt_count: number;
-  last_error: string | null;
-  last_response_status: number | null;
-  next_attempt_at: string | null;
-  delivered_at: string | null;
-  created_at: string;
-  updated_at: string;
-};
-
 /** Deliveries here stay as the tests set them: the first attempt is an hour away. */
 const HOUR = 3_600_000;
 const QUIET = { webhooks: { allowLoopback: false, retryDelaysMs: [HOUR, HOUR], attemptTimeoutMs: 500 } };
@@ -77,16 +60,16 @@ function get(url: string, secret: string): Promise<LightMyRequestResponse> {
   return app.inject({ method: "GET", url, headers: bearer(secret) });
 }
 
-async function list(query: string, secret = acme.secret): Promise<Page<Delivery>> {
+async function list(query: string, secret = acme.secret): Promise<Page<WebhookDelivery>> {
   const response = await get(`/v1/webhook-deliveries${query}`, secret);
   expect(response.statusCode, response.body).toBe(200);
-  return response.json() as Page<Delivery>;
+  return response.json() as Page<WebhookDelivery>;
 }
 
-async function getOne(id: string, secret = acme.secret): Promise<Delivery> {
+async function getOne(id: string, secret = acme.secret): Promise<WebhookDelivery> {
   const response = await get(`/v1/webhook-deliveries/${id}`, secret);
   expect(response.statusCode, response.body).toBe(200);
-  return response.json() as Delivery;
+  return response.json() as WebhookDelivery;
 }
 
 /** Emits an event and returns the id of its one delivery (the customer has one endpoint). */
@@ -129,7 +112,7 @@ async function setStatus(id: string, status: string, extra: Record<string, unkno
 }
 
 describe("GET /v1/webhook-deliveries", () => {
-  it("lists the customer's deliveries newest first, with exactly the fields of product.md", async () => {
+  it("lists the customer's deliveries newest first, with exactly the fields of the contract (docs/api.md)", async () => {
     const world = await seed();
     const page = await list("");
     expect(page.next_cursor).toBeNull();
@@ -310,18 +293,7 @@ describe("GET /v1/webhook-deliveries/:id", () => {
   });
 });
 
-describe("scopes and instance-bound keys", () => {
-  it("needs deliveries:read on both routes", async () => {
-    const world = await seed();
-    const other = await issueKey(app, acme.secret, { name: "instances only", scopes: ["instances:read", "webhooks:read"] });
-    const reader = await issueKey(app, acme.secret, { name: "reader", scopes: ["deliveries:read"] });
-    for (const url of ["/v1/webhook-deliveries", `/v1/webhook-deliveries/${world.sentA}`]) {
-      const body = expectError(await get(url, other.secret), 403, "insufficient_scope");
-      expect(body.error.details).toEqual({ required: "deliveries:read" });
-      expect((await get(url, reader.secret)).statusCode).toBe(200);
-    }
-  });
-
+describe("instance-bound keys", () => {
   it("a bound key lists only its own instance's deliveries (none of another instance, none of no instance)", async () => {
     const world = await seed();
     const bound = await issueKey(app, acme.secret, { name: "bound", instance_id: world.instanceA, scopes: ["deliveries:read"] });
@@ -343,15 +315,6 @@ describe("scopes and instance-bound keys", () => {
     for (const other of [world.instanceB, randomUUID()]) {
       const body = expectError(await get(`/v1/webhook-deliveries?instance_id=${other}`, bound.secret), 403, "instance_access_denied");
       expect(body.error.details).toEqual({ instance_id: world.instanceA });
-    }
-  });
-
-  it("a bound key reads its own instance's delivery; another instance's, or one of no instance, is 404", async () => {
-    const world = await seed();
-    const bound = await issueKey(app, acme.secret, { name: "bound", instance_id: world.instanceA, scopes: ["*"] });
-    expect((await getOne(world.sentA, bound.secret)).instance_id).toBe(world.instanceA);
-    for (const hidden of [world.sentB, world.keyRevoked]) {
-      expectError(await get(`/v1/webhook-deliveries/${hidden}`, bound.secret), 404, "delivery_not_found");
     }
   });
 });

@@ -156,7 +156,7 @@ describe("the dispatcher in a running app", () => {
     expect(hooks.requests).toHaveLength(6);
   });
 
-  it("sends the stored payload byte for byte: the envelope of product.md", async () => {
+  it("sends the stored payload byte for byte: the envelope of the contract (docs/api.md)", async () => {
     const hooks = await receiver([200]);
     await insertEndpoint(app.db, acme.customer.id, { url: hooks.url(), events: ["instance.created"] });
     const instance = await createInstance(app, acme.secret, "envelope");

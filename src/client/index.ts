@@ -42,6 +42,14 @@ export type Instance = Json<"/v1/instances/{id}", "get", 200>;
 export type AuditEvent = Json<"/v1/audit-events", "get", 200>["data"][number];
 export type WebhookEndpoint = Json<"/v1/webhook-endpoints/{id}", "get", 200>;
 export type WebhookDelivery = Json<"/v1/webhook-deliveries/{id}", "get", 200>;
+/** The body of every webhook: the event envelope, as a delivery stores and sends it. */
+export type EventEnvelope = WebhookDelivery["payload"];
+/** A webhook endpoint as created: with its signing `secret`, shown this once. */
+export type CreatedWebhookEndpoint = Json<"/v1/webhook-endpoints", "post", 201>;
+/** The 202 of a send: the message as accepted, `queued`. */
+export type AcceptedMessage = Json<"/v1/instances/{id}/messages", "post", 202>;
+/** `GET /v1/limits`: the calling key's bucket. */
+export type Limits = Json<"/v1/limits", "get", 200>;
 /** The body of every 4xx and 5xx; `error.code` is the stable contract. */
 export type ErrorEnvelope = Json<"/v1/api-keys", "get", 401>;
 export type ErrorCode = ErrorEnvelope["error"]["code"];

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WebhookDelivery } from "../../src/client/index.js";
 import type { App } from "../../src/http/app-types.js";
 import { verifyWebhookSignature } from "../../src/crypto/webhook-signature.js";
 import {
@@ -14,7 +15,6 @@ import {
 import { FAST_WEBHOOKS, waitFor } from "../helpers/webhook-fixtures.js";
 import { WebhookReceiver } from "../helpers/webhook-receiver.js";
 
-type Delivery = { id: string; instance_id: string | null; event: string; status: string; event_id: string };
 
 /**
  * The API-keys page's promise, walked end to end through the public API: a key bound to an
@@ -66,10 +66,10 @@ describe("an instance-bound key keeps to its instance", () => {
       payload: { type: "text", to: "+15551234567", text: "hello" },
     });
 
-  const deliveries = async (secret: string, query = ""): Promise<Delivery[]> => {
+  const deliveries = async (secret: string, query = ""): Promise<WebhookDelivery[]> => {
     const response = await app.inject({ url: `/v1/webhook-deliveries?limit=100${query}`, headers: bearer(secret) });
     expect(response.statusCode, response.body).toBe(200);
-    return (response.json() as Page<Delivery>).data;
+    return (response.json() as Page<WebhookDelivery>).data;
   };
 
   it("sends from its instance, is refused on the other, and reads only its own deliveries", async () => {

@@ -7,6 +7,7 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { IssuedApiKey } from "../../src/client/index.js";
 import { TEST_PEPPER } from "../helpers/test-app.js";
 import { databaseEnv, persistentDatabase, TEST_DIALECT } from "../helpers/test-database.js";
 import { waitFor } from "../helpers/webhook-fixtures.js";
@@ -59,7 +60,8 @@ const sleep = (ms: number) => new Promise((resolvePromise) => setTimeout(resolve
 
 type Node = { name: string; process: ChildProcess; url: string; output: string[] };
 type Reply = { status: number; body: any; headers: Headers; at: number };
-type Issued = { id: string; secret: string };
+/** The part of an issued key these tests hold on to. */
+type Issued = Pick<IssuedApiKey, "id" | "secret">;
 
 function log(line: string): void {
   console.log(`[three-nodes] ${line}`);

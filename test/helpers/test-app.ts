@@ -2,7 +2,7 @@ import type { LightMyRequestResponse } from "fastify";
 import { expect } from "vitest";
 import { buildApp, type AppOptions } from "../../src/app.js";
 import { CLI_ACTOR } from "../../src/audit/actor.js";
-import type { IssuedApiKey } from "../../src/client/index.js";
+import type { ErrorEnvelope, IssuedApiKey } from "../../src/client/index.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import type { Customer } from "../../src/customers/customer-repository.js";
 import type { SqlDialect } from "../../src/db/dialect.js";
@@ -75,19 +75,14 @@ export async function createInstance(app: App, secret: string, name = "main"): P
   return response.json();
 }
 
-export type ErrorBody = {
-  error: { code: string; message: string; details?: Record<string, unknown> };
-  request_id: string;
-};
-
 /**
- * Asserts the error envelope of product.md: the status, the code, a message, and a request id
+ * Asserts the error envelope of the contract (docs/api.md): the status, the code, a message, and a request id
  * that matches the X-Request-Id header. Returns the body for further checks.
  */
-export function expectError(response: LightMyRequestResponse, status: number, code: string): ErrorBody {
+export function expectError(response: LightMyRequestResponse, status: number, code: string): ErrorEnvelope {
   expect(response.statusCode, response.body).toBe(status);
   expect(response.headers["content-type"]).toMatch(/^application\/json/);
-  const body = response.json() as ErrorBody;
+  const body = response.json() as ErrorEnvelope;
   expect(body.error.code).toBe(code);
   expect(typeof body.error.message).toBe("string");
   expect(body.error.message.length).toBeGreaterThan(0);
