@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -26,6 +26,7 @@ function layerOf(folder: string): number {
   return index;
 }
 
+const SRC = new URL("../src/", import.meta.url).pathname;
 const graph = importGraph();
 const imports = fileImports();
 
@@ -61,6 +62,18 @@ describe("the folders of src/", () => {
       .flatMap(([file, targets]) => targets.filter((target) => !allowed.has(nodeOf(target))).map((target) => `${file} -> ${target}`));
     expect(offending).toEqual([]);
     expect([...imports.keys()].filter((file) => file.startsWith("cli/")).length).toBeGreaterThan(operatorCommands.length);
+  });
+});
+
+describe("one path for every write", () => {
+  it("sets revoked_at in one statement only, the API-keys repository's markRevoked", () => {
+    const setters = [...imports.keys()].flatMap((file) =>
+      readFileSync(join(SRC, file), "utf8")
+        .split("\n")
+        .flatMap((line, index) => (/\.set\(\{[^}]*\brevoked_at\b/.test(line) ? [`${file}:${index + 1}`] : [])),
+    );
+    expect(setters).toHaveLength(1);
+    expect(setters[0]).toMatch(/^api-keys\/api-key-repository\.ts:/);
   });
 });
 
