@@ -6,7 +6,7 @@ import { AppError, validationFailed } from "../../errors/app-error.js";
 import type { App } from "../../http/app-types.js";
 import { errorResponses } from "../../http/schemas.js";
 import { applyProviderStatus } from "../../use-cases/advance-message.js";
-import type { Writer } from "../../use-cases/write.js";
+import type { RouteDependencies } from "../route-dependencies.js";
 
 /** Meta batches statuses; a callback is small, but allow well above our API's 64 KiB. */
 export const CALLBACK_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -19,7 +19,10 @@ const REPORTED: ReadonlySet<string> = new Set(["sent", "delivered", "read", "fai
  * parser keeps the raw bytes: the signature covers the bytes as sent, not a re-serialization.
  * Without a Cloud API configuration the routes do not exist (404 not_found).
  */
-export function registerWhatsAppCallbacks(app: App, { cloudApi: config, write }: { cloudApi: CloudApiConfig | null; write: Writer }): void {
+export function registerWhatsAppCallbacks(
+  app: App,
+  { cloudApi: config, write }: Pick<RouteDependencies, "cloudApi" | "write">,
+): void {
   if (config === null) return;
   app.register(async (scope: App) => {
     // Every body arrives raw, whatever its content type: nothing is parsed, and no 415 or 400 is
