@@ -14,6 +14,7 @@ import { migrateToLatest } from "./db/migrate.js";
 import type { Db } from "./db/schema.js";
 import type { App } from "./http/app-types.js";
 import { installAuthentication } from "./http/authentication.js";
+import { answerClientError } from "./http/client-errors.js";
 import { frameworkErrorHandler, installErrorHandler } from "./http/error-handler.js";
 import { lowerCaseIdParam } from "./http/id-param.js";
 import { installJsonBodyParser } from "./http/json-body.js";
@@ -90,6 +91,20 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // long id goes through authentication and then validation like any other bad id.
     routerOptions: { maxParamLength: 16 * 1024 },
     frameworkErrors: frameworkErrorHandler,
+    // Node bounds the arrival of the request (headers and body), not the handler. Fastify copies
+    // requestTimeout onto the server after createServer; `http` carries it too because Node
+    // refuses a headersTimeout above the requestTimeout it is created with. Node only looks for
+    // late requests every connectionsCheckingInterval (30 s by default): a tenth of the timeout
+    // keeps the overshoot within 10%.
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.ceil(config.requestTimeoutMs / 10),
+    },
+    // An idle connection waits for its next request no longer than a request may take to arrive.
+    keepAliveTimeout: config.requestTimeoutMs,
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const routeTable = new RouteTable(app);
@@ -114,13 +129,15 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   redis?.on("error", (error) => app.log.warn({ err: error }, "redis failed"));
   const revocations =
     config.database.dialect === "postgres"
-      ? new PostgresRevocationChannel(config.database.url, cache, app.log)
-      : new SingleNodeRevocationChannel();
-  const writes = writeDependencies(config, dialect, pepper, cache);
+      ? new PostgresRevocationChannel(config.database.url, cache, app.log, metrics)
+      : new SingleNodeRevocationChannel(cache);
+  const writes = writeDependencies(config, dialect, pepper, revocations);
   const write = createWriter(db, writes);
   const keyLimits = rateLimiter(redis, "keys", config.rateLimit, app.log);
   const lastUsed = new LastUsedRecorder(db, dialect, config.lastUsedFlushMs, app.log);
   lastUsed.start();
+  // Before the server closes, so neither a held request nor a hard exit at the deadline can lose it.
+  app.addHook("preClose", () => lastUsed.flush());
 
   const workers = [
     new WebhookDispatcher({

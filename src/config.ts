@@ -17,6 +17,10 @@ export type Config = {
   rateLimit: { burst: number; refillPerSecond: number };
   authFailureLimit: { burst: number; refillPerSecond: number };
   lastUsedFlushMs: number;
+  /** The whole request, headers and body, must arrive within this; it also bounds an idle keep-alive connection. */
+  requestTimeoutMs: number;
+  /** How long shutdown waits for open requests before it closes their connections. */
+  shutdownTimeoutMs: number;
   trustProxy: boolean;
   logLevel: string;
   webhooks: {
@@ -57,6 +61,8 @@ const DEFAULT_DATABASE_URL = "sqlite:./data/whatisup.db";
 const MIN_PEPPER_LENGTH = 32;
 /** The longest delay a Node timer takes; longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
+/** Leaves room below MAX_TIMER_MS for the hard-exit timer that server.ts sets a little after the deadline. */
+const MAX_SHUTDOWN_TIMEOUT_MS = 3_600_000;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const pepper = env.WHATISUP_KEY_PEPPER || null;
@@ -82,6 +88,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       refillPerSecond: readDecimal(env, "AUTH_FAILURE_REFILL_PER_SEC", 0.5),
     },
     lastUsedFlushMs: readInteger(env, "LAST_USED_FLUSH_MS", 10_000, 1, MAX_TIMER_MS),
+    requestTimeoutMs: readInteger(env, "REQUEST_TIMEOUT_MS", 30_000, 1, MAX_TIMER_MS),
+    shutdownTimeoutMs: readInteger(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 1, MAX_SHUTDOWN_TIMEOUT_MS),
     trustProxy: env.TRUST_PROXY === "true",
     logLevel: env.LOG_LEVEL || "info",
     webhooks: {

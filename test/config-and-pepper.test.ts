@@ -21,6 +21,8 @@ describe("loadConfig", () => {
       rateLimit: { burst: 60, refillPerSecond: 1 },
       authFailureLimit: { burst: 30, refillPerSecond: 0.5 },
       lastUsedFlushMs: 10_000,
+      requestTimeoutMs: 30_000,
+      shutdownTimeoutMs: 10_000,
       trustProxy: false,
       logLevel: "info",
       webhooks: {
@@ -53,6 +55,8 @@ describe("loadConfig", () => {
       AUTH_FAILURE_BURST: "7",
       AUTH_FAILURE_REFILL_PER_SEC: "2",
       LAST_USED_FLUSH_MS: "250",
+      REQUEST_TIMEOUT_MS: "5000",
+      SHUTDOWN_TIMEOUT_MS: "2000",
       LOG_LEVEL: "debug",
     });
     expect(config).toMatchObject({
@@ -63,6 +67,8 @@ describe("loadConfig", () => {
       rateLimit: { burst: 5, refillPerSecond: 0.25 },
       authFailureLimit: { burst: 7, refillPerSecond: 2 },
       lastUsedFlushMs: 250,
+      requestTimeoutMs: 5_000,
+      shutdownTimeoutMs: 2_000,
       logLevel: "debug",
     });
   });
@@ -85,6 +91,13 @@ describe("loadConfig", () => {
     ["a negative AUTH_FAILURE_REFILL_PER_SEC", { AUTH_FAILURE_REFILL_PER_SEC: "-0.5" }],
     ["a LAST_USED_FLUSH_MS of 0", { LAST_USED_FLUSH_MS: "0" }],
     ["a LAST_USED_FLUSH_MS longer than a timer can wait", { LAST_USED_FLUSH_MS: "3000000000" }],
+    ["a REQUEST_TIMEOUT_MS of 0 (no deadline)", { REQUEST_TIMEOUT_MS: "0" }],
+    ["a REQUEST_TIMEOUT_MS that is not a whole number", { REQUEST_TIMEOUT_MS: "1.5" }],
+    ["a REQUEST_TIMEOUT_MS in seconds", { REQUEST_TIMEOUT_MS: "30s" }],
+    ["a REQUEST_TIMEOUT_MS longer than a timer can wait", { REQUEST_TIMEOUT_MS: "3000000000" }],
+    ["a SHUTDOWN_TIMEOUT_MS of 0", { SHUTDOWN_TIMEOUT_MS: "0" }],
+    ["a negative SHUTDOWN_TIMEOUT_MS", { SHUTDOWN_TIMEOUT_MS: "-1" }],
+    ["a SHUTDOWN_TIMEOUT_MS over an hour", { SHUTDOWN_TIMEOUT_MS: "3600001" }],
     ["a short WHATISUP_KEY_PEPPER", { WHATISUP_KEY_PEPPER: "too-short" }],
     ["a pepper one character short", { WHATISUP_KEY_PEPPER: "p".repeat(31) }],
     ["a mysql DATABASE_URL", { DATABASE_URL: "mysql://user:pass@localhost/whatisup" }],
@@ -100,6 +113,8 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ RATE_LIMIT_REFILL_PER_SEC: "-1" })).toThrow(/RATE_LIMIT_REFILL_PER_SEC/);
     expect(() => loadConfig({ WHATISUP_KEY_PEPPER: "short" })).toThrow(/WHATISUP_KEY_PEPPER/);
     expect(() => loadConfig({ DATABASE_URL: "mysql://x" })).toThrow(/DATABASE_URL/);
+    expect(() => loadConfig({ REQUEST_TIMEOUT_MS: "0" })).toThrow(/REQUEST_TIMEOUT_MS/);
+    expect(() => loadConfig({ SHUTDOWN_TIMEOUT_MS: "soon" })).toThrow(/SHUTDOWN_TIMEOUT_MS/);
   });
 
   it("never puts the pepper in its error messages", () => {

@@ -91,6 +91,26 @@ export async function markRevoked(tx: Tx, customerId: string, selection: KeySele
   return rows.map(toApiKey);
 }
 
+/** Whether a key may still act: what a write re-checks about its actor. */
+export type KeyStanding = { revoked_at: string | null; expires_at: string | null; instance_deleted: boolean };
+
+/**
+ * A write's re-check of its acting key, inside the write's transaction. On PostgreSQL the key row
+ * is locked FOR SHARE: a concurrent revocation's UPDATE waits for this transaction to end, and
+ * this read waits for a revocation already under way and then sees it. SQLite runs one write at a
+ * time, so a plain read is already ordered with every revocation.
+ */
+export async function lockKeyStanding(tx: Tx, dialect: SqlDialect, customerId: string, keyId: string): Promise<KeyStanding | undefined> {
+  const query = tx
+    .selectFrom("api_keys")
+    .leftJoin("instances", "instances.id", "api_keys.instance_id")
+    .select(["api_keys.revoked_at", "api_keys.expires_at", "instances.deleted_at as instance_deleted_at"])
+    .where("api_keys.customer_id", "=", customerId)
+    .where("api_keys.id", "=", keyId);
+  const row = await (dialect === "postgres" ? query.forShare("api_keys") : query).executeTakeFirst();
+  return row && { revoked_at: row.revoked_at, expires_at: row.expires_at, instance_deleted: row.instance_deleted_at !== null };
+}
+
 /**
  * Authentication's lookup, before the customer is known: the digest is the credential. It filters
  * by the digest and never returns it.

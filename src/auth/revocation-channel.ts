@@ -1,19 +1,24 @@
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import type { FastifyBaseLogger } from "fastify";
 import pg from "pg";
 import { sql } from "kysely";
-import type { SqlDialect } from "../db/dialect.js";
 import type { Tx } from "../db/schema.js";
 import type { VerifiedKeyCache } from "./verified-key-cache.js";
 
 /**
- * How a node learns of revocations made on other nodes, so that its cache of verified keys never
- * outlives one. A node may serve a key from its cache only while `healthy()`: while it is sure to
- * hear of every revocation.
+ * How the nodes of a deployment keep their caches of verified keys from outliving a revocation
+ * (docs/revocation.md). A node may serve a key from its cache only while `healthy()`: while it is
+ * sure to have heard of every revocation committed up to a moment less than the distrust window
+ * ago. A revocation is announced inside its transaction, and once that has committed its
+ * `settle` resolves only when no live node honours the keys any more.
  */
 export interface RevocationChannel {
   healthy(): boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Inside the revoking transaction. Returns what the write awaits once it has committed. */
+  announce(tx: Tx, keyIds: string[]): Promise<() => Promise<void>>;
 }
 
 /**
@@ -21,48 +26,85 @@ export interface RevocationChannel {
  * revokes. There is nothing to hear.
  */
 export class SingleNodeRevocationChannel implements RevocationChannel {
+  constructor(private readonly cache: VerifiedKeyCache) {}
+
   healthy(): boolean {
     return true;
   }
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
-}
 
-export const REVOCATION_CHANNEL = "whatisup_key_events";
-/** A heartbeat goes round the channel this often... */
-export const HEARTBEAT_MS = 150;
-/** ...and a channel not heard from for this long is not trusted: well inside the 1 s bound. */
-export const STALE_AFTER_MS = 500;
-/** PostgreSQL refuses NOTIFY payloads from 8000 bytes; ids go in batches well under that. */
-const IDS_PER_NOTIFICATION = 150;
-
-type ChannelMessage = { type: "revoked"; key_ids: string[] } | { type: "heartbeat" };
-
-/**
- * The revocation notice: tells every node, when `tx` commits (and not before), that these keys
- * stopped working. On PostgreSQL it is pg_notify inside the transaction; with SQLite there is one
- * node, which evicts its own cache after the commit (see use-cases/write.ts).
- */
-export async function announceRevocation(tx: Tx, dialect: SqlDialect, keyIds: string[]): Promise<void> {
-  if (dialect !== "postgres") return;
-  for (let start = 0; start < keyIds.length; start += IDS_PER_NOTIFICATION) {
-    const message: ChannelMessage = { type: "revoked", key_ids: keyIds.slice(start, start + IDS_PER_NOTIFICATION) };
-    await sql`select pg_notify(${REVOCATION_CHANNEL}, ${JSON.stringify(message)})`.execute(tx);
+  async announce(_tx: Tx, keyIds: string[]): Promise<() => Promise<void>> {
+    return async () => this.cache.evict(keyIds);
   }
 }
 
+export const REVOCATION_CHANNEL = "whatisup_key_events";
+/** Each node sends a heartbeat through the channel this often... */
+export const HEARTBEAT_MS = 150;
 /**
- * PostgreSQL LISTEN/NOTIFY. Revocations are sent with pg_notify inside the revoking transaction,
- * so every node hears them at commit and not before. The listening connection proves itself
- * alive with a heartbeat it sends through the channel and hears back; a connection that dies,
- * even silently, stops hearing within STALE_AFTER_MS, and from then on the cache is ignored
- * (keys are verified against the database) until the node has re-subscribed and heard again.
- * On every return to health the cache is emptied: revocations in the gap were not heard.
+ * ...and trusts its cache only while it has heard back one of its own heartbeats sent less than
+ * this long ago: the distrust window. A revocation waits at most this long for a silent node.
+ */
+export const DISTRUST_AFTER_MS = 500;
+/**
+ * Timers may fire a little early or late and clocks drift a little between nodes: the revoking
+ * node waits this much beyond the distrust window before it counts on the heartbeat rule.
+ */
+const DISTRUST_MARGIN_MS = 25;
+/** Far longer than any revoking transaction: an announced revocation not heard back by then rolled back. */
+const UNSETTLED_AFTER_MS = 60_000;
+/** PostgreSQL refuses NOTIFY payloads from 8000 bytes; ids go in batches well under that. */
+const IDS_PER_NOTIFICATION = 150;
+
+type ChannelMessage =
+  /** `connection` tells this node's connections apart: a heartbeat counts only on the one that sent it. */
+  | { type: "heartbeat"; node: string; connection: number; sent_at: number }
+  /** One batch of a revocation's keys; the node acknowledges the last batch. */
+  | { type: "revoked"; id: string; origin: string; key_ids: string[]; last: boolean }
+  | { type: "ack"; id: string; node: string };
+
+/** Where a node reports how long each of its revocations waited (the metrics implement it). */
+export type RevocationWaits = {
+  revocationSettled(waitedMs: number, by: "acknowledged" | "distrust_window"): void;
+};
+
+/** A revocation this node made, waiting for the other nodes to acknowledge it. */
+type PendingRevocation = {
+  announcedAt: number;
+  /** Set once this node heard its own notice: every heartbeat committed before it was heard too. */
+  awaiting: Set<string> | null;
+  acknowledged: Set<string>;
+  done: () => void;
+};
+
+/**
+ * PostgreSQL LISTEN/NOTIFY, the protocol of docs/revocation.md. In short:
+ * - PostgreSQL delivers notifications in commit order. A node that has heard back its own
+ *   heartbeat sent at time s has heard every revocation committed before s. So it trusts its cache
+ *   only while its latest heartbeat heard back was sent less than DISTRUST_AFTER_MS ago, checked
+ *   on every lookup: a node that stalls (a long pause, SIGSTOP, a dead connection) distrusts
+ *   its cache by then without having to notice anything.
+ * - Heartbeats name their node, so each node knows who is alive.
+ * - A revocation is pg_notify inside the revoking transaction. Each other node evicts the keys
+ *   and acknowledges. The revoking node answers once it has heard its own notice back (so it knows
+ *   every node alive at the commit) and every node alive then has acknowledged, or once the
+ *   distrust window has passed since the commit: a node silent that long has stopped trusting
+ *   its cache.
+ * - A node that comes back to health (connected again, or heard again after a gap) empties its
+ *   cache: revocations in the gap may not have reached it.
  */
 export class PostgresRevocationChannel implements RevocationChannel {
+  readonly nodeId = `node_${randomBytes(6).toString("hex")}`;
   private client: pg.Client | null = null;
+  private connections = 0;
+  private connectedAt = 0;
   private connecting: Promise<void> | null = null;
-  private lastHeard = 0;
+  /** When this node sent the latest of its own heartbeats that it has heard back. */
+  private freshAsOf = Number.NEGATIVE_INFINITY;
+  /** The other nodes, with when this node last heard from each. */
+  private readonly peers = new Map<string, number>();
+  private readonly pending = new Map<string, PendingRevocation>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private heartbeatInFlight = false;
@@ -71,10 +113,12 @@ export class PostgresRevocationChannel implements RevocationChannel {
     private readonly connectionString: string,
     private readonly cache: VerifiedKeyCache,
     private readonly log: FastifyBaseLogger,
+    /** Where the time each revocation waited is reported; absent when metrics are off. */
+    private readonly metrics?: RevocationWaits,
   ) {}
 
   healthy(): boolean {
-    return this.client !== null && Date.now() - this.lastHeard < STALE_AFTER_MS;
+    return this.client !== null && performance.now() - this.freshAsOf < DISTRUST_AFTER_MS;
   }
 
   async start(): Promise<void> {
@@ -94,14 +138,57 @@ export class PostgresRevocationChannel implements RevocationChannel {
     await client?.end().catch(() => undefined);
   }
 
+  async announce(tx: Tx, keyIds: string[]): Promise<() => Promise<void>> {
+    const id = randomBytes(8).toString("hex");
+    for (let start = 0; start < keyIds.length; start += IDS_PER_NOTIFICATION) {
+      const message: ChannelMessage = {
+        type: "revoked",
+        id,
+        origin: this.nodeId,
+        key_ids: keyIds.slice(start, start + IDS_PER_NOTIFICATION),
+        last: start + IDS_PER_NOTIFICATION >= keyIds.length,
+      };
+      await sql`select pg_notify(${REVOCATION_CHANNEL}, ${JSON.stringify(message)})`.execute(tx);
+    }
+    // Registered before the commit, so that no acknowledgement can arrive unseen.
+    const settled = this.expect(id);
+    return async () => {
+      this.cache.evict(keyIds);
+      await settled();
+    };
+  }
+
+  /** Starts waiting for revocation `id`; the returned function, called after commit, awaits it. */
+  private expect(id: string): () => Promise<void> {
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    this.pending.set(id, { announcedAt: performance.now(), awaiting: null, acknowledged: new Set(), done });
+    return async () => {
+      const committedAt = performance.now();
+      let window: NodeJS.Timeout | undefined;
+      const by = await Promise.race([
+        finished.then(() => "acknowledged" as const),
+        new Promise<"distrust_window">((resolve) => {
+          window = setTimeout(() => resolve("distrust_window"), DISTRUST_AFTER_MS + DISTRUST_MARGIN_MS);
+        }),
+      ]);
+      clearTimeout(window);
+      this.pending.delete(id);
+      this.metrics?.revocationSettled(performance.now() - committedAt, by);
+    };
+  }
+
   private tick(): void {
     if (this.stopped) return;
+    this.forgetRolledBack();
     const client = this.client;
     if (client === null) {
       void this.reconnect().catch(() => undefined);
       return;
     }
-    if (Date.now() - this.lastHeard > STALE_AFTER_MS * 3) {
+    if (performance.now() - Math.max(this.freshAsOf, this.connectedAt) > DISTRUST_AFTER_MS * 3) {
       // Not even our own heartbeats come back: the connection is gone, whatever it claims.
       this.log.warn("revocation channel silent; reconnecting");
       this.drop(client);
@@ -109,12 +196,28 @@ export class PostgresRevocationChannel implements RevocationChannel {
     }
     if (this.heartbeatInFlight) return;
     this.heartbeatInFlight = true;
-    client
-      .query("select pg_notify($1, $2)", [REVOCATION_CHANNEL, JSON.stringify({ type: "heartbeat" })])
-      .catch(() => this.drop(client))
-      .finally(() => {
-        this.heartbeatInFlight = false;
-      });
+    this.sendHeartbeat(client).finally(() => {
+      this.heartbeatInFlight = false;
+    });
+  }
+
+  /** A revocation whose transaction rolled back is never settled: its entry is dropped here. */
+  private forgetRolledBack(): void {
+    const now = performance.now();
+    for (const [id, revocation] of this.pending) {
+      if (revocation.awaiting === null && now - revocation.announcedAt > UNSETTLED_AFTER_MS) this.pending.delete(id);
+    }
+  }
+
+  private sendHeartbeat(client: pg.Client): Promise<void> {
+    return this.send(client, { type: "heartbeat", node: this.nodeId, connection: this.connections, sent_at: performance.now() });
+  }
+
+  private send(client: pg.Client, message: ChannelMessage): Promise<void> {
+    return client.query("select pg_notify($1, $2)", [REVOCATION_CHANNEL, JSON.stringify(message)]).then(
+      () => undefined,
+      () => this.drop(client),
+    );
   }
 
   private reconnect(): Promise<void> {
@@ -130,7 +233,7 @@ export class PostgresRevocationChannel implements RevocationChannel {
       keepAlive: true,
       application_name: "whatisup-key-events",
     });
-    client.on("notification", (message) => this.hear(message.payload));
+    client.on("notification", (message) => this.hear(client, message.payload));
     client.on("error", (error) => {
       this.log.warn({ err: error }, "revocation channel failed; reconnecting");
       this.drop(client);
@@ -149,26 +252,66 @@ export class PostgresRevocationChannel implements RevocationChannel {
       return;
     }
     this.client = client;
-    await client.query("select pg_notify($1, $2)", [REVOCATION_CHANNEL, JSON.stringify({ type: "heartbeat" })]).catch(
-      () => this.drop(client),
-    );
+    await this.sendHeartbeat(client);
   }
 
-  private hear(payload: string | undefined): void {
-    if (!this.healthy()) this.cache.clear();
-    this.lastHeard = Date.now();
+  private hear(client: pg.Client, payload: string | undefined): void {
     let message: ChannelMessage;
     try {
       message = JSON.parse(payload ?? "") as ChannelMessage;
     } catch {
       return;
     }
-    if (message.type === "revoked") this.cache.evict(message.key_ids);
+    switch (message.type) {
+      case "heartbeat":
+        if (message.node !== this.nodeId) {
+          this.peers.set(message.node, performance.now());
+        } else if (message.connection === this.connections && message.sent_at > this.freshAsOf) {
+          if (!this.healthy()) this.cache.clear();
+          this.freshAsOf = message.sent_at;
+        }
+        return;
+      case "revoked":
+        this.cache.evict(message.key_ids);
+        if (!message.last) return;
+        if (message.origin === this.nodeId) this.heardOwn(message.id);
+        else void this.send(client, { type: "ack", id: message.id, node: this.nodeId });
+        return;
+      case "ack": {
+        const revocation = this.pending.get(message.id);
+        if (!revocation) return;
+        revocation.acknowledged.add(message.node);
+        this.settleIfAcknowledged(revocation);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Every heartbeat committed before the revocation has been heard by now, so the nodes heard
+   * within the distrust window are all that might still trust a cache holding the keys.
+   */
+  private heardOwn(id: string): void {
+    const revocation = this.pending.get(id);
+    if (!revocation) return;
+    const now = performance.now();
+    for (const [node, heardAt] of this.peers) {
+      if (now - heardAt >= DISTRUST_AFTER_MS) this.peers.delete(node);
+    }
+    revocation.awaiting = new Set(this.peers.keys());
+    this.settleIfAcknowledged(revocation);
+  }
+
+  private settleIfAcknowledged(revocation: PendingRevocation): void {
+    if (revocation.awaiting === null) return;
+    for (const node of revocation.awaiting) if (!revocation.acknowledged.has(node)) return;
+    revocation.done();
   }
 
   private drop(client: pg.Client): void {
     if (this.client !== client) return;
     this.client = null;
+    this.freshAsOf = Number.NEGATIVE_INFINITY;
     this.heartbeatInFlight = false;
     this.cache.clear();
     client.removeAllListeners("notification");

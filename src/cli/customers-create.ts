@@ -13,7 +13,7 @@ export async function runCustomersCreate(config: Config, name: string, json: boo
   try {
     await migrateToLatest(database);
     const write = createWriter(db, writeDependencies(config, dialect, resolvePepper(config), null));
-    const created = await write((w) => createCustomer(w, CLI_ACTOR, { name }));
+    const created = await write(CLI_ACTOR, (w, actor) => createCustomer(w, actor, { name }));
     if (json) {
       process.stdout.write(`${JSON.stringify(created, null, 2)}\n`);
       return 0;

@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   delivery_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   instance_unavailable: 409,
   validation_failed: 400,
   payload_too_large: 413,

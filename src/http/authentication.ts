@@ -27,7 +27,8 @@ export type AuthenticationDependencies = {
 /**
  * Makes `app` (an encapsulated context) authenticated: every route registered in it must declare
  * its access policy, or start-up fails, and every request passes authentication, the per-key
- * bucket and that policy in `onRequest`, before its body is read.
+ * bucket and that policy in `onRequest`, before its body is read, and the key is verified again
+ * once the body has arrived.
  */
 export function installAuthentication(app: App, context: AuthenticationDependencies): void {
   app.decorateRequest("apiKey", null as unknown as KeyCredential);
@@ -41,13 +42,7 @@ export function installAuthentication(app: App, context: AuthenticationDependenc
   app.addHook("onRequest", async (request, reply) => {
     reply.header("cache-control", "no-store");
     const now = nowTimestamp();
-    const key = await context.verifier.verify(request.headers.authorization, request.ip, now).catch((error: unknown) => {
-      if (error instanceof AppError) {
-        context.metrics?.authOutcome(error.code);
-        if (error.code === "rate_limited") context.metrics?.rateLimited("auth_failures");
-      }
-      throw error;
-    });
+    const key = await authenticate(context, request, now);
     context.metrics?.authOutcome("ok");
     request.apiKey = key;
     context.lastUsed.noteUse(key.id, now);
@@ -65,6 +60,25 @@ export function installAuthentication(app: App, context: AuthenticationDependenc
 
     if (access) await authorize(context, request, access);
   });
+
+  // The body may arrive long after the headers: a key revoked or expired meanwhile must not reach
+  // validation or the handler. A cached key costs a map lookup here, and a revocation evicts it.
+  app.addHook("preValidation", async (request) => {
+    request.apiKey = await authenticate(context, request, nowTimestamp());
+  });
+}
+
+/** The verified credential of the request's key; refusals are counted by their code. */
+async function authenticate(context: AuthenticationDependencies, request: FastifyRequest, now: string): Promise<KeyCredential> {
+  try {
+    return await context.verifier.verify(request.headers.authorization, request.ip, now);
+  } catch (error) {
+    if (error instanceof AppError) {
+      context.metrics?.authOutcome(error.code);
+      if (error.code === "rate_limited") context.metrics?.rateLimited("auth_failures");
+    }
+    throw error;
+  }
 }
 
 export function setRateLimitHeaders(reply: FastifyReply, bucket: BucketState): void {

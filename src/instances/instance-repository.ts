@@ -1,4 +1,5 @@
 import type { Instance } from "../contract/instance.js";
+import type { SqlDialect } from "../db/dialect.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
 import type { Executor, Tx } from "../db/schema.js";
 
@@ -36,6 +37,23 @@ export async function findInstance(db: Executor, customerId: string, id: string)
     .where("id", "=", id)
     .where("deleted_at", "is", null)
     .executeTakeFirst();
+  return row as Instance | undefined;
+}
+
+/**
+ * The live instance a write binds something to (a key, an endpoint, a message), locked FOR SHARE
+ * on PostgreSQL until the transaction ends: a concurrent deletion's UPDATE waits for the bind to
+ * commit (and then sees what was bound), or, when the deletion came first, this read waits for
+ * it and finds no live instance. SQLite runs one write at a time.
+ */
+export async function lockLiveInstance(tx: Tx, dialect: SqlDialect, customerId: string, id: string): Promise<Instance | undefined> {
+  const query = tx
+    .selectFrom("instances")
+    .select(PUBLIC_COLUMNS)
+    .where("customer_id", "=", customerId)
+    .where("id", "=", id)
+    .where("deleted_at", "is", null);
+  const row = await (dialect === "postgres" ? query.forShare() : query).executeTakeFirst();
   return row as Instance | undefined;
 }
 

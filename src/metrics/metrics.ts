@@ -8,6 +8,8 @@ export type MetricsSink = {
   authOutcome(outcome: string): void;
   rateLimited(bucket: "key" | "auth_failures"): void;
   webhookAttempt(outcome: "success" | "failure"): void;
+  /** How long a committed revocation waited before every node had stopped honouring its keys. */
+  revocationSettled(waitedMs: number, by: "acknowledged" | "distrust_window"): void;
 };
 
 /** Deliveries still owed to an endpoint: the outbox's backlog. */
@@ -23,6 +25,7 @@ export class AppMetrics implements MetricsSink {
   private readonly authOutcomes: Counter<"outcome">;
   private readonly rateLimitRefusals: Counter<"bucket">;
   private readonly webhookAttempts: Counter<"outcome">;
+  private readonly revocationWaits: Histogram<"settled_by">;
 
   constructor(db: Db, cache: VerifiedKeyCache) {
     const registers = [this.registry];
@@ -49,6 +52,13 @@ export class AppMetrics implements MetricsSink {
       name: "whatisup_webhook_attempts_total",
       help: "Webhook delivery attempts sent, by outcome",
       labelNames: ["outcome"],
+      registers,
+    });
+    this.revocationWaits = new Histogram({
+      name: "whatisup_revocation_settle_seconds",
+      help: "Time from a revocation's commit until no node honoured its keys, by what settled it: every node acknowledged, or the distrust window passed",
+      labelNames: ["settled_by"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     });
     new Counter({
@@ -91,5 +101,9 @@ export class AppMetrics implements MetricsSink {
 
   webhookAttempt(outcome: "success" | "failure"): void {
     this.webhookAttempts.inc({ outcome });
+  }
+
+  revocationSettled(waitedMs: number, by: "acknowledged" | "distrust_window"): void {
+    this.revocationWaits.observe({ settled_by: by }, waitedMs / 1000);
   }
 }

@@ -4,7 +4,7 @@ import type { SubscribedEvent, WebhookEndpoint } from "../contract/webhook-endpo
 import { generateWebhookSecret } from "../crypto/webhook-signature.js";
 import { AppError, validationFailed } from "../errors/app-error.js";
 import { newId } from "../ids/uuid-v7.js";
-import { findInstance } from "../instances/instance-repository.js";
+import { lockLiveInstance } from "../instances/instance-repository.js";
 import { nowTimestamp } from "../time/timestamps.js";
 import { checkDestination, DestinationError, type DestinationPolicy } from "../webhook-endpoints/destination-guard.js";
 import { insertWebhookEndpoint } from "../webhook-endpoints/webhook-endpoint-repository.js";
@@ -42,7 +42,7 @@ export async function createWebhookEndpoint(
 ): Promise<WebhookEndpoint & { secret: string }> {
   const customerId = actor.key.customer_id;
   const { url } = input.url;
-  if (input.instanceId !== null && !(await findInstance(write.tx, customerId, input.instanceId))) {
+  if (input.instanceId !== null && !(await lockLiveInstance(write.tx, write.dialect, customerId, input.instanceId))) {
     throw new AppError("instance_not_found", "No such instance to receive the events of.", { instance_id: input.instanceId });
   }
   const secret = generateWebhookSecret();

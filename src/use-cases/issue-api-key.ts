@@ -7,7 +7,7 @@ import { keyDigest } from "../crypto/key-digest.js";
 import { displayPrefix, generateKey } from "../crypto/key-format.js";
 import { AppError } from "../errors/app-error.js";
 import { newId } from "../ids/uuid-v7.js";
-import { findInstance } from "../instances/instance-repository.js";
+import { lockLiveInstance } from "../instances/instance-repository.js";
 import { nowTimestamp } from "../time/timestamps.js";
 import type { Write } from "./write.js";
 
@@ -42,7 +42,7 @@ export async function issueApiKey(write: Write, actor: KeyActor, input: IssueApi
       issuer_expires_at: issuer.expires_at,
     });
   }
-  if (input.instanceId !== null && !(await findInstance(write.tx, issuer.customer_id, input.instanceId))) {
+  if (input.instanceId !== null && !(await lockLiveInstance(write.tx, write.dialect, issuer.customer_id, input.instanceId))) {
     throw new AppError("instance_not_found", "No such instance to bind the key to.", { instance_id: input.instanceId });
   }
   return storeNewKey(write, actor, issuer.customer_id, { name: input.name, instanceId: input.instanceId, scopes, expiresAt });

@@ -1,7 +1,6 @@
 import { findApiKey, markRevoked, type KeySelection } from "../api-keys/api-key-repository.js";
 import type { Actor, KeyActor } from "../audit/actor.js";
 import { recordAuditEvent } from "../audit/audit-repository.js";
-import { announceRevocation } from "../auth/revocation-channel.js";
 import type { ApiKey } from "../contract/api-key.js";
 import { AppError } from "../errors/app-error.js";
 import { nowTimestamp } from "../time/timestamps.js";
@@ -12,10 +11,10 @@ export type RevocationReason = "instance_deleted";
 
 /**
  * Every revocation goes through here, one key or many: the keys stop working (`revoked_at`), each
- * revocation is audited (`api_key.revoked`) and announced as a webhook event, every node is told
- * when the transaction commits (the revocation notice), and this node evicts them from its cache
- * of verified keys before the write returns. Keys revoked already are left as they are. Returns
- * the keys this write revoked.
+ * revocation is audited (`api_key.revoked`) and announced as a webhook event, and every node is
+ * told when the transaction commits (the revocation notice). The write returns only once no node
+ * honours the keys any more (docs/revocation.md). Keys revoked already are left as they are.
+ * Returns the keys this write revoked.
  */
 export async function revokeApiKeys(
   write: Write,
@@ -38,9 +37,8 @@ export async function revokeApiKeys(
       data: { api_key: key, ...because },
     });
   }
-  const ids = revoked.map((key) => key.id);
-  await announceRevocation(write.tx, write.dialect, ids);
-  write.afterCommit(() => write.cache?.evict(ids));
+  if (write.revocations === null) throw new Error("this process has no revocation channel: it cannot revoke keys");
+  write.afterCommit(await write.revocations.announce(write.tx, revoked.map((key) => key.id)));
   return revoked;
 }
 

@@ -2,7 +2,7 @@ import type { KeyActor } from "../audit/actor.js";
 import type { AcceptedMessage, SendMessageBody } from "../contract/message.js";
 import { AppError } from "../errors/app-error.js";
 import { newId } from "../ids/uuid-v7.js";
-import { findInstance } from "../instances/instance-repository.js";
+import { lockLiveInstance } from "../instances/instance-repository.js";
 import { insertMessage } from "../messages/message-repository.js";
 import { nowTimestamp } from "../time/timestamps.js";
 import type { Write } from "./write.js";
@@ -22,7 +22,7 @@ export async function sendMessage(
   input: { instanceId: string; message: SendMessageBody },
 ): Promise<AcceptedMessage> {
   const customerId = actor.key.customer_id;
-  const instance = await findInstance(write.tx, customerId, input.instanceId);
+  const instance = await lockLiveInstance(write.tx, write.dialect, customerId, input.instanceId);
   if (!instance) throw instanceNotFound();
   if (instance.status !== "connected") {
     throw new AppError("instance_unavailable", `This instance is ${instance.status}, not connected: it cannot send.`, {

@@ -1,13 +1,17 @@
-import type { VerifiedKeyCache } from "../auth/verified-key-cache.js";
+import { lockKeyStanding } from "../api-keys/api-key-repository.js";
+import type { Actor, KeyActor } from "../audit/actor.js";
+import type { RevocationChannel } from "../auth/revocation-channel.js";
 import type { Config } from "../config.js";
 import { SecretBox } from "../crypto/secret-box.js";
 import type { SqlDialect } from "../db/dialect.js";
 import type { Db, Tx } from "../db/schema.js";
+import { AppError } from "../errors/app-error.js";
+import { nowTimestamp } from "../time/timestamps.js";
 import { Outbox } from "../webhook-deliveries/outbox.js";
 
 /** What writes need besides their transaction: made once per process (`createWriter`). */
 export type WriteDependencies = {
-  /** Where the revocation notice goes differs: pg_notify on PostgreSQL, nothing on SQLite. */
+  /** Row locks are taken on PostgreSQL only: SQLite runs one write at a time. */
   dialect: SqlDialect;
   /** Digests new keys. */
   pepper: string;
@@ -15,8 +19,11 @@ export type WriteDependencies = {
   secrets: SecretBox;
   /** Writes the webhook deliveries of each event. */
   outbox: Outbox;
-  /** This node's cache of verified keys, evicted once a revocation commits; the CLI has none. */
-  cache: VerifiedKeyCache | null;
+  /**
+   * Tells every node of a revocation, and after commit waits until none honours the keys. The
+   * CLI has none: it never revokes.
+   */
+  revocations: Pick<RevocationChannel, "announce"> | null;
 };
 
 /**
@@ -25,22 +32,56 @@ export type WriteDependencies = {
  */
 export type Write = WriteDependencies & {
   tx: Tx;
-  /** Runs once the transaction has committed, before the write returns. */
-  afterCommit(action: () => void): void;
+  /** Runs once the transaction has committed, and the write returns only when it has finished. */
+  afterCommit(action: () => void | Promise<void>): void;
 };
 
-/** Runs one use case in one transaction: `writer((write) => issueApiKey(write, actor, input))`. */
-export type Writer = <T>(work: (write: Write) => Promise<T>) => Promise<T>;
+/**
+ * Runs one use case in one transaction: `write(actor, (w, actor) => issueApiKey(w, actor, input))`.
+ * A key acting is checked first inside the transaction (see `checkActingKey`). `null` is a
+ * transport moving messages, which acts for no one.
+ */
+export type Writer = <A extends Actor | null, T>(actor: A, work: (write: Write, actor: A) => Promise<T>) => Promise<T>;
+
+/** PostgreSQL's deadlock_detected and serialization_failure: the transaction is safe to run again. */
+const RETRYABLE_SQLSTATES = new Set(["40P01", "40001"]);
+const MAX_ATTEMPTS = 3;
 
 export function createWriter(db: Db, dependencies: WriteDependencies): Writer {
-  return async (work) => {
-    const committed: Array<() => void> = [];
-    const result = await db
-      .transaction()
-      .execute((tx) => work({ ...dependencies, tx, afterCommit: (action) => committed.push(action) }));
-    for (const action of committed) action();
-    return result;
+  return async (actor, work) => {
+    for (let attempt = 1; ; attempt += 1) {
+      const committed: Array<() => void | Promise<void>> = [];
+      let result;
+      try {
+        result = await db.transaction().execute(async (tx) => {
+          if (actor?.type === "api_key") await checkActingKey(tx, dependencies.dialect, actor);
+          return work({ ...dependencies, tx, afterCommit: (action) => committed.push(action) }, actor);
+        });
+      } catch (error) {
+        // Two writes can each hold a lock the other needs, e.g. two keys revoking each other at
+        // once; PostgreSQL aborts one, and its next attempt sees what the other committed.
+        if (attempt < MAX_ATTEMPTS && RETRYABLE_SQLSTATES.has((error as { code?: unknown }).code as string)) continue;
+        throw error;
+      }
+      for (const action of committed) await action();
+      return result;
+    }
   };
+}
+
+/**
+ * A key's authority, checked where the write commits rather than when its request began: a key
+ * revoked (or expired, or whose instance was deleted) while its request was in flight changes
+ * nothing. The row lock orders the check with any concurrent revocation of the key.
+ */
+async function checkActingKey(tx: Tx, dialect: SqlDialect, actor: KeyActor): Promise<void> {
+  const standing = await lockKeyStanding(tx, dialect, actor.key.customer_id, actor.key.id);
+  if (!standing || standing.revoked_at !== null || standing.instance_deleted) {
+    throw new AppError("auth_expired", "This API key has been revoked.");
+  }
+  if (standing.expires_at !== null && standing.expires_at <= nowTimestamp()) {
+    throw new AppError("auth_expired", "This API key has expired.");
+  }
 }
 
 /** The dependencies of writes as a process (the server, the CLI) sets them up from its settings. */
@@ -48,13 +89,13 @@ export function writeDependencies(
   config: Pick<Config, "webhooks">,
   dialect: SqlDialect,
   pepper: string,
-  cache: VerifiedKeyCache | null,
+  revocations: Pick<RevocationChannel, "announce"> | null,
 ): WriteDependencies {
   return {
     dialect,
     pepper,
     secrets: new SecretBox(pepper),
     outbox: new Outbox(config.webhooks.retryDelaysMs[0] ?? 0),
-    cache,
+    revocations,
   };
 }

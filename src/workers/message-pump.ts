@@ -102,7 +102,7 @@ export class MessagePump implements Worker {
   }
 
   private async fail(message: ClaimedMessage, error: string): Promise<void> {
-    await this.deps.write((w) =>
+    await this.deps.write(null, (w) =>
       advanceMessage(w, { customerId: message.customer_id, id: message.id, to: "failed", from: ["queued"], error }),
     );
   }

@@ -50,7 +50,7 @@ export class SandboxClock implements Worker {
   private async step(message: DueSandboxMessage): Promise<boolean> {
     const next = nextSandboxState(message);
     if (next === null) return false;
-    const moved = await this.deps.write((w) =>
+    const moved = await this.deps.write(null, (w) =>
       advanceMessage(w, {
         customerId: message.customer_id,
         id: message.id,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import pg from "pg";
@@ -11,7 +11,7 @@ import type { IssuedApiKey } from "../../src/client/index.js";
 import { TEST_PEPPER } from "../helpers/test-app.js";
 import { databaseEnv, persistentDatabase, TEST_DIALECT } from "../helpers/test-database.js";
 import { waitFor } from "../helpers/webhook-fixtures.js";
-import { CLI, runCli } from "../helpers/cli-process.js";
+import { CLI, freePorts, runCli } from "../helpers/cli-process.js";
 
 /**
  * Issue 4's proof, with real processes: three API nodes (the compiled `whatisup serve`) started
@@ -77,22 +77,6 @@ function summary(values: number[]): string {
   const fixed = (value: number) => value.toFixed(1);
   const [p50, p99, max] = [percentile(values, 50), percentile(values, 99), Math.max(...values)].map(fixed);
   return `p50 ${p50} ms, p99 ${p99} ms, max ${max} ms (n=${values.length})`;
-}
-
-/** Free ports, all held at once so that no two are the same, then released for the nodes. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => {
-      const server = createNetServer();
-      return new Promise<typeof server>((resolvePromise, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolvePromise(server));
-      });
-    }),
-  );
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolvePromise) => server.close(resolvePromise))));
-  return ports;
 }
 
 function tail(node: Node): string {

@@ -41,14 +41,14 @@ export async function buildTestApp(overrides: Partial<Config> = {}, options: App
 
 export type TestCustomer = { customer: Customer; key: IssuedApiKey; secret: string };
 
-/** Runs use cases on `db` outside any app, as the CLI does (no cache of verified keys to evict). */
+/** Runs use cases on `db` outside any app, as the CLI does (no revocation channel: no revoking). */
 export function writerOn(db: Db, pepper = TEST_PEPPER, dialect: SqlDialect = TEST_DIALECT, config: Pick<Config, "webhooks"> = loadConfig({})): Writer {
   return createWriter(db, writeDependencies(config, dialect, pepper, null));
 }
 
 /** A customer and its first key, through the use case that `whatisup customers create` runs. */
 export function createCustomerOn(db: Db, pepper = TEST_PEPPER, name = "Acme") {
-  return writerOn(db, pepper)((write) => createCustomer(write, CLI_ACTOR, { name }));
+  return writerOn(db, pepper)(CLI_ACTOR, (write, actor) => createCustomer(write, actor, { name }));
 }
 
 /** A customer and its first key (`*`), made the way the CLI makes them. */

@@ -29,7 +29,7 @@ export function registerIssueApiKey(app: App, { write }: Pick<RouteDependencies,
         scopes,
         expiresAt: expires_at === undefined ? undefined : futureTimestamp(expires_at),
       };
-      const issued = await write((w) => issueApiKey(w, requestActor(request), input));
+      const issued = await write(requestActor(request), (w, actor) => issueApiKey(w, actor, input));
       return reply.code(201).header("cache-control", "no-store").send(issued);
     },
   );

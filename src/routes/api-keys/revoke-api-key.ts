@@ -20,7 +20,7 @@ export function registerRevokeApiKey(app: App, { write }: Pick<RouteDependencies
       },
     },
     async (request, reply) => {
-      await write((w) => revokeApiKey(w, requestActor(request), { id: request.params.id }));
+      await write(requestActor(request), (w, actor) => revokeApiKey(w, actor, { id: request.params.id }));
       return reply.code(204).send(null);
     },
   );

@@ -24,7 +24,7 @@ export function registerCreateInstance(app: App, { write, cloudApi }: Pick<Route
         transport: request.body.transport ?? "sandbox",
         phoneNumberId: request.body.phone_number_id ?? null,
       });
-      const instance = await write((w) => createInstance(w, requestActor(request), { name: request.body.name, connected }));
+      const instance = await write(requestActor(request), (w, actor) => createInstance(w, actor, { name: request.body.name, connected }));
       return reply.code(201).send(instance);
     },
   );

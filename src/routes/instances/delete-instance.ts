@@ -22,7 +22,7 @@ export function registerDeleteInstance(app: App, { write }: Pick<RouteDependenci
       },
     },
     async (request, reply) => {
-      await write((w) => deleteInstance(w, requestActor(request), { id: request.params.id }));
+      await write(requestActor(request), (w, actor) => deleteInstance(w, actor, { id: request.params.id }));
       return reply.code(204).send(null);
     },
   );

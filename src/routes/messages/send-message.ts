@@ -38,8 +38,8 @@ export function registerSendMessage(app: App, { db, write }: Pick<RouteDependenc
       },
     },
     async (request, reply) => {
-      const accepted = await write((w) =>
-        sendMessage(w, requestActor(request), { instanceId: request.params.id, message: request.body }),
+      const accepted = await write(requestActor(request), (w, actor) =>
+        sendMessage(w, actor, { instanceId: request.params.id, message: request.body }),
       );
       return reply.code(202).send(accepted);
     },

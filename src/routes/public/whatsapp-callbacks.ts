@@ -90,7 +90,7 @@ export function registerWhatsAppCallbacks(
         const reports = statusReports(payload);
         let applied = 0;
         for (const report of reports) {
-          const moved = await write((w) =>
+          const moved = await write(null, (w) =>
             applyProviderStatus(w, { providerMessageId: report.wamid, to: report.status, error: report.error }),
           );
           if (moved) applied += 1;

@@ -25,7 +25,7 @@ export function registerCreateWebhookEndpoint(
     async (request, reply) => {
       const url = await checkEndpointUrl(request.body.url, webhookDestinations);
       const input = { url, events: request.body.events, instanceId: request.body.instance_id?.toLowerCase() ?? null };
-      const endpoint = await write((w) => createWebhookEndpoint(w, requestActor(request), input));
+      const endpoint = await write(requestActor(request), (w, actor) => createWebhookEndpoint(w, actor, input));
       return reply.code(201).header("cache-control", "no-store").send(endpoint);
     },
   );

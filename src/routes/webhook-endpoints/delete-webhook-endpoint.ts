@@ -20,7 +20,7 @@ export function registerDeleteWebhookEndpoint(app: App, { write }: Pick<RouteDep
       },
     },
     async (request, reply) => {
-      await write((w) => deleteWebhookEndpoint(w, requestActor(request), { id: request.params.id }));
+      await write(requestActor(request), (w, actor) => deleteWebhookEndpoint(w, actor, { id: request.params.id }));
       return reply.code(204).send(null);
     },
   );
