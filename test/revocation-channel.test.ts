@@ -69,8 +69,10 @@ describe.skipIf(TEST_DIALECT !== "postgres")("the revocation channel over Postgr
 
   it("a revocation settles once every other node has evicted the keys and acknowledged", async () => {
     const [a, b, c] = [await node(), await node(), await node()];
-    // Each node knows the others from their heartbeats before the revocation.
+    // Each node knows the others from their heartbeats before the revocation, and A has listened
+    // for a whole window (before that it cannot know it has heard of every node, and waits it out).
     await waitFor(() => (a.events as unknown as { peers: Map<string, number> }).peers.size === 2, "node A to hear B and C");
+    await new Promise((resolve) => setTimeout(resolve, DISTRUST_AFTER_MS));
     for (const peer of [b, c]) peer.cache.set("digest-5", credential("key-5"), peer.cache.generation);
     await revoke(a, ["key-5"]);
     expect(b.cache.get("digest-5")).toBeUndefined();

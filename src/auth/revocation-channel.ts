@@ -295,6 +295,9 @@ export class PostgresRevocationChannel implements RevocationChannel {
     const revocation = this.pending.get(id);
     if (!revocation) return;
     const now = performance.now();
+    // Heartbeats sent before this connection subscribed were not heard: until it has listened
+    // for a whole window, the list of live nodes may miss one, and the window decides.
+    if (now - this.connectedAt < DISTRUST_AFTER_MS) return;
     for (const [node, heardAt] of this.peers) {
       if (now - heardAt >= DISTRUST_AFTER_MS) this.peers.delete(node);
     }
