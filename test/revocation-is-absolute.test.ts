@@ -205,6 +205,39 @@ describe("bodiless writes racing the revocation of their key", () => {
     expect(await eventsByRevokedActors(a.db, acme.customer.id)).toEqual([]);
   });
 
+  it("deleting a webhook endpoint: either it happened before the revocation committed, or it is refused", async () => {
+    const acme = await createTestCustomer(a);
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const stolen = await issueKey(a, acme.secret, { name: `stolen ${round}` });
+      const created = await a.inject({
+        method: "POST",
+        url: "/v1/webhook-endpoints",
+        headers: bearer(acme.secret),
+        payload: { url: HOOK_URL, events: ["*"] },
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      const endpoint = created.json() as { id: string };
+      const [byStolen, revocation] = await Promise.all([
+        b.inject({ method: "DELETE", url: `/v1/webhook-endpoints/${endpoint.id}`, headers: bearer(stolen.secret) }),
+        a.inject({ method: "DELETE", url: `/v1/api-keys/${stolen.id}`, headers: bearer(acme.secret) }),
+      ]);
+      expect(revocation.statusCode).toBe(204);
+      const endpointNow = await a.inject({ url: `/v1/webhook-endpoints/${endpoint.id}`, headers: bearer(acme.secret) });
+      if (byStolen.statusCode === 204) {
+        expectError(endpointNow, 404, "webhook_endpoint_not_found");
+      } else {
+        expectError(byStolen, 401, "auth_expired");
+        expect(endpointNow.statusCode).toBe(200);
+      }
+    }
+    expect(await eventsByRevokedActors(a.db, acme.customer.id)).toEqual([]);
+  });
+
+  it("walks every bodiless /v1 write: each DELETE route has its race above", () => {
+    const deletes = a.routeTable.routes.filter((route) => route.method === "DELETE" && route.url.startsWith("/v1/"));
+    expect(deletes.map((route) => route.url).sort()).toEqual(["/v1/api-keys/:id", "/v1/instances/:id", "/v1/webhook-endpoints/:id"]);
+  });
+
   // On PostgreSQL each round is a deadlock (each write holds its own key's row and wants the
   // other's), which PostgreSQL breaks after its deadlock_timeout (1 s): few rounds.
   it("two keys revoking each other at once: exactly one wins, and the lock conflict is never a 500", { timeout: 60_000 }, async () => {
