@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { CLI, freePorts, runCli } from "../test/helpers/cli-process.js";
+import { freePorts } from "../test/helpers/free-ports.js";
 
 /**
  * Revocation across three real API nodes on one PostgreSQL: how often a key revoked through node
@@ -33,6 +33,7 @@ import { CLI, freePorts, runCli } from "../test/helpers/cli-process.js";
  */
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
 
 const DATABASE_URL = process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
 const REDIS_URL = process.env.TEST_REDIS_URL || null;
@@ -214,6 +215,19 @@ async function stopNodes(nodes: Node[]): Promise<void> {
       clearTimeout(timer);
     }),
   );
+}
+
+/** Runs `whatisup ARGS` (the compiled CLI) to its end. */
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  return new Promise((resolvePromise, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => resolvePromise({ code, stdout, stderr }));
+  });
 }
 
 /**

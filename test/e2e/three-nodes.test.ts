@@ -11,7 +11,8 @@ import type { IssuedApiKey } from "../../src/client/index.js";
 import { TEST_PEPPER } from "../helpers/test-app.js";
 import { databaseEnv, persistentDatabase, TEST_DIALECT } from "../helpers/test-database.js";
 import { waitFor } from "../helpers/webhook-fixtures.js";
-import { CLI, freePorts, runCli } from "../helpers/cli-process.js";
+import { CLI, runCli } from "../helpers/cli-process.js";
+import { freePorts } from "../helpers/free-ports.js";
 
 /**
  * Issue 4's proof, with real processes: three API nodes (the compiled `whatisup serve`) started

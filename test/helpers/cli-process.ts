@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, type AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { DatabaseConfig } from "../../src/config.js";
@@ -73,20 +72,4 @@ export async function stopServer(server: StartedServer | undefined): Promise<voi
   const exited = exitOf(server.process);
   server.process.kill("SIGKILL");
   await exited;
-}
-
-/** Free ports, all held at once so that no two are the same, then released for the processes. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => {
-      const server = createServer();
-      return new Promise<typeof server>((resolvePromise, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolvePromise(server));
-      });
-    }),
-  );
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolvePromise) => server.close(resolvePromise))));
-  return ports;
 }
