@@ -430,6 +430,8 @@ async function main(): Promise<void> {
     LOG_LEVEL: "warn",
     RATE_LIMIT_BURST: UNLIMITED,
     RATE_LIMIT_REFILL_PER_SEC: UNLIMITED,
+    CUSTOMER_RATE_LIMIT_BURST: UNLIMITED,
+    CUSTOMER_RATE_LIMIT_REFILL_PER_SEC: UNLIMITED,
     // Every probe with a revoked key is an authentication failure: they must never be throttled.
     AUTH_FAILURE_BURST: UNLIMITED,
     AUTH_FAILURE_REFILL_PER_SEC: UNLIMITED,

@@ -86,7 +86,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: "request_id" }),
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: config.trustProxy,
+    trustProxy: trustedProxies(config.trustProxy),
     // Node refuses request lines over 16 KiB, so the router's own limit never answers first: a
     // long id goes through authentication and then validation like any other bad id.
     routerOptions: { maxParamLength: 16 * 1024 },
@@ -134,6 +134,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const writes = writeDependencies(config, dialect, pepper, revocations);
   const write = createWriter(db, writes);
   const keyLimits = rateLimiter(redis, "keys", config.rateLimit, app.log);
+  const customerLimits = rateLimiter(redis, "customers", config.customerRateLimit, app.log);
   const lastUsed = new LastUsedRecorder(db, dialect, config.lastUsedFlushMs, app.log);
   lastUsed.start();
   // Before the server closes, so neither a held request nor a hard exit at the deadline can lose it.
@@ -175,12 +176,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     cloudApi: config.cloudApi,
     webhookDestinations: { allowLoopback: config.webhooks.allowLoopback },
     keyLimits,
+    customerLimits,
   };
   const authentication = {
     verifier: new KeyVerifier(db, pepper, cache, revocations, rateLimiter(redis, "auth-failures", config.authFailureLimit, app.log)),
     db,
     lastUsed,
     keyLimits,
+    customerLimits,
     ...(metrics ? { metrics } : {}),
   };
   app.register(
@@ -199,6 +202,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     { prefix: "/v1" },
   );
   return app;
+}
+
+/** A hop count as proxy-addr reads it: the nearest `hops` hops, counted from the socket. */
+function trustedProxies(setting: Config["trustProxy"]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof setting !== "number") return setting;
+  return (_address, hop) => hop < setting;
 }
 
 /** Each node's own buckets, or with Redis the buckets all nodes share. */

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 export type DatabaseConfig =
   | { dialect: "sqlite"; path: string }
   | {
@@ -16,12 +17,20 @@ export type Config = {
   keyPepper: string | null;
   rateLimit: { burst: number; refillPerSecond: number };
   authFailureLimit: { burst: number; refillPerSecond: number };
+  /** One bucket for all of a customer's keys together, beside each key's own. */
+  customerRateLimit: { burst: number; refillPerSecond: number };
+  /** Keys a customer may hold that are neither revoked nor expired. */
+  maxActiveKeys: number;
   lastUsedFlushMs: number;
   /** The whole request, headers and body, must arrive within this; it also bounds an idle keep-alive connection. */
   requestTimeoutMs: number;
   /** How long shutdown waits for open requests before it closes their connections. */
   shutdownTimeoutMs: number;
-  trustProxy: boolean;
+  /**
+   * Which proxies in front of the server may name the client in `X-Forwarded-For`: none (false),
+   * the nearest N hops, or the proxies at these addresses and networks. Never every hop.
+   */
+  trustProxy: false | number | string[];
   logLevel: string;
   webhooks: {
     /** Lets endpoint URLs resolve to loopback: local development and tests only. */
@@ -87,10 +96,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       burst: readInteger(env, "AUTH_FAILURE_BURST", 30, 1),
       refillPerSecond: readDecimal(env, "AUTH_FAILURE_REFILL_PER_SEC", 0.5),
     },
+    customerRateLimit: {
+      burst: readInteger(env, "CUSTOMER_RATE_LIMIT_BURST", 600, 1),
+      refillPerSecond: readDecimal(env, "CUSTOMER_RATE_LIMIT_REFILL_PER_SEC", 10),
+    },
+    maxActiveKeys: readInteger(env, "MAX_ACTIVE_KEYS", 1_000, 1),
     lastUsedFlushMs: readInteger(env, "LAST_USED_FLUSH_MS", 10_000, 1, MAX_TIMER_MS),
     requestTimeoutMs: readInteger(env, "REQUEST_TIMEOUT_MS", 30_000, 1, MAX_TIMER_MS),
     shutdownTimeoutMs: readInteger(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 1, MAX_SHUTDOWN_TIMEOUT_MS),
-    trustProxy: env.TRUST_PROXY === "true",
+    trustProxy: readTrustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL || "info",
     webhooks: {
       allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK === "true",
@@ -147,6 +161,37 @@ function readDatabase(env: NodeJS.ProcessEnv): DatabaseConfig {
     return { dialect: "postgres", url, schema, poolSize: readInteger(env, "DATABASE_POOL_SIZE", 10, 1, 1_000) };
   }
   throw new ConfigError("DATABASE_URL must be sqlite:<path> or postgres://…");
+}
+
+const MAX_PROXY_HOPS = 10;
+
+function readTrustProxy(raw: string | undefined): false | number | string[] {
+  if (raw === undefined || raw === "" || raw === "false" || raw === "0") return false;
+  if (raw === "true") {
+    throw new ConfigError(
+      "TRUST_PROXY=true would let any client choose its own address: give the number of proxies in front of the server (e.g. 1) or their addresses (e.g. 10.0.0.0/8,192.0.2.7)",
+    );
+  }
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops > MAX_PROXY_HOPS) throw new ConfigError(`TRUST_PROXY must be from 1 to ${MAX_PROXY_HOPS} hops, got "${raw}"`);
+    return hops;
+  }
+  const entries = raw.split(",").map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (!isAddressOrNetwork(entry)) {
+      throw new ConfigError(`TRUST_PROXY must be a number of hops or comma-separated addresses and networks (CIDR), got "${entry}"`);
+    }
+  }
+  return entries;
+}
+
+function isAddressOrNetwork(entry: string): boolean {
+  const [address = "", prefix, extra] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 function readInteger(

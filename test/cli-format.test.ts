@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table } from "../src/format/human-readable.js";
+import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table, terminalSafe } from "../src/format/human-readable.js";
 
 const NOW = new Date("2026-05-10T12:00:00.000Z");
 const at = (offsetMs: number): string => new Date(NOW.getTime() + offsetMs).toISOString();
@@ -94,5 +94,31 @@ describe("keyValues and keyStatus", () => {
     expect(keyStatus({ revoked_at: null, expires_at: at(DAY) }, NOW)).toBe("active");
     expect(keyStatus({ revoked_at: null, expires_at: at(0) }, NOW)).toBe("expired");
     expect(keyStatus({ revoked_at: at(-MIN), expires_at: at(-DAY) }, NOW)).toBe("revoked");
+  });
+});
+
+describe("terminalSafe, and the tables and lines that use it", () => {
+  it("writes C0 controls, DEL, C1 controls and the bidi overrides and isolates as visible escapes", () => {
+    expect(terminalSafe("\u001b[31mred\u0007")).toBe("\\u001b[31mred\\u0007");
+    expect(terminalSafe("a\nb\rc\td")).toBe("a\\nb\\rc\\td");
+    expect(terminalSafe("\u0000\u001f\u007f\u0080\u009b\u009f")).toBe("\\u0000\\u001f\\u007f\\u0080\\u009b\\u009f");
+    expect(terminalSafe("\u202a\u202e\u2066\u2069")).toBe("\\u202a\\u202e\\u2066\\u2069");
+  });
+
+  it("leaves everything else as it is: text in any script, emoji, backslashes, the characters next to the ranges", () => {
+    for (const text of ["plain", "é 日本 🙂", "C:\\keys\\n", " ~\u00a0\u2029\u202f\u2065\u206a"]) {
+      expect(terminalSafe(text)).toBe(text);
+    }
+  });
+
+  it("a table escapes every cell, aligns on the escapes, and a newline in a name adds no row", () => {
+    const text = table(["id", "name", "status"], [["1", "\u001b[2Jx\nforged", "active"], ["2", "ok", "revoked"]]);
+    expect(text).toBe(
+      ["ID  NAME                STATUS", "1   \\u001b[2Jx\\nforged  active", "2   ok                  revoked", ""].join("\n"),
+    );
+  });
+
+  it("key: value lines escape labels and values", () => {
+    expect(keyValues([["name", "a\u0007\r\nb"], ["id", "1"]])).toBe("name:  a\\u0007\\r\\nb\nid:    1\n");
   });
 });

@@ -20,6 +20,8 @@ describe("loadConfig", () => {
       keyPepper: null,
       rateLimit: { burst: 60, refillPerSecond: 1 },
       authFailureLimit: { burst: 30, refillPerSecond: 0.5 },
+      customerRateLimit: { burst: 600, refillPerSecond: 10 },
+      maxActiveKeys: 1_000,
       lastUsedFlushMs: 10_000,
       requestTimeoutMs: 30_000,
       shutdownTimeoutMs: 10_000,

@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   blockedReason,
   checkDestination,
@@ -12,6 +12,55 @@ import {
 
 const STRICT = { allowLoopback: false };
 const LOOPBACK_ALLOWED = { allowLoopback: true };
+
+/** Names under .guard.test answer these AAAA records; every other name resolves as usual. */
+const fakeZone = vi.hoisted(() => new Map<string, string>());
+vi.mock("node:dns", async (importOriginal) => {
+  const dns = await importOriginal<typeof import("node:dns")>();
+  const lookup = (hostname: string, options: object, callback: (...answer: unknown[]) => void) => {
+    const address = fakeZone.get(hostname);
+    if (address === undefined) return dns.lookup(hostname, options, callback);
+    process.nextTick(() => callback(null, [{ address, family: 6 }]));
+  };
+  return { ...dns, default: { ...dns, lookup }, lookup };
+});
+
+/**
+ * IPv6 addresses that carry an IPv4 address, with what they carry. Each is judged by that IPv4
+ * address: a 6to4 address of 8.8.8.8 is as public as 8.8.8.8.
+ */
+const EMBEDDING: Array<[form: string, address: string, embedded: string]> = [
+  ["IPv4-compatible", "::127.0.0.1", "127.0.0.1"],
+  ["IPv4-compatible", "::10.0.0.1", "10.0.0.1"],
+  ["IPv4-compatible", "::8.8.8.8", "8.8.8.8"],
+  ["IPv4-mapped, hex", "::ffff:7f00:1", "127.0.0.1"],
+  ["IPv4-mapped", "::ffff:169.254.169.254", "169.254.169.254"],
+  ["IPv4-translated", "::ffff:0:127.0.0.1", "127.0.0.1"],
+  ["IPv4-translated", "::ffff:0:192.168.0.1", "192.168.0.1"],
+  ["IPv4-translated", "::ffff:0:8.8.8.8", "8.8.8.8"],
+  ["6to4", "2002:7f00:1::", "127.0.0.1"],
+  ["6to4", "2002:a9fe:a9fe::1", "169.254.169.254"],
+  ["6to4", "2002:0808:0808::", "8.8.8.8"],
+  ["Teredo, client", "2001:0:4136:e378:8000:63bf:80ff:fffe", "127.0.0.1"],
+  ["Teredo, client", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2.45"],
+  ["Teredo, server", "2001:0:7f00:1:8000:63bf:f7f7:f7f7", "127.0.0.1"],
+  ["Teredo, server", "2001:0:a00:1:8000:63bf:f7f7:f7f7", "10.0.0.1"],
+  ["Teredo", "2001:0:4136:e378:8000:63bf:f7f7:f7f7", "65.54.227.120 and 8.8.8.8"],
+  ["NAT64", "64:ff9b::127.0.0.1", "127.0.0.1"],
+  ["NAT64", "64:ff9b::a64:1", "10.100.0.1"],
+  ["NAT64", "64:ff9b::8.8.8.8", "8.8.8.8"],
+];
+const PUBLIC = ["8.8.8.8", "65.54.227.120 and 8.8.8.8"];
+const embedsLoopback = EMBEDDING.filter(([, , embedded]) => embedded === "127.0.0.1");
+const embedsInternal = EMBEDDING.filter(([, , embedded]) => embedded !== "127.0.0.1" && !PUBLIC.includes(embedded));
+const embedsPublic = EMBEDDING.filter(([, , embedded]) => PUBLIC.includes(embedded));
+
+/** What refuses an address carrying `embedded` when loopback is not allowed, or null. */
+function strictReason(embedded: string): string | null {
+  if (PUBLIC.includes(embedded)) return null;
+  if (embedded === "127.0.0.1") return "embeds 127.0.0.1, which is a loopback address";
+  return `embeds ${embedded}, which is a private, link-local or reserved address`;
+}
 
 describe("blockedReason", () => {
   it.each(["127.0.0.1", "127.255.255.254", "::1", "::ffff:127.0.0.1", "::ffff:7f00:1"])(
@@ -50,6 +99,39 @@ describe("blockedReason", () => {
       expect(blockedReason(address, LOOPBACK_ALLOWED)).toBeNull();
     },
   );
+
+  it.each(embedsLoopback)("refuses the %s address %s, which carries %s, unless loopback is allowed", (_, address, embedded) => {
+    expect(blockedReason(address, STRICT)).toBe(strictReason(embedded));
+    expect(blockedReason(address, LOOPBACK_ALLOWED)).toBeNull();
+  });
+
+  it.each(embedsInternal)("refuses the %s address %s, which carries %s, even when loopback is allowed", (_, address, embedded) => {
+    expect(blockedReason(address, STRICT)).toBe(strictReason(embedded));
+    expect(blockedReason(address, LOOPBACK_ALLOWED)).toBe(strictReason(embedded));
+  });
+
+  it.each(embedsPublic)("allows the %s address %s, which carries %s", (_, address) => {
+    expect(blockedReason(address, STRICT)).toBeNull();
+  });
+
+  it("refuses a Teredo address when either of its IPv4 addresses is refused, loopback allowed or not", () => {
+    const loopbackServerPrivateClient = "2001:0:7f00:1:8000:63bf:f5ff:fffe"; // client 10.0.0.1
+    expect(blockedReason(loopbackServerPrivateClient, LOOPBACK_ALLOWED)).toBe(
+      "embeds 10.0.0.1, which is a private, link-local or reserved address",
+    );
+  });
+
+  it("refuses NAT64 for local use whatever it carries: where the IPv4 address sits cannot be known", () => {
+    expect(blockedReason("64:ff9b:1::8.8.8.8", LOOPBACK_ALLOWED)).toMatch(/private, link-local or reserved/);
+    expect(blockedReason("64:ff9b:1:808:800::", LOOPBACK_ALLOWED)).toMatch(/private, link-local or reserved/);
+  });
+
+  it("reads :: and ::1 as themselves, not as the IPv4-compatible 0.0.0.0 and 0.0.0.1", () => {
+    expect(blockedReason("::1", LOOPBACK_ALLOWED)).toBeNull();
+    expect(blockedReason("::0.0.0.1", LOOPBACK_ALLOWED)).toBeNull();
+    expect(blockedReason("::", LOOPBACK_ALLOWED)).toBe("is a private, link-local or reserved address");
+    expect(blockedReason("::2", LOOPBACK_ALLOWED)).toBe("embeds 0.0.0.2, which is a private, link-local or reserved address");
+  });
 
   it.each(["example.com", "", "999.1.1.1"])("refuses %j, which is not an IP address", (text) => {
     expect(blockedReason(text, LOOPBACK_ALLOWED)).toBe("is not an IP address");
@@ -91,6 +173,37 @@ describe("checkDestination", () => {
     await expect(checkDestination("http://169.254.169.254/", LOOPBACK_ALLOWED)).rejects.toThrow(/link-local/);
     await expect(checkDestination("http://[fd00:ec2::254]/", LOOPBACK_ALLOWED)).rejects.toThrow(/private/);
     await expect(checkDestination("http://8.8.8.8/", STRICT)).resolves.toBeUndefined();
+  });
+
+  it.each(EMBEDDING)("judges the %s literal [%s] by the %s it carries", async (_, address, embedded) => {
+    const url = `http://[${address}]/hook`;
+    const reason = strictReason(embedded);
+    if (reason === null) {
+      await expect(checkDestination(url, STRICT)).resolves.toBeUndefined();
+      expect(() => guardedConnection(url, STRICT)).not.toThrow();
+    } else {
+      await expect(checkDestination(url, STRICT)).rejects.toThrow(`, which ${reason}`);
+      expect(() => guardedConnection(url, STRICT)).toThrow(reason);
+    }
+  });
+
+  it.each(EMBEDDING)("judges a name whose AAAA answer is the %s %s by the %s it carries", async (_, address, embedded) => {
+    const host = `${address.replace(/[:.]/g, "-")}.guard.test`;
+    fakeZone.set(host, address);
+    const reason = strictReason(embedded);
+    if (reason === null) await expect(checkDestination(`https://${host}/hook`, STRICT)).resolves.toBeUndefined();
+    else await expect(checkDestination(`https://${host}/hook`, STRICT)).rejects.toThrow(`resolves to ${address}, which ${reason}`);
+    const answer = await new Promise<unknown>((resolve) =>
+      guardedLookup(STRICT)(host, { all: true }, (error, addresses) => resolve(error ?? addresses)),
+    );
+    if (reason === null) expect(answer).toEqual([{ address, family: 6 }]);
+    else expect(String(answer)).toContain(`${host} resolves to ${address}, which ${reason}`);
+  });
+
+  it("lets loopback carried by a resolved AAAA through only when loopback is allowed", async () => {
+    fakeZone.set("six-to-four-loopback.guard.test", "2002:7f00:1::");
+    await expect(checkDestination("http://six-to-four-loopback.guard.test/", STRICT)).rejects.toThrow(/embeds 127\.0\.0\.1/);
+    await expect(checkDestination("http://six-to-four-loopback.guard.test/", LOOPBACK_ALLOWED)).resolves.toBeUndefined();
   });
 
   it("refuses a host that does not resolve", async () => {

@@ -387,7 +387,7 @@ describe("instance-bound keys", () => {
     const response = await get("/v1/limits", bound.secret);
     expect(response.statusCode, response.body).toBe(200);
     const body = response.json() as Limits;
-    expect(Object.keys(body)).toEqual(["per_key"]);
+    expect(Object.keys(body)).toEqual(["per_key", "per_customer"]);
     expect(Object.keys(body.per_key).sort()).toEqual(["limit", "remaining", "reset_at"]);
     expect(body.per_key.limit).toBe(10_000);
     expect(body.per_key.reset_at).toMatch(TIMESTAMP);

@@ -123,7 +123,7 @@ describe("rate limits over HTTP", () => {
     expect(rateLimitHeaders(otherResponse).remaining).toBe(2);
   });
 
-  it("GET /v1/limits reports the key's bucket as {per_key: {limit, remaining, reset_at}}", async () => {
+  it("GET /v1/limits reports the key's bucket as {per_key: {limit, remaining, reset_at}, per_customer: …}", async () => {
     const { acme, listKeys, getLimits } = await start({ burst: 5, refillPerSecond: 0.001 });
     const normal = await listKeys(acme.secret);
     const remainingAfterNormal = rateLimitHeaders(normal).remaining;
@@ -134,8 +134,9 @@ describe("rate limits over HTTP", () => {
     expect(response.statusCode).toBe(200);
     expect(response.headers["content-type"]).toMatch(/^application\/json/);
     const body = response.json();
-    expect(Object.keys(body)).toEqual(["per_key"]);
+    expect(Object.keys(body)).toEqual(["per_key", "per_customer"]);
     expect(Object.keys(body.per_key).sort()).toEqual(["limit", "remaining", "reset_at"]);
+    expect(Object.keys(body.per_customer).sort()).toEqual(["limit", "remaining", "reset_at"]);
     expect(body.per_key.limit).toBe(5);
     expect(body.per_key.remaining).toBe(remainingAfterNormal);
     expect(body.per_key.reset_at).toMatch(ISO_WITH_MS);

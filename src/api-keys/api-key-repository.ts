@@ -61,6 +61,18 @@ export async function listActiveApiKeys(db: Executor, customerId: string, now: s
   return rows.map(toApiKey);
 }
 
+/** Keys of the customer that are neither revoked nor expired at `now`. */
+export async function countActiveKeys(db: Executor, customerId: string, now: string): Promise<number> {
+  const row = await db
+    .selectFrom("api_keys")
+    .select((eb) => eb.fn.countAll<number | string>().as("count"))
+    .where("customer_id", "=", customerId)
+    .where("revoked_at", "is", null)
+    .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
 export async function findApiKey(db: Executor, customerId: string, id: string): Promise<ApiKey | undefined> {
   const row = await db
     .selectFrom("api_keys")

@@ -3,11 +3,16 @@ import { keyDigest } from "../crypto/key-digest.js";
 import { isWellFormedKey } from "../crypto/key-format.js";
 import type { Db } from "../db/schema.js";
 import { AppError } from "../errors/app-error.js";
+import { throttledNetwork } from "../rate-limit/client-network.js";
 import type { RateLimiter } from "../rate-limit/token-buckets.js";
+import { ExpiringSet } from "./expiring-set.js";
 import type { RevocationChannel } from "./revocation-channel.js";
 import type { VerifiedKeyCache } from "./verified-key-cache.js";
 
 const BEARER = /^bearer +(\S+) *$/i;
+/** How long a digest that matched no key is remembered as unknown. */
+const UNKNOWN_DIGEST_TTL_MS = 10_000;
+const MAX_UNKNOWN_DIGESTS = 10_000;
 
 /**
  * Turns an Authorization header into the credential of a live key: header → scheme → format and
@@ -21,9 +26,14 @@ export class KeyVerifier {
     private readonly cache: VerifiedKeyCache,
     /** Whether this node hears every revocation: the cache is used only while it does. */
     private readonly revocations: RevocationChannel,
-    /** Per client address: spent by every `auth_invalid`, and reserved before any database read. */
+    /** Per client network (an IPv4 address, an IPv6 /64): spent by every `auth_invalid`. */
     private readonly authFailures: RateLimiter,
   ) {}
+
+  /** Database reads under way, by digest: concurrent requests with one new key share one. */
+  private readonly reads = new Map<string, Promise<KeyCredential | undefined>>();
+  private readonly readsInFlight = new Map<string, number>();
+  private readonly unknownDigests = new ExpiringSet(UNKNOWN_DIGEST_TTL_MS, MAX_UNKNOWN_DIGESTS);
 
   async verify(authorization: string | undefined, clientAddress: string, now: string): Promise<KeyCredential> {
     if (authorization === undefined || authorization === "") {
@@ -48,17 +58,47 @@ export class KeyVerifier {
     return credential;
   }
 
+  /**
+   * The database read of a digest the cache does not hold, behind the failed-authentication
+   * throttle: an address may have no more reads in flight than its bucket has tokens (so a burst
+   * of new guesses cannot outrun it), but only a digest that turns out unknown spends a token,
+   * and requests carrying the same digest share one read. A key that verifies is never charged,
+   * so one address's valid keys do not drain its bucket. Digests found unknown are remembered
+   * briefly: repeating a guess costs no read.
+   */
   private async readCredential(digest: string, clientAddress: string): Promise<KeyCredential> {
-    // The token is taken before the read, not after it fails: concurrent unknown keys from one
-    // address would otherwise all pass a check made before any of them had failed.
-    const throttle = await this.authFailures.take(clientAddress);
-    if (!throttle.allowed) throw tooManyFailures(throttle.retryAfterMs);
+    const network = throttledNetwork(clientAddress);
+    if (!this.unknownDigests.has(digest)) {
+      const credential = await (this.reads.get(digest) ?? this.readOnce(digest, network));
+      if (credential !== undefined) return credential;
+    }
+    const spent = await this.authFailures.take(network);
+    if (!spent.allowed) throw tooManyFailures(spent.retryAfterMs);
+    throw new AppError("auth_invalid", "This API key does not exist.");
+  }
+
+  private async readOnce(digest: string, network: string): Promise<KeyCredential | undefined> {
+    const bucket = await this.authFailures.peek(network);
+    const inFlight = this.readsInFlight.get(network) ?? 0;
+    if (bucket.remaining - inFlight < 1) throw tooManyFailures(Math.max(bucket.retryAfterMs, 1));
+    // Checked again: another request may have started the same read while this one peeked.
+    const started = this.reads.get(digest);
+    if (started) return started;
     const generation = this.cache.generation;
-    const credential = await findCredentialByDigest(this.db, digest);
-    if (credential === undefined) throw new AppError("auth_invalid", "This API key does not exist.");
-    await this.authFailures.refund(clientAddress);
-    if (this.revocations.healthy()) this.cache.set(digest, credential, generation);
-    return credential;
+    const read = findCredentialByDigest(this.db, digest);
+    this.reads.set(digest, read);
+    this.readsInFlight.set(network, inFlight + 1);
+    try {
+      const credential = await read;
+      if (credential === undefined) this.unknownDigests.add(digest);
+      else if (this.revocations.healthy()) this.cache.set(digest, credential, generation);
+      return credential;
+    } finally {
+      this.reads.delete(digest);
+      const left = (this.readsInFlight.get(network) ?? 1) - 1;
+      if (left > 0) this.readsInFlight.set(network, left);
+      else this.readsInFlight.delete(network);
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { terminalSafe } from "../format/human-readable.js";
 import { UsageError } from "./usage-error.js";
 
 /** How long one API call may take before the CLI gives up and says the API did not answer. */
@@ -115,12 +116,12 @@ function describeFetchFailure(error: unknown): string {
   return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
 }
 
-/** The lines printed on stderr for an API refusal. */
+/** The lines printed on stderr for an API refusal, each made terminalSafe: all of it is the API's. */
 export function describeApiError(error: ApiError): string {
   const lines = [`whatisup: the API refused the request: ${error.code}: ${error.message}`];
   if (error.details !== undefined && error.details !== null) lines.push(`  details: ${JSON.stringify(error.details)}`);
   lines.push(`  HTTP ${error.status}${error.requestId ? `, request id ${error.requestId}` : ""}`);
-  return `${lines.join("\n")}\n`;
+  return `${lines.map(terminalSafe).join("\n")}\n`;
 }
 
 /** `--json`: the API's body exactly as it came, nothing else on stdout (an empty 204 prints nothing). */

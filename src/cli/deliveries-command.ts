@@ -1,7 +1,7 @@
 import type { Page, WebhookDelivery } from "../client/index.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, limitOption, parseCommand, runGroup, stringOption } from "./command-args.js";
-import { relativeTime, table } from "../format/human-readable.js";
+import { relativeTime, table, terminalSafe } from "../format/human-readable.js";
 
 /** The parts of a delivery the table shows (src/webhook-deliveries/webhook-delivery-schemas.ts). */
 
@@ -73,7 +73,7 @@ ${JSON_HELP}${ENV_HELP}`,
       ),
     );
   }
-  if (next_cursor !== null) process.stdout.write(`\nMore: repeat with --cursor ${next_cursor}\n`);
+  if (next_cursor !== null) process.stdout.write(`\nMore: repeat with --cursor ${terminalSafe(next_cursor)}\n`);
   return 0;
 }
 

@@ -11,7 +11,7 @@ import {
   runGroup,
   stringOption,
 } from "./command-args.js";
-import { absoluteAndRelative, keyValues, relativeTime, table } from "../format/human-readable.js";
+import { absoluteAndRelative, keyValues, relativeTime, table, terminalSafe } from "../format/human-readable.js";
 
 /** An instance as the API shows it (src/instances/instance-schemas.ts). */
 
@@ -68,7 +68,7 @@ ${JSON_HELP}${ENV_HELP}`,
       ),
     );
   }
-  if (next_cursor !== null) process.stdout.write(`\nMore: repeat with --cursor ${next_cursor}\n`);
+  if (next_cursor !== null) process.stdout.write(`\nMore: repeat with --cursor ${terminalSafe(next_cursor)}\n`);
   return 0;
 }
 
@@ -116,7 +116,7 @@ ${JSON_HELP}${ENV_HELP}`,
     printRawBody(response);
     return 0;
   }
-  process.stdout.write(`Created instance "${response.body.name}".\n\n${describeInstance(response.body, new Date())}`);
+  process.stdout.write(`Created instance "${terminalSafe(response.body.name)}".\n\n${describeInstance(response.body, new Date())}`);
   return 0;
 }
 
@@ -139,6 +139,6 @@ ${ENV_HELP}`,
     printRawBody(response);
     return 0;
   }
-  process.stdout.write(`Deleted instance ${id}; the keys bound to it are revoked.\n`);
+  process.stdout.write(`Deleted instance ${terminalSafe(id)}; the keys bound to it are revoked.\n`);
   return 0;
 }

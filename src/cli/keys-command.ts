@@ -1,7 +1,7 @@
 import type { ApiKey, IssuedApiKey } from "../client/index.js";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, listOption, parseCommand, requiredString, runGroup, stringOption } from "./command-args.js";
-import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table } from "../format/human-readable.js";
+import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table, terminalSafe } from "../format/human-readable.js";
 import { showResource } from "./show-command.js";
 import { UsageError } from "./usage-error.js";
 
@@ -124,14 +124,14 @@ ${JSON_HELP}${ENV_HELP}`,
   const now = new Date();
   process.stdout.write(
     [
-      `Issued key "${key.name}" (${key.prefix}), id ${key.id}`,
-      `  instance: ${key.instance_id ?? "all instances"}`,
-      `  scopes:   ${key.scopes.join(", ")}`,
-      `  expires:  ${absoluteAndRelative(key.expires_at, now)}`,
+      `Issued key "${terminalSafe(key.name)}" (${terminalSafe(key.prefix)}), id ${terminalSafe(key.id)}`,
+      `  instance: ${terminalSafe(key.instance_id ?? "all instances")}`,
+      `  scopes:   ${terminalSafe(key.scopes.join(", "))}`,
+      `  expires:  ${terminalSafe(absoluteAndRelative(key.expires_at, now))}`,
       "",
       "Its secret:",
       "",
-      key.secret,
+      terminalSafe(key.secret),
       "",
       "Save it now: this secret will not be shown again. It can be revoked, not recovered.",
       "",
@@ -159,6 +159,6 @@ ${ENV_HELP}`,
     printRawBody(response);
     return 0;
   }
-  process.stdout.write(`Revoked key ${id}: it is refused from now on.\n`);
+  process.stdout.write(`Revoked key ${terminalSafe(id)}: it is refused from now on.\n`);
   return 0;
 }

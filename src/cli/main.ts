@@ -2,6 +2,9 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config.js";
 import { ApiError, ApiUnreachableError, describeApiError } from "./api-client.js";
+import { terminalSafe } from "../format/human-readable.js";
+import { isUuid } from "../ids/uuid-v7.js";
+import { runCustomersAddKey } from "./customers-add-key.js";
 import { runCustomersCreate } from "./customers-create.js";
 import { runDeliveries } from "./deliveries-command.js";
 import { runInstances } from "./instances-command.js";
@@ -18,6 +21,8 @@ Usage:
   whatisup migrate                             apply database migrations and exit
   whatisup customers create --name NAME [--json]
                                                create a customer and its first API key
+  whatisup customers add-key --customer ID --name NAME [--json]
+                                               a new full key ("*") for an existing customer
   whatisup webhooks listen [--port 4000] [--secret whsec_...]
                                                a local receiver that prints deliveries
 
@@ -71,9 +76,20 @@ async function main(argv: string[]): Promise<number> {
 
 async function runCustomers(argv: string[]): Promise<number> {
   const [subcommand, ...rest] = argv;
-  if (subcommand !== "create") throw new UsageError('expected "customers create --name NAME [--json]"');
+  if (subcommand === "create") return runCustomersCreateCommand(rest);
+  if (subcommand === "add-key") return runCustomersAddKeyCommand(rest);
+  throw new UsageError('expected "customers create --name NAME [--json]" or "customers add-key --customer ID --name NAME [--json]"');
+}
+
+function customerKeyName(name: string | undefined): string {
+  if (name === undefined || name.trim() === "") throw new UsageError("--name is required");
+  if (name.length > 200) throw new UsageError("--name must be at most 200 characters");
+  return name;
+}
+
+async function runCustomersCreateCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: rest,
+    args: argv,
     options: { name: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean" } },
     strict: true,
   });
@@ -81,9 +97,29 @@ async function runCustomers(argv: string[]): Promise<number> {
     process.stdout.write("whatisup customers create --name NAME [--json]\n\nCreates a customer and its first API key (scopes [\"*\"]).\n");
     return 0;
   }
-  if (values.name === undefined || values.name.trim() === "") throw new UsageError("--name is required");
-  if (values.name.length > 200) throw new UsageError("--name must be at most 200 characters");
-  return runCustomersCreate(loadConfig(), values.name, values.json);
+  return runCustomersCreate(loadConfig(), customerKeyName(values.name), values.json);
+}
+
+async function runCustomersAddKeyCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      customer: { type: "string" },
+      name: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(
+      "whatisup customers add-key --customer ID --name NAME [--json]\n\nGives an existing customer a new API key with every scope (\"*\") that never expires: the way back in for a customer that lost its last full key. Works on the database, like customers create.\n",
+    );
+    return 0;
+  }
+  const customerId = values.customer?.toLowerCase();
+  if (customerId === undefined || !isUuid(customerId)) throw new UsageError("--customer must be a customer id (a UUID)");
+  return runCustomersAddKey(loadConfig(), customerId, customerKeyName(values.name), values.json);
 }
 
 async function runWebhooks(argv: string[]): Promise<number> {
@@ -113,20 +149,21 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    // Messages quote what came in (arguments, WHATISUP_API, a server's error): printed terminalSafe.
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(`whatisup: ${(error as Error).message}\nRun "whatisup --help" for usage.\n`);
+      process.stderr.write(`whatisup: ${terminalSafe((error as Error).message)}\nRun "whatisup --help" for usage.\n`);
       process.exitCode = 2;
     } else if (error instanceof ApiError) {
       process.stderr.write(describeApiError(error));
       process.exitCode = 1;
     } else if (error instanceof ApiUnreachableError) {
-      process.stderr.write(`whatisup: ${error.message}\n`);
+      process.stderr.write(`whatisup: ${terminalSafe(error.message)}\n`);
       process.exitCode = 1;
     } else if (error instanceof ConfigError) {
-      process.stderr.write(`whatisup: configuration: ${error.message}\n`);
+      process.stderr.write(`whatisup: configuration: ${terminalSafe(error.message)}\n`);
       process.exitCode = 2;
     } else {
-      process.stderr.write(`whatisup: ${(error as Error).message ?? String(error)}\n`);
+      process.stderr.write(`whatisup: ${terminalSafe((error as Error).message ?? String(error))}\n`);
       process.exitCode = 1;
     }
   },

@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import { verifyWebhookSignature } from "../crypto/webhook-signature.js";
+import { terminalSafe } from "../format/human-readable.js";
 
 /**
  * A tiny local receiver for trying webhooks out: prints one line per delivery and, given the
@@ -22,7 +23,8 @@ export function runWebhooksListen(port: number, secret: string | undefined): Pro
       } catch {
         // not JSON: print it as it came
       }
-      process.stdout.write(`${new Date().toISOString()} signature=${signature} ${summary}\n`);
+      // Whoever can reach the port writes the body: it must not reach the terminal raw.
+      process.stdout.write(`${new Date().toISOString()} signature=${signature} ${terminalSafe(summary)}\n`);
       response.statusCode = signature === "INVALID" ? 400 : 200;
       response.end();
     });

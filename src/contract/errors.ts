@@ -19,6 +19,7 @@ export const ERROR_STATUS = {
   method_not_allowed: 405,
   request_timeout: 408,
   instance_unavailable: 409,
+  key_limit_reached: 409,
   validation_failed: 400,
   payload_too_large: 413,
   unsupported_media_type: 415,

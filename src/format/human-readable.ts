@@ -41,23 +41,46 @@ export function absoluteAndRelative(iso: string | null | undefined, now: Date = 
   return `${iso} (${relativeTime(iso, now)})`;
 }
 
-/** Columns aligned with two spaces between them, a header row, no trailing spaces. */
+/**
+ * Characters a terminal acts on rather than shows: C0 controls (ESC starts colour and cursor
+ * sequences, CR and LF forge lines, BEL, TAB), DEL, C1 controls (U+009B is a CSI by itself on
+ * some terminals) and the bidi overrides and isolates, which reorder what follows them.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * `text` with each character of UNPRINTABLE written as a visible escape (`\n`, `\u001b`), so that
+ * a name or a URL from the API prints as text and cannot drive the operator's terminal or add a
+ * row to a table. Backslashes are left as they are: this is for reading, not for parsing back.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(UNPRINTABLE, (char) => NAMED[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/**
+ * Columns aligned with two spaces between them, a header row, no trailing spaces. Every cell is
+ * made terminalSafe (its width is then the escape's), so no caller has to remember to.
+ */
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((header, column) =>
-    Math.max(displayWidth(header), ...rows.map((row) => displayWidth(row[column] ?? ""))),
+  const safeRows = rows.map((row) => row.map(terminalSafe));
+  const safeHeaders = headers.map((header) => terminalSafe(header.toUpperCase()));
+  const widths = safeHeaders.map((header, column) =>
+    Math.max(displayWidth(header), ...safeRows.map((row) => displayWidth(row[column] ?? ""))),
   );
   const line = (cells: string[]): string =>
     cells
       .map((cell, column) => (column === cells.length - 1 ? cell : pad(cell, widths[column] ?? 0)))
       .join("  ")
       .trimEnd();
-  return `${[line(headers.map((header) => header.toUpperCase())), ...rows.map(line)].join("\n")}\n`;
+  return `${[line(safeHeaders), ...safeRows.map(line)].join("\n")}\n`;
 }
 
-/** `label: value` lines with the values aligned. */
+/** `label: value` lines with the values aligned, both terminalSafe. */
 export function keyValues(pairs: Array<[string, string]>): string {
-  const width = Math.max(0, ...pairs.map(([label]) => displayWidth(label) + 1));
-  return pairs.map(([label, value]) => `${pad(`${label}:`, width)}  ${value}`.trimEnd()).join("\n") + "\n";
+  const safePairs = pairs.map(([label, value]) => [terminalSafe(label), terminalSafe(value)] as const);
+  const width = Math.max(0, ...safePairs.map(([label]) => displayWidth(label) + 1));
+  return safePairs.map(([label, value]) => `${pad(`${label}:`, width)}  ${value}`.trimEnd()).join("\n") + "\n";
 }
 
 function pad(text: string, width: number): string {

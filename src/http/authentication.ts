@@ -11,6 +11,7 @@ import type { MetricsSink } from "../metrics/metrics.js";
 import type { BucketState, RateLimiter } from "../rate-limit/token-buckets.js";
 import { nowTimestamp } from "../time/timestamps.js";
 import type { App } from "./app-types.js";
+import { clientAddress } from "./client-address.js";
 import type { RouteAccess } from "./route-access.js";
 
 /** What the authentication hook uses. */
@@ -20,6 +21,8 @@ export type AuthenticationDependencies = {
   db: Db;
   lastUsed: LastUsedRecorder;
   keyLimits: RateLimiter;
+  /** One bucket per customer, spent beside the key's. */
+  customerLimits: RateLimiter;
   /** Where authentication outcomes and 429s are counted; absent when metrics are off. */
   metrics?: Pick<MetricsSink, "authOutcome" | "rateLimited">;
 };
@@ -48,14 +51,23 @@ export function installAuthentication(app: App, context: AuthenticationDependenc
     context.lastUsed.noteUse(key.id, now);
 
     const access = request.is404 ? undefined : request.routeOptions.config.access;
-    // A route that only reports the bucket answers even when it is empty: that is how a
+    // A route that only reports the buckets answers even when they are empty: that is how a
     // throttled client learns when to come back.
-    const spends = access?.spendsToken !== false;
-    const bucket = spends ? await context.keyLimits.take(key.id) : await context.keyLimits.peek(key.id);
-    setRateLimitHeaders(reply, bucket);
-    if (spends && !bucket.allowed) {
-      context.metrics?.rateLimited("key");
-      throw rateLimited(bucket);
+    if (access?.spendsToken === false) {
+      setRateLimitHeaders(reply, await context.keyLimits.peek(key.id));
+    } else {
+      const bucket = await context.keyLimits.take(key.id);
+      setRateLimitHeaders(reply, bucket);
+      if (!bucket.allowed) {
+        context.metrics?.rateLimited("key");
+        throw rateLimited(bucket, `This API key has used its ${bucket.limit} requests of burst.`);
+      }
+      // A customer's keys share one more bucket, so that minting keys does not multiply its rate.
+      const shared = await context.customerLimits.take(key.customer_id);
+      if (!shared.allowed) {
+        context.metrics?.rateLimited("customer");
+        throw rateLimited(shared, `This customer's keys together have used their ${shared.limit} requests of burst.`);
+      }
     }
 
     if (access) await authorize(context, request, access);
@@ -68,10 +80,24 @@ export function installAuthentication(app: App, context: AuthenticationDependenc
   });
 }
 
+/**
+ * The one Authorization header. Node keeps the first of several and drops the rest, while a proxy
+ * in front may read the last: two headers are refused rather than let the two disagree.
+ */
+function authorizationHeader(request: FastifyRequest): string | undefined {
+  const raw = request.raw.rawHeaders;
+  let count = 0;
+  for (let index = 0; index < raw.length; index += 2) {
+    if (raw[index]!.toLowerCase() === "authorization") count += 1;
+  }
+  if (count > 1) throw new AppError("auth_malformed", "Send exactly one Authorization header.");
+  return request.headers.authorization;
+}
+
 /** The verified credential of the request's key; refusals are counted by their code. */
 async function authenticate(context: AuthenticationDependencies, request: FastifyRequest, now: string): Promise<KeyCredential> {
   try {
-    return await context.verifier.verify(request.headers.authorization, request.ip, now);
+    return await context.verifier.verify(authorizationHeader(request), clientAddress(request), now);
   } catch (error) {
     if (error instanceof AppError) {
       context.metrics?.authOutcome(error.code);
@@ -87,11 +113,11 @@ export function setRateLimitHeaders(reply: FastifyReply, bucket: BucketState): v
   reply.header("x-ratelimit-reset", String(Math.ceil(bucket.resetAt / 1000)));
 }
 
-function rateLimited(bucket: BucketState): AppError {
+function rateLimited(bucket: BucketState, what: string): AppError {
   const seconds = Math.max(1, Math.ceil(bucket.retryAfterMs / 1000));
   return new AppError(
     "rate_limited",
-    `This API key has used its ${bucket.limit} requests of burst. Retry in ${seconds} s.`,
+    `${what} Retry in ${seconds} s.`,
     { retry_after_seconds: seconds },
     { "retry-after": String(seconds) },
   );

@@ -33,8 +33,12 @@ export function installErrorHandler(app: App): void {
 /**
  * Errors Fastify raises while routing, before any hook runs: a URL that cannot be decoded, or a
  * path parameter beyond the router's limit. Both are answered in the envelope like any other.
+ * The `/v1` hook that sets `Cache-Control: no-store` never runs for them, so it is set here, on
+ * every such answer: which context a path that cannot be routed belongs to is not known, and an
+ * error is not worth caching anyway.
  */
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header("cache-control", "no-store");
   const field = error.code === "FST_ERR_MAX_PARAM_LENGTH" ? "params" : "url";
   sendError(request, reply, validationFailed([{ field, message: "is not a valid path" }]));
 }

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import type { PinoLoggerOptions } from "fastify/types/logger.js";
 
 /**
@@ -30,7 +31,9 @@ export function loggerOptions(level: string): PinoLoggerOptions {
     },
     serializers: {
       req(request: { method: string; url: string; ip?: string; id?: string }) {
-        return { method: request.method, path: loggablePath(request.url), ip: request.ip };
+        // A forwarded address is text a client may have written: only an IP address is logged.
+        const ip = request.ip !== undefined && isIP(request.ip) !== 0 ? request.ip : "not an address";
+        return { method: request.method, path: loggablePath(request.url), ip };
       },
       res(reply: { statusCode: number }) {
         return { status: reply.statusCode };

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import type { KeyActor } from "../audit/actor.js";
+import { clientAddress } from "./client-address.js";
 
 const MAX_USER_AGENT_LENGTH = 512;
 
@@ -8,7 +9,7 @@ export function requestActor(request: FastifyRequest): KeyActor {
   return {
     type: "api_key",
     key: request.apiKey,
-    ip: request.ip,
+    ip: clientAddress(request),
     userAgent: request.headers["user-agent"]?.slice(0, MAX_USER_AGENT_LENGTH) ?? null,
     requestId: request.id,
   };

@@ -1,4 +1,4 @@
-import { Ajv, type Options } from "ajv";
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import type { FastifySchemaCompiler } from "fastify";
 
@@ -15,5 +15,82 @@ const textAjv = createAjv({ coerceTypes: true });
 
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
   const ajv = httpPart === "body" ? bodyAjv : textAjv;
-  return ajv.compile(schema as object);
+  return refusingUnstorableText(ajv.compile(schema as object));
 };
+
+/**
+ * Every part a route validates (params, body, query) is first searched for text neither database
+ * can store as sent: PostgreSQL refuses U+0000 in text columns and lone surrogates in jsonb, and
+ * SQLite would keep what PostgreSQL refuses. Checked here, the rule holds for every field of every
+ * route, on both databases, before any schema or handler sees the value.
+ */
+function refusingUnstorableText(validate: ValidateFunction): ValidateFunction {
+  const check = ((data: unknown, context?: Parameters<ValidateFunction>[1]) => {
+    const issue = firstUnstorableText(data);
+    if (issue) {
+      check.errors = [issue];
+      return false;
+    }
+    const valid = validate(data, context);
+    check.errors = validate.errors;
+    return valid;
+  }) as ValidateFunction;
+  // Fastify hands Ajv the value's parent (so that Ajv may coerce it in place) only when it finds this.
+  check.schemaEnv = validate.schemaEnv;
+  return check;
+}
+
+// Without the `u` flag a regular expression sees UTF-16 code units, which is what is checked: a
+// high surrogate not followed by a low one, or a low one not preceded by a high one.
+const NUL = /\u0000/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function textFault(text: string): string | null {
+  if (NUL.test(text)) return "U+0000 (NUL)";
+  if (LONE_SURROGATE.test(text)) return "a lone UTF-16 surrogate (not well-formed Unicode)";
+  return null;
+}
+
+/** Where a value sits, as a chain to its parent: a deep body costs no copied paths. */
+type Place = { parent: Place | null; segment: string } | null;
+type Pending = { value: unknown; place: Place } | { key: string; place: Place };
+
+/**
+ * The first string or object key, in document order, that holds a fault. A key is reported on
+ * the object that holds it, so the answer does not echo the offending text. The walk keeps its
+ * own stack: a 64 KiB body can nest deeper than the call stack allows.
+ */
+function firstUnstorableText(root: unknown): ErrorObject | null {
+  const pending: Pending[] = [{ value: root, place: null }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if ("key" in next) {
+      const fault = textFault(next.key);
+      if (fault) return textIssue(next.place, `has a field name that contains ${fault}`);
+      continue;
+    }
+    const { value, place } = next;
+    if (typeof value === "string") {
+      const fault = textFault(value);
+      if (fault) return textIssue(place, `must not contain ${fault}`);
+    } else if (Array.isArray(value)) {
+      for (let index = value.length - 1; index >= 0; index -= 1) {
+        pending.push({ value: value[index], place: { parent: place, segment: String(index) } });
+      }
+    } else if (typeof value === "object" && value !== null) {
+      const entries = Object.entries(value);
+      for (let index = entries.length - 1; index >= 0; index -= 1) {
+        const [key, child] = entries[index]!;
+        pending.push({ value: child, place: { parent: place, segment: key } }, { key, place });
+      }
+    }
+  }
+  return null;
+}
+
+/** In Ajv's shape (a JSON Pointer path), so that the error handler names the field as for any other. */
+function textIssue(place: Place, message: string): ErrorObject {
+  const segments: string[] = [];
+  for (let at = place; at !== null; at = at.parent) segments.unshift(at.segment);
+  const instancePath = segments.map((segment) => `/${segment.replace(/~/g, "~0").replace(/\//g, "~1")}`).join("");
+  return { keyword: "text", instancePath, schemaPath: "", message, params: {} };
+}

@@ -6,7 +6,7 @@ import type { Db } from "../db/schema.js";
 export type MetricsSink = {
   /** `ok`, or the error code authentication answered with. */
   authOutcome(outcome: string): void;
-  rateLimited(bucket: "key" | "auth_failures"): void;
+  rateLimited(bucket: "key" | "customer" | "auth_failures"): void;
   webhookAttempt(outcome: "success" | "failure"): void;
   /** How long a committed revocation waited before every node had stopped honouring its keys. */
   revocationSettled(waitedMs: number, by: "acknowledged" | "distrust_window"): void;
@@ -44,7 +44,7 @@ export class AppMetrics implements MetricsSink {
     });
     this.rateLimitRefusals = new Counter({
       name: "whatisup_rate_limit_refusals_total",
-      help: "Requests refused 429 rate_limited, by bucket: key (per API key) or auth_failures (per address)",
+      help: "Requests refused 429 rate_limited, by bucket: key (per API key), customer (all of a customer's keys) or auth_failures (per client network)",
       labelNames: ["bucket"],
       registers,
     });
@@ -95,7 +95,7 @@ export class AppMetrics implements MetricsSink {
     this.authOutcomes.inc({ outcome });
   }
 
-  rateLimited(bucket: "key" | "auth_failures"): void {
+  rateLimited(bucket: "key" | "customer" | "auth_failures"): void {
     this.rateLimitRefusals.inc({ bucket });
   }
 

@@ -19,7 +19,6 @@ tokens = math.min(burst, tokens + math.max(0, now - at) * per_ms)
 local allowed = 0
 if tokens >= 1 then allowed = 1 end
 if action == 'take' and allowed == 1 then tokens = tokens - 1 end
-if action == 'refund' then tokens = math.min(burst, tokens + 1) end
 if action ~= 'peek' then
   redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
   redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / per_ms) + 1000)
@@ -45,11 +44,7 @@ export class RedisRateLimiter implements RateLimiter {
     return this.run(name, "peek");
   }
 
-  async refund(name: string): Promise<void> {
-    await this.run(name, "refund");
-  }
-
-  private async run(name: string, action: "take" | "peek" | "refund"): Promise<BucketState> {
+  private async run(name: string, action: "take" | "peek"): Promise<BucketState> {
     const { burst, refillPerSecond } = this.settings;
     const command = (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<[number, string, string]>>)
       .whatisupBucket!;
@@ -89,10 +84,6 @@ export class FallbackRateLimiter implements RateLimiter {
 
   peek(name: string): Promise<BucketState> {
     return this.shared.peek(name).catch((error: unknown) => this.fallBack(error).peek(name));
-  }
-
-  refund(name: string): Promise<void> {
-    return this.shared.refund(name).catch((error: unknown) => this.fallBack(error).refund(name));
   }
 
   private fallBack(error: unknown): RateLimiter {

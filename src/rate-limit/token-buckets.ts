@@ -18,8 +18,6 @@ export type BucketState = {
 export interface RateLimiter {
   take(name: string): Promise<BucketState>;
   peek(name: string): Promise<BucketState>;
-  /** Gives back a token taken in advance for something that turned out not to cost one. */
-  refund(name: string): Promise<void>;
 }
 
 type Bucket = { tokens: number; updatedAt: number };
@@ -45,11 +43,7 @@ export class MemoryRateLimiter implements RateLimiter {
     return this.settle(name, "peek");
   }
 
-  async refund(name: string): Promise<void> {
-    this.settle(name, "refund");
-  }
-
-  private settle(name: string, action: "take" | "peek" | "refund"): BucketState {
+  private settle(name: string, action: "take" | "peek"): BucketState {
     const now = this.now();
     const { burst, refillPerSecond } = this.settings;
     const bucket = this.buckets.get(name) ?? { tokens: burst, updatedAt: now };
@@ -57,7 +51,6 @@ export class MemoryRateLimiter implements RateLimiter {
     bucket.updatedAt = now;
     const allowed = bucket.tokens >= 1;
     if (action === "take" && allowed) bucket.tokens -= 1;
-    if (action === "refund") bucket.tokens = Math.min(burst, bucket.tokens + 1);
     this.remember(name, bucket);
     return {
       allowed,

@@ -14,6 +14,7 @@ export type RouteDependencies = {
   cloudApi: CloudApiConfig | null;
   /** Creating a webhook endpoint checks where its URL resolves. */
   webhookDestinations: DestinationPolicy;
-  /** `GET /v1/limits` reports the calling key's bucket. */
+  /** `GET /v1/limits` reports the calling key's bucket and its customer's. */
   keyLimits: RateLimiter;
+  customerLimits: RateLimiter;
 };

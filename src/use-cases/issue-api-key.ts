@@ -1,8 +1,9 @@
-import { insertApiKey } from "../api-keys/api-key-repository.js";
+import { countActiveKeys, insertApiKey } from "../api-keys/api-key-repository.js";
 import type { Actor, KeyActor } from "../audit/actor.js";
 import { recordAuditEvent } from "../audit/audit-repository.js";
 import type { IssuedApiKey } from "../contract/api-key.js";
 import { scopesBeyond } from "../contract/scopes.js";
+import { lockCustomer } from "../customers/customer-repository.js";
 import { keyDigest } from "../crypto/key-digest.js";
 import { displayPrefix, generateKey } from "../crypto/key-format.js";
 import { AppError } from "../errors/app-error.js";
@@ -23,8 +24,9 @@ export type IssueApiKeyInput = {
 
 /**
  * `POST /v1/api-keys`: a key issued by a key. It never holds a scope its issuer lacks nor outlives
- * an expiring issuer (403 scope_escalation), and it is bound only to a live instance of the
- * customer (404 instance_not_found).
+ * an expiring issuer (403 scope_escalation), it is bound only to a live instance of the
+ * customer (404 instance_not_found), and a customer holds at most MAX_ACTIVE_KEYS active keys
+ * (409 key_limit_reached).
  */
 export async function issueApiKey(write: Write, actor: KeyActor, input: IssueApiKeyInput): Promise<IssuedApiKey> {
   const issuer = actor.key;
@@ -44,6 +46,13 @@ export async function issueApiKey(write: Write, actor: KeyActor, input: IssueApi
   }
   if (input.instanceId !== null && !(await lockLiveInstance(write.tx, write.dialect, issuer.customer_id, input.instanceId))) {
     throw new AppError("instance_not_found", "No such instance to bind the key to.", { instance_id: input.instanceId });
+  }
+  await lockCustomer(write.tx, write.dialect, issuer.customer_id);
+  const active = await countActiveKeys(write.tx, issuer.customer_id, nowTimestamp());
+  if (active >= write.maxActiveKeys) {
+    throw new AppError("key_limit_reached", `This customer already has ${active} active keys, the most it may hold. Revoke one first.`, {
+      max_active_keys: write.maxActiveKeys,
+    });
   }
   return storeNewKey(write, actor, issuer.customer_id, { name: input.name, instanceId: input.instanceId, scopes, expiresAt });
 }

@@ -2,6 +2,7 @@ import { findApiKey, markRevoked, type KeySelection } from "../api-keys/api-key-
 import type { Actor, KeyActor } from "../audit/actor.js";
 import { recordAuditEvent } from "../audit/audit-repository.js";
 import type { ApiKey } from "../contract/api-key.js";
+import { ALL_SCOPES } from "../contract/scopes.js";
 import { AppError } from "../errors/app-error.js";
 import { nowTimestamp } from "../time/timestamps.js";
 import type { Write } from "./write.js";
@@ -44,10 +45,18 @@ export async function revokeApiKeys(
 
 /**
  * `DELETE /v1/api-keys/:id`: another customer's key, or an unknown id, is 404 api_key_not_found;
- * revoking a revoked key changes nothing.
+ * revoking a revoked key changes nothing. Only a key holding `*` may revoke a key holding `*`: a
+ * narrower key (say, one that only rotates keys) could otherwise revoke the customer's full keys,
+ * and with the last one gone lock the customer out.
  */
 export async function revokeApiKey(write: Write, actor: KeyActor, input: { id: string }): Promise<void> {
   const customerId = actor.key.customer_id;
-  if (!(await findApiKey(write.tx, customerId, input.id))) throw new AppError("api_key_not_found", "No such API key.");
+  const target = await findApiKey(write.tx, customerId, input.id);
+  if (!target) throw new AppError("api_key_not_found", "No such API key.");
+  if (target.scopes.includes(ALL_SCOPES) && !actor.key.scopes.includes(ALL_SCOPES)) {
+    throw new AppError("insufficient_scope", `Only a key holding ${ALL_SCOPES} can revoke a key that holds ${ALL_SCOPES}.`, {
+      required: ALL_SCOPES,
+    });
+  }
   await revokeApiKeys(write, actor, { customerId, keys: { ids: [input.id] } });
 }

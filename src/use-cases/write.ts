@@ -19,6 +19,8 @@ export type WriteDependencies = {
   secrets: SecretBox;
   /** Writes the webhook deliveries of each event. */
   outbox: Outbox;
+  /** How many active keys a customer may hold when it issues one more (MAX_ACTIVE_KEYS). */
+  maxActiveKeys: number;
   /**
    * Tells every node of a revocation, and after commit waits until none honours the keys. The
    * CLI has none: it never revokes.
@@ -86,7 +88,7 @@ async function checkActingKey(tx: Tx, dialect: SqlDialect, actor: KeyActor): Pro
 
 /** The dependencies of writes as a process (the server, the CLI) sets them up from its settings. */
 export function writeDependencies(
-  config: Pick<Config, "webhooks">,
+  config: Pick<Config, "webhooks" | "maxActiveKeys">,
   dialect: SqlDialect,
   pepper: string,
   revocations: Pick<RevocationChannel, "announce"> | null,
@@ -96,6 +98,7 @@ export function writeDependencies(
     pepper,
     secrets: new SecretBox(pepper),
     outbox: new Outbox(config.webhooks.retryDelaysMs[0] ?? 0),
+    maxActiveKeys: config.maxActiveKeys,
     revocations,
   };
 }

@@ -11,11 +11,13 @@ export type DestinationPolicy = { allowLoopback: boolean };
 
 export class DestinationError extends Error {}
 
-const loopback = new BlockList();
-loopback.addSubnet("127.0.0.0", 8, "ipv4");
-loopback.addAddress("::1", "ipv6");
+const loopback = { ipv4: new BlockList(), ipv6: new BlockList() };
+loopback.ipv4.addSubnet("127.0.0.0", 8, "ipv4");
+loopback.ipv6.addAddress("::1", "ipv6");
 
-const internal = new BlockList();
+// One list per family: a shared BlockList would judge IPv4-mapped addresses by the IPv4 rules on
+// its own, and no other form that carries an IPv4 address; blockedReason reads them all alike.
+const internal = { ipv4: new BlockList(), ipv6: new BlockList() };
 for (const [network, prefix] of [
   ["0.0.0.0", 8],
   ["10.0.0.0", 8],
@@ -31,29 +33,80 @@ for (const [network, prefix] of [
   ["224.0.0.0", 4],
   ["240.0.0.0", 4],
 ] as const) {
-  internal.addSubnet(network, prefix, "ipv4");
+  internal.ipv4.addSubnet(network, prefix, "ipv4");
 }
 for (const [network, prefix] of [
   ["::", 128],
-  ["64:ff9b::", 96],
+  // NAT64 for local use (RFC 8215): where the IPv4 address sits in it depends on how that
+  // network's translator is set up, so it cannot be read back and judged.
+  ["64:ff9b:1::", 48],
   ["100::", 64],
   ["2001:db8::", 32],
   ["fc00::", 7], // unique local, including AWS's metadata address fd00:ec2::254
   ["fe80::", 10],
   ["ff00::", 8],
 ] as const) {
-  internal.addSubnet(network, prefix, "ipv6");
+  internal.ipv6.addSubnet(network, prefix, "ipv6");
 }
 
-/** Why an address may not receive webhooks, or null when it may. */
+/**
+ * Why an address may not receive webhooks, or null when it may. An IPv6 address that carries
+ * IPv4 addresses (embeddedIpv4) is refused when any of them would be, for the reason it would
+ * be: a packet to it ends up at that IPv4 host, through the kernel, a 6to4 or Teredo relay or a
+ * NAT64 translator. So one that carries 127.0.0.1 is loopback, allowed when loopback is.
+ */
 export function blockedReason(address: string, policy: DestinationPolicy): string | null {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-  const plain = mapped ?? address;
-  const family = isIP(plain) === 6 ? "ipv6" : "ipv4";
-  if (isIP(plain) === 0) return "is not an IP address";
-  if (loopback.check(plain, family)) return policy.allowLoopback ? null : "is a loopback address";
-  if (internal.check(plain, family)) return "is a private, link-local or reserved address";
+  const family = isIP(address);
+  if (family === 0) return "is not an IP address";
+  if (family === 4) return familyReason(address, "ipv4", policy);
+  const own = familyReason(address, "ipv6", policy);
+  if (own !== null) return own;
+  for (const embedded of embeddedIpv4(address)) {
+    const reason = familyReason(embedded, "ipv4", policy);
+    if (reason !== null) return `embeds ${embedded}, which ${reason}`;
+  }
   return null;
+}
+
+function familyReason(address: string, family: "ipv4" | "ipv6", policy: DestinationPolicy): string | null {
+  if (loopback[family].check(address, family)) return policy.allowLoopback ? null : "is a loopback address";
+  if (internal[family].check(address, family)) return "is a private, link-local or reserved address";
+  return null;
+}
+
+/**
+ * The IPv4 addresses an IPv6 address carries, by the form its prefix says it has:
+ * IPv4-mapped ::ffff:0:0/96 and IPv4-translated ::ffff:0:0:0/96 (the last 32 bits),
+ * IPv4-compatible ::/96 (the last 32 bits; :: and ::1 are not IPv4 addresses),
+ * 6to4 2002::/16 (bits 16 to 47), Teredo 2001::/32 (the server in bits 32 to 63, the client in
+ * the last 32 bits inverted) and NAT64's well-known 64:ff9b::/96 (the last 32 bits).
+ */
+function embeddedIpv4(address: string): string[] {
+  const groups = ipv6Groups(address);
+  const [g0, g1, g2, g3, g4, g5, g6, g7] = groups as [number, number, number, number, number, number, number, number];
+  const zero = (from: number, to: number) => groups.slice(from, to).every((group) => group === 0);
+  const last = dotted(g6, g7);
+  if (zero(0, 5) && g5 === 0xffff) return [last];
+  if (zero(0, 4) && g4 === 0xffff && g5 === 0) return [last];
+  if (zero(0, 6)) return g6 === 0 && g7 <= 1 ? [] : [last];
+  if (g0 === 0x2002) return [dotted(g1, g2)];
+  if (g0 === 0x2001 && g1 === 0) return [dotted(g2, g3), dotted(g6 ^ 0xffff, g7 ^ 0xffff)];
+  if (g0 === 0x64 && g1 === 0xff9b && zero(2, 6)) return [last];
+  return [];
+}
+
+/** The eight 16-bit groups of an address isIP calls IPv6 (a zone, "%eth0", is dropped). */
+function ipv6Groups(address: string): number[] {
+  const text = address.replace(/%.*$/, "").replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) =>
+    [(Number(a) << 8) | Number(b), (Number(c) << 8) | Number(d)].map((group) => group.toString(16)).join(":"),
+  );
+  const [head, tail] = text.split("::").map((part) => (part === "" ? [] : part.split(":").map((group) => parseInt(group, 16))));
+  if (tail === undefined) return head!;
+  return [...head!, ...Array<number>(8 - head!.length - tail.length).fill(0), ...tail];
+}
+
+function dotted(high: number, low: number): string {
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join(".");
 }
 
 /** The URL's own shape: absolute http(s), a host, no credentials. Returns the problem or null. */

@@ -29,6 +29,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     database: freshDatabase(),
     keyPepper: TEST_PEPPER,
     lastUsedFlushMs: 3_600_000,
+    // The per-customer bucket is test/customer-limits.test.ts's: elsewhere it stays out of the way.
+    customerRateLimit: { burst: 1e9, refillPerSecond: 1e9 },
     ...overrides,
   };
 }
@@ -42,7 +44,7 @@ export async function buildTestApp(overrides: Partial<Config> = {}, options: App
 export type TestCustomer = { customer: Customer; key: IssuedApiKey; secret: string };
 
 /** Runs use cases on `db` outside any app, as the CLI does (no revocation channel: no revoking). */
-export function writerOn(db: Db, pepper = TEST_PEPPER, dialect: SqlDialect = TEST_DIALECT, config: Pick<Config, "webhooks"> = loadConfig({})): Writer {
+export function writerOn(db: Db, pepper = TEST_PEPPER, dialect: SqlDialect = TEST_DIALECT, config: Pick<Config, "webhooks" | "maxActiveKeys"> = loadConfig({})): Writer {
   return createWriter(db, writeDependencies(config, dialect, pepper, null));
 }
 

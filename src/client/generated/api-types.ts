@@ -41,7 +41,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -135,7 +135,7 @@ export interface paths {
                         "text/plain": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -235,7 +235,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -255,7 +255,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -312,7 +312,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -332,7 +332,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -393,7 +393,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -413,7 +413,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -433,7 +433,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -478,7 +478,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -499,7 +499,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -519,7 +519,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -539,7 +539,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -623,7 +623,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -644,7 +644,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -667,7 +667,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -690,7 +690,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -713,7 +713,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -737,7 +737,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -760,7 +760,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -871,7 +871,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -892,7 +892,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -915,7 +915,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -938,7 +938,30 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `key_limit_reached`. */
+                409: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -961,7 +984,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -984,7 +1007,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1008,7 +1031,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1031,7 +1054,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1117,7 +1140,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1138,7 +1161,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1161,7 +1184,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1184,7 +1207,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1207,7 +1230,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1230,7 +1253,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1254,7 +1277,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1277,7 +1300,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1332,7 +1355,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1353,7 +1376,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1376,7 +1399,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1399,7 +1422,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1422,7 +1445,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1445,7 +1468,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1469,7 +1492,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1492,7 +1515,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1587,7 +1610,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1608,7 +1631,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1631,7 +1654,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1654,7 +1677,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1677,7 +1700,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1701,7 +1724,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1724,7 +1747,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1815,7 +1838,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1836,7 +1859,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1859,7 +1882,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1882,7 +1905,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1905,7 +1928,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1929,7 +1952,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1952,7 +1975,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2044,7 +2067,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2065,7 +2088,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2088,7 +2111,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2111,7 +2134,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2134,7 +2157,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2157,7 +2180,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2181,7 +2204,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2204,7 +2227,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2259,7 +2282,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2280,7 +2303,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2303,7 +2326,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2326,7 +2349,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2349,7 +2372,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2372,7 +2395,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2396,7 +2419,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2419,7 +2442,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2523,7 +2546,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2544,7 +2567,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2567,7 +2590,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2590,7 +2613,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2613,7 +2636,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2637,7 +2660,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2660,7 +2683,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2688,7 +2711,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The calling key's rate-limit headroom; this request spends no token
+         * The rate-limit headroom of the calling key and of its customer; this request spends no token
          * @description Requires any valid API key (no scope).
          *
          *     Any key, instance-bound or not.
@@ -2724,6 +2747,17 @@ export interface paths {
                                  */
                                 reset_at: string;
                             };
+                            per_customer: {
+                                /** @description The bucket's capacity (burst) */
+                                limit: number;
+                                /** @description Requests available now */
+                                remaining: number;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO 8601, UTC, with milliseconds
+                                 */
+                                reset_at: string;
+                            };
                         };
                     };
                 };
@@ -2740,7 +2774,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2761,7 +2795,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2784,7 +2818,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2807,7 +2841,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2830,7 +2864,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2854,7 +2888,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2877,7 +2911,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2980,7 +3014,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3001,7 +3035,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3024,7 +3058,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3047,7 +3081,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3070,7 +3104,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3093,7 +3127,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3116,7 +3150,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3140,7 +3174,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3163,7 +3197,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3249,7 +3283,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3270,7 +3304,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3293,7 +3327,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3316,7 +3350,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3339,7 +3373,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3363,7 +3397,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3386,7 +3420,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3466,7 +3500,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3487,7 +3521,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3510,7 +3544,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3533,7 +3567,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3556,7 +3590,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3579,7 +3613,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3603,7 +3637,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3626,7 +3660,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3708,7 +3742,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3729,7 +3763,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3752,7 +3786,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3775,7 +3809,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3798,7 +3832,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3821,7 +3855,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3845,7 +3879,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3868,7 +3902,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3923,7 +3957,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3944,7 +3978,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3967,7 +4001,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3990,7 +4024,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4013,7 +4047,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4036,7 +4070,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4060,7 +4094,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4083,7 +4117,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4204,7 +4238,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4225,7 +4259,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4248,7 +4282,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4271,7 +4305,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4294,7 +4328,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4318,7 +4352,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4341,7 +4375,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4458,7 +4492,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4479,7 +4513,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4502,7 +4536,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4525,7 +4559,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4548,7 +4582,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4571,7 +4605,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4595,7 +4629,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4618,7 +4652,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;

@@ -17,7 +17,7 @@ export function registerIssueApiKey(app: App, { write }: Pick<RouteDependencies,
         body: IssueApiKeyBody,
         response: {
           201: IssuedApiKeySchema,
-          ...errorResponses(...AUTHENTICATED_ERRORS, "instance_scoped_key", "scope_escalation", "instance_not_found"),
+          ...errorResponses(...AUTHENTICATED_ERRORS, "instance_scoped_key", "scope_escalation", "instance_not_found", "key_limit_reached"),
         },
       },
     },
@@ -35,6 +35,14 @@ export function registerIssueApiKey(app: App, { write }: Pick<RouteDependencies,
   );
 }
 
+/**
+ * The API writes timestamps with a 4-digit year, and compares them as text. An instant after year
+ * 9999 in UTC (reachable with an offset, e.g. 9999-12-31T23:59:59.999-01:00) would be written
+ * with a 6-digit `+` year, which sorts before every 4-digit one: it is refused as such.
+ */
+const LATEST_TIMESTAMP = "9999-12-31T23:59:59.999Z";
+const LATEST_MILLIS = Date.parse(LATEST_TIMESTAMP);
+
 /** `expires_at` as the one timestamp format; null (never) stays null. */
 function futureTimestamp(value: string | null): string | null {
   if (value === null) return null;
@@ -43,9 +51,11 @@ function futureTimestamp(value: string | null): string | null {
   if (Number.isNaN(millis)) {
     throw validationFailed([{ field: "body.expires_at", message: "is not a date-time this server can read" }]);
   }
-  const timestamp = toTimestamp(millis);
-  if (timestamp <= toTimestamp(Date.now())) {
+  if (millis > LATEST_MILLIS) {
+    throw validationFailed([{ field: "body.expires_at", message: `must be no later than ${LATEST_TIMESTAMP} in UTC` }]);
+  }
+  if (millis <= Date.now()) {
     throw validationFailed([{ field: "body.expires_at", message: "must be in the future" }]);
   }
-  return timestamp;
+  return toTimestamp(millis);
 }

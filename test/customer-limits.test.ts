@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { Config } from "../src/config.js";
+import type { App } from "../src/http/app-types.js";
+import { bearer, buildTestApp, createTestCustomer, expectError, issueKey, TIMESTAMP } from "./helpers/test-app.js";
+
+/**
+ * Issue 11, row 4: one key's bucket no longer multiplies by minting keys. All of a customer's keys
+ * share a second bucket (CUSTOMER_RATE_LIMIT_*), and a customer holds at most MAX_ACTIVE_KEYS
+ * active keys (409 key_limit_reached).
+ */
+
+let app: App;
+afterEach(() => app?.close());
+
+async function start(overrides: Partial<Config>): Promise<void> {
+  app = await buildTestApp({ rateLimit: { burst: 100, refillPerSecond: 0.001 }, ...overrides });
+}
+
+describe("the per-customer bucket", () => {
+  it("is shared by all of a customer's keys: minted keys do not multiply the rate", async () => {
+    await start({ customerRateLimit: { burst: 6, refillPerSecond: 0.001 } });
+    const acme = await createTestCustomer(app);
+    const minted = await issueKey(app, acme.secret, { name: "minted" });
+    const otherCustomer = await createTestCustomer(app, "Globex");
+    // The issue spent one of the six; five more across both keys.
+    for (const secret of [acme.secret, minted.secret, acme.secret, minted.secret, minted.secret]) {
+      expect((await app.inject({ url: "/v1/api-keys", headers: bearer(secret) })).statusCode).toBe(200);
+    }
+    const refused = await app.inject({ url: "/v1/api-keys", headers: bearer(minted.secret) });
+    const body = expectError(refused, 429, "rate_limited");
+    expect(body.error.message).toContain("customer's keys together");
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    // The key's own bucket still had room, and another customer is not affected.
+    expect(Number(refused.headers["x-ratelimit-remaining"])).toBeGreaterThan(90);
+    expect((await app.inject({ url: "/v1/api-keys", headers: bearer(otherCustomer.secret) })).statusCode).toBe(200);
+  });
+
+  it("is reported by GET /v1/limits as per_customer beside per_key, without spending from either", async () => {
+    await start({ customerRateLimit: { burst: 10, refillPerSecond: 0.001 } });
+    const acme = await createTestCustomer(app);
+    await app.inject({ url: "/v1/api-keys", headers: bearer(acme.secret) });
+    const first = await app.inject({ url: "/v1/limits", headers: bearer(acme.secret) });
+    expect(first.statusCode).toBe(200);
+    const limits = first.json() as Record<string, { limit: number; remaining: number; reset_at: string }>;
+    expect(Object.keys(limits).sort()).toEqual(["per_customer", "per_key"]);
+    expect(limits.per_key).toEqual({ limit: 100, remaining: 99, reset_at: expect.stringMatching(TIMESTAMP) });
+    expect(limits.per_customer).toEqual({ limit: 10, remaining: 9, reset_at: expect.stringMatching(TIMESTAMP) });
+    const second = (await app.inject({ url: "/v1/limits", headers: bearer(acme.secret) })).json() as typeof limits;
+    expect(second.per_customer!.remaining).toBe(9);
+  });
+});
+
+describe("MAX_ACTIVE_KEYS", () => {
+  it("refuses the key past the cap with 409 key_limit_reached, and counts neither revoked nor expired keys", async () => {
+    await start({ maxActiveKeys: 3, customerRateLimit: { burst: 1_000, refillPerSecond: 1 } });
+    const acme = await createTestCustomer(app);
+    const second = await issueKey(app, acme.secret, { name: "two" });
+    await issueKey(app, acme.secret, { name: "three" });
+    const refused = await app.inject({ method: "POST", url: "/v1/api-keys", headers: bearer(acme.secret), payload: { name: "four" } });
+    const body = expectError(refused, 409, "key_limit_reached");
+    expect(body.error.details).toEqual({ max_active_keys: 3 });
+    const listed = await app.inject({ url: "/v1/api-keys", headers: bearer(acme.secret) });
+    expect((listed.json() as unknown[]).length).toBe(3);
+
+    expect((await app.inject({ method: "DELETE", url: `/v1/api-keys/${second.id}`, headers: bearer(acme.secret) })).statusCode).toBe(204);
+    const brief = await issueKey(app, acme.secret, { name: "brief", expires_at: new Date(Date.now() + 300).toISOString() });
+    expect(brief.expires_at).not.toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    await issueKey(app, acme.secret, { name: "after the brief one expired" });
+  });
+
+  it("holds under concurrent issues: exactly the room left is granted", async () => {
+    await start({ maxActiveKeys: 5, customerRateLimit: { burst: 1_000, refillPerSecond: 1 } });
+    const acme = await createTestCustomer(app);
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, index) =>
+        app.inject({ method: "POST", url: "/v1/api-keys", headers: bearer(acme.secret), payload: { name: `key ${index}` } }),
+      ),
+    );
+    const statuses = answers.map((answer) => answer.statusCode);
+    expect(statuses.filter((status) => status === 201)).toHaveLength(4);
+    for (const answer of answers.filter((response) => response.statusCode !== 201)) expectError(answer, 409, "key_limit_reached");
+  });
+});
