@@ -189,6 +189,9 @@ describe("the sandbox transport", () => {
       .selectFrom("webhook_deliveries")
       .select(["event", "payload"])
       .where("event", "like", "message.%")
+      // In the order they were written (UUIDv7 ids are): PostgreSQL returns rows in any order
+      // without one, and the dispatcher's updates move them.
+      .orderBy("id")
       .execute();
     const seen = deliveries.map((row) => `${(JSON.parse(row.payload) as Envelope).data.message.id} ${row.event}`);
     expect(seen).toHaveLength(7 * 3 + 1);
