@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { existsSync, readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { afterAll, describe, expect, it } from "vitest";
 import { exitOf, runCli, serverProcessEnv, startServer, stopServer, type StartedServer } from "../test/helpers/cli-process.js";
@@ -8,8 +9,9 @@ import { persistentDatabase, removeDatabase } from "../test/helpers/test-databas
  * `npm run test:stress`, part (a): the server is SIGKILLed at random moments while clients issue,
  * use and revoke keys and send messages, and started again, KILLS times. Afterwards every
  * acknowledged key works unless its revocation was acknowledged, every acknowledged revocation
- * holds, every key has its audit event, every message that moved has its outbox row, and SQLite's
- * integrity check passes. Embedded SQLite: the mode a single machine runs.
+ * holds, every key has its audit event, every message that moved has its outbox row, no issued
+ * secret is in the database file, and SQLite's integrity check passes. Embedded SQLite: the mode
+ * a single machine runs.
  */
 
 const KILLS = 20;
@@ -107,6 +109,11 @@ describe("the server SIGKILLed under load", () => {
     }
     await stopServer(server);
 
+    // No secret in the database file (nor its write-ahead log): keys are stored as digests only.
+    const files = [database.path, `${database.path}-wal`].filter((file) => existsSync(file)).map((file) => readFileSync(file));
+    const secretsFound = ledger.issued.filter((key) => files.some((bytes) => bytes.includes(key.secret))).length;
+    expect(secretsFound).toBe(0);
+
     const sqlite = new Database(database.path, { readonly: true });
     try {
       expect(sqlite.pragma("integrity_check", { simple: true })).toBe("ok");
@@ -134,7 +141,7 @@ describe("the server SIGKILLed under load", () => {
       console.log(
         `[stress:crash] ${KILLS} kills in ${((performance.now() - startedAt) / 1000).toFixed(1)} s: ${ledger.issued.length} keys acknowledged, ` +
           `${ledger.revoked.size} revocations acknowledged, ${ledger.unsure.size} unanswered, ${ledger.messages.length} messages accepted, ` +
-          `${messagesStored.filter((message) => message.status !== "queued").length} moved on; integrity ok`,
+          `${messagesStored.filter((message) => message.status !== "queued").length} moved on; integrity ok; ${secretsFound} secrets in the database file`,
       );
     } finally {
       sqlite.close();
