@@ -1,11 +1,11 @@
-import { once } from "node:events";
-import { connect, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { generateKey } from "../src/crypto/key-format.js";
 import type { App } from "../src/http/app-types.js";
 import { throttledNetwork } from "../src/rate-limit/client-network.js";
+import { exchange } from "./helpers/raw-http.js";
 import { bearer, buildTestApp, createTestCustomer, expectError } from "./helpers/test-app.js";
 
 /**
@@ -132,15 +132,8 @@ describe("TRUST_PROXY", () => {
 
 describe("two Authorization headers", () => {
   async function rawStatus(port: number, headers: string[]): Promise<{ status: number; code: string }> {
-    const socket = connect(port, "127.0.0.1");
-    await once(socket, "connect");
-    let raw = "";
-    socket.on("data", (chunk: Buffer) => (raw += chunk.toString("utf8")));
-    const closed = once(socket, "close");
-    socket.end(`GET /v1/limits HTTP/1.1\r\nhost: x\r\n${headers.map((header) => `${header}\r\n`).join("")}connection: close\r\n\r\n`);
-    await closed;
-    const body = JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4)) as { error: { code: string } };
-    return { status: Number(raw.split(" ")[1]), code: body.error.code };
+    const answer = await exchange(port, `GET /v1/limits HTTP/1.1\r\nhost: x\r\n${headers.map((header) => `${header}\r\n`).join("")}connection: close\r\n\r\n`);
+    return { status: answer.status, code: (JSON.parse(answer.body) as { error: { code: string } }).error.code };
   }
 
   it("are refused 401 auth_malformed, whichever of the two holds the valid key", async () => {

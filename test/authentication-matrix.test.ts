@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKey, KEY_LENGTH } from "../src/crypto/key-format.js";
-import type { Db } from "../src/db/schema.js";
 import type { App } from "../src/http/app-types.js";
 import { bearer, buildTestApp, createInstance, createTestCustomer, expectError, issueKey, type TestCustomer } from "./helpers/test-app.js";
+import { rowCounts } from "./helpers/test-database.js";
 
 /**
  * Issue 11's authentication matrix: hostile ways to present a key, each sent to a write
@@ -104,30 +104,18 @@ const CASES: Case[] = [
 
 const TABLES = ["api_keys", "audit_events", "webhook_deliveries"] as const;
 
-async function rowCounts(db: Db): Promise<number[]> {
-  return Promise.all(
-    TABLES.map(async (table) => {
-      const row = await db
-        .selectFrom(table)
-        .select((eb) => eb.fn.countAll<number | string>().as("count"))
-        .executeTakeFirstOrThrow();
-      return Number(row.count);
-    }),
-  );
-}
-
 describe("authentication matrix", () => {
   it("has at least 60 hostile cases", () => {
     expect(CASES.length).toBeGreaterThanOrEqual(60);
   });
 
   it.each(CASES.map((entry) => [`${entry[0]}: ${entry[2]} ${entry[3]}, nothing written`, entry] as const))("%s", async (_title, [, headers, status, code]) => {
-    const before = await rowCounts(app.db);
+    const before = await rowCounts(app.db, TABLES);
     const response = await app.inject({ method: "POST", url: "/v1/api-keys", headers: headers(), payload: { name: "never" } });
     const body = expectError(response, status, code);
     expect(JSON.stringify(body)).not.toContain(acme.secret);
     expect(response.headers["www-authenticate"]).toMatch(/^Bearer/);
-    expect(await rowCounts(app.db)).toEqual(before);
+    expect(await rowCounts(app.db, TABLES)).toEqual(before);
   });
 
   it("the accepted spellings are accepted: scheme in any case, several spaces, trailing spaces", async () => {

@@ -1,10 +1,10 @@
 import { gzipSync } from "node:zlib";
 import type { LightMyRequestResponse } from "fastify";
-import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FieldProblem } from "../src/errors/app-error.js";
 import type { App } from "../src/http/app-types.js";
 import { bearer, buildTestApp, createInstance, createTestCustomer, expectError, type TestCustomer } from "./helpers/test-app.js";
+import { rowCounts } from "./helpers/test-database.js";
 
 // Text PostgreSQL refuses (U+0000 in text, lone surrogates in jsonb) and SQLite keeps: each must
 // be a 400 on both databases, never a 500 on one and a stored row on the other.
@@ -56,15 +56,6 @@ function expectFieldProblem(response: LightMyRequestResponse, field: string, mes
   const body = expectError(response, 400, "validation_failed");
   const fields = (body.error.details as { fields: FieldProblem[] }).fields;
   expect(fields, response.body).toEqual([{ field, message: typeof message === "string" ? message : expect.stringMatching(message) }]);
-}
-
-async function rowCounts(customerId: string): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const table of CUSTOMER_TABLES) {
-    const { rows } = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)} where customer_id = ${customerId}`.execute(app.db);
-    counts[table] = Number(rows[0]!.n);
-  }
-  return counts;
 }
 
 function cursorOf(value: unknown): string {
@@ -204,7 +195,7 @@ describe("text that a database cannot store", () => {
 
   it("in any text field of any body is 400 naming the field, nothing is written, and a surrogate pair still passes", async () => {
     await expectValidBodiesAccepted();
-    const before = await rowCounts(mallory.customer.id);
+    const before = await rowCounts(app.db, CUSTOMER_TABLES, mallory.customer.id);
     for (const route of bodyRoutes()) {
       for (const [label, text] of Object.entries(UNSTORABLE_TEXT)) {
         const placed = placements(route.method, route.url, text);
@@ -216,7 +207,7 @@ describe("text that a database cannot store", () => {
         }
       }
     }
-    expect(await rowCounts(mallory.customer.id)).toEqual(before);
+    expect(await rowCounts(app.db, CUSTOMER_TABLES, mallory.customer.id)).toEqual(before);
 
     // A surrogate pair is well-formed: an emoji is stored and read back as sent.
     const name = "launch \ud83d\ude80 team";
@@ -235,7 +226,7 @@ describe("text that a database cannot store", () => {
   });
 
   it("in a field name is 400 naming the object that holds it, and nothing is written", async () => {
-    const before = await rowCounts(mallory.customer.id);
+    const before = await rowCounts(app.db, CUSTOMER_TABLES, mallory.customer.id);
     for (const route of bodyRoutes()) {
       const base = VALID_BODIES[`${route.method} ${route.url}`]!;
       for (const [label, text] of Object.entries(UNSTORABLE_TEXT)) {
@@ -244,7 +235,7 @@ describe("text that a database cannot store", () => {
         expectFieldProblem(response, "body", /^has a field name that contains (U\+0000|a lone UTF-16 surrogate)/);
       }
     }
-    expect(await rowCounts(mallory.customer.id)).toEqual(before);
+    expect(await rowCounts(app.db, CUSTOMER_TABLES, mallory.customer.id)).toEqual(before);
   });
 });
 
@@ -263,7 +254,7 @@ describe("expires_at", () => {
     expect(latest.statusCode, latest.body).toBe(201);
     expect(latest.json().expires_at).toBe("9999-12-31T23:59:59.999Z");
 
-    const before = await rowCounts(acme.customer.id);
+    const before = await rowCounts(app.db, CUSTOMER_TABLES, acme.customer.id);
     for (const later of ["9999-12-31T23:59:59.999-01:00", "9999-12-31T23:30:00-00:31"]) {
       expectFieldProblem(await issue(later), "body.expires_at", "must be no later than 9999-12-31T23:59:59.999Z in UTC");
     }
@@ -272,7 +263,7 @@ describe("expires_at", () => {
     const [problem] = (body.error.details as { fields: FieldProblem[] }).fields;
     expect(problem!.field).toBe("body.expires_at");
     expect(problem!.message).not.toMatch(/future/);
-    expect(await rowCounts(acme.customer.id)).toEqual(before);
+    expect(await rowCounts(app.db, CUSTOMER_TABLES, acme.customer.id)).toEqual(before);
   });
 });
 
@@ -282,7 +273,7 @@ describe("a body with a Content-Encoding", () => {
   }
 
   it("other than identity is 415, after authentication, and nothing is written", async () => {
-    const before = await rowCounts(acme.customer.id);
+    const before = await rowCounts(app.db, CUSTOMER_TABLES, acme.customer.id);
     const json = JSON.stringify({ name: "compressed" });
     const gzipped = await postInstance(gzipSync(json), { ...bearer(acme.secret), "content-encoding": "gzip" });
     expectError(gzipped, 415, "unsupported_media_type");
@@ -292,7 +283,7 @@ describe("a body with a Content-Encoding", () => {
       expectError(response, 415, "unsupported_media_type");
     }
     expectError(await postInstance(json, { "content-encoding": "gzip" }), 401, "auth_missing");
-    expect(await rowCounts(acme.customer.id)).toEqual(before);
+    expect(await rowCounts(app.db, CUSTOMER_TABLES, acme.customer.id)).toEqual(before);
 
     const identity = await postInstance(json, { ...bearer(acme.secret), "content-encoding": "identity" });
     expect(identity.statusCode, identity.body).toBe(201);

@@ -5,6 +5,7 @@ import { openDatabase } from "../src/db/database.js";
 import type { App } from "../src/http/app-types.js";
 import { exitOf, runCli, serverProcessEnv, startServer, stopServer, type StartedServer } from "./helpers/cli-process.js";
 import { bearer, buildTestApp, createTestCustomer, TIMESTAMP } from "./helpers/test-app.js";
+import { parseRawAnswer } from "./helpers/raw-http.js";
 import { persistentDatabase, removeDatabase } from "./helpers/test-database.js";
 
 /**
@@ -28,19 +29,6 @@ function portOf(app: App): number {
   const address = app.server.address();
   if (address === null || typeof address === "string") throw new Error("not listening on a port");
   return address.port;
-}
-
-type RawAnswer = { status: number; headers: Record<string, string>; body: string };
-
-function parseAnswer(raw: string): RawAnswer {
-  const [head = "", body = ""] = raw.split("\r\n\r\n", 2);
-  const [statusLine = "", ...headerLines] = head.split("\r\n");
-  const headers: Record<string, string> = {};
-  for (const line of headerLines) {
-    const colon = line.indexOf(":");
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return { status: Number(statusLine.split(" ")[1]), headers, body };
 }
 
 describe("request deadlines, over a socket", () => {
@@ -86,7 +74,7 @@ describe("request deadlines, over a socket", () => {
     const closed = closedByServer(socket);
     socket.write(unfinishedPost(acme.secret));
 
-    const answer = parseAnswer(await closed);
+    const answer = parseRawAnswer(await closed);
     expect(answer.status, answer.body).toBe(408);
     expect(answer.headers["content-type"]).toMatch(/^application\/json/);
     expect(answer.headers.connection).toBe("close");
@@ -124,7 +112,7 @@ describe("request deadlines, over a socket", () => {
     const closed = closedByServer(socket);
     socket.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
 
-    const answer = parseAnswer(await closed);
+    const answer = parseRawAnswer(await closed);
     expect(answer.status).toBe(200);
     expect(answer.headers.connection).toBe("keep-alive");
     expect(JSON.parse(answer.body)).toEqual({ status: "ok" });
@@ -151,7 +139,7 @@ describe("requests Node refuses before routing", () => {
     socket.write(request);
     await closed;
 
-    const answer = parseAnswer(received);
+    const answer = parseRawAnswer(received);
     expect(answer.status).toBe(400);
     expect(answer.headers.connection).toBe("close");
     const body = JSON.parse(answer.body) as { error: { code: string; details: { fields: Array<{ field: string; message: string }> } }; request_id: string };

@@ -1,11 +1,12 @@
 import type { AddressInfo } from "node:net";
+import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
 import type { Db } from "../src/db/schema.js";
 import type { App } from "../src/http/app-types.js";
-import { authenticatedCount, holdRequest, type HeldRequest } from "./helpers/held-request.js";
+import { authenticatedCount, holdRequest, type HeldRequest } from "./helpers/raw-http.js";
 import { bearer, buildTestApp, createInstance, createTestCustomer, expectError, issueKey, type TestCustomer } from "./helpers/test-app.js";
-import { persistentDatabase, removeDatabase, TEST_DIALECT } from "./helpers/test-database.js";
+import { persistentDatabase, removeDatabase, rowCounts, TEST_DIALECT } from "./helpers/test-database.js";
 import { waitFor } from "./helpers/webhook-fixtures.js";
 
 /**
@@ -49,20 +50,6 @@ afterAll(async () => {
 });
 
 const CUSTOMER_TABLES = ["api_keys", "instances", "webhook_endpoints", "messages", "audit_events", "webhook_deliveries"] as const;
-
-/** What the customer has in every table that a write can add to. */
-async function rowsOf(db: Db, customerId: string): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const table of CUSTOMER_TABLES) {
-    const row = await db
-      .selectFrom(table)
-      .select((eb) => eb.fn.countAll<number | string>().as("count"))
-      .where("customer_id", "=", customerId)
-      .executeTakeFirstOrThrow();
-    counts[table] = Number(row.count);
-  }
-  return counts;
-}
 
 /**
  * Audit events whose actor is a key that had already been revoked when they were recorded. The
@@ -108,11 +95,11 @@ async function holdPastAuthentication(route: string, instanceId: string, secret:
 }
 
 async function expectRefusedAndNothingWritten(held: HeldRequest, customerId: string): Promise<void> {
-  const before = await rowsOf(a.db, customerId);
+  const before = await rowCounts(a.db, CUSTOMER_TABLES, customerId);
   const answer = await held.finish();
   expect(answer.status, JSON.stringify(answer.body)).toBe(401);
   expect(answer.body.error.code).toBe("auth_expired");
-  expect(await rowsOf(a.db, customerId)).toEqual(before);
+  expect(await rowCounts(a.db, CUSTOMER_TABLES, customerId)).toEqual(before);
 }
 
 describe("a request held mid-body", () => {
@@ -157,85 +144,63 @@ describe("a request held mid-body", () => {
   });
 });
 
+/** Every bodiless /v1 write: a target for it, and what reading the target shows after it ran or was refused. */
+const BODILESS_WRITES: Record<
+  string,
+  { target: (secret: string) => Promise<string>; expectDone: (now: LightMyRequestResponse) => void; expectUntouched: (now: LightMyRequestResponse) => void }
+> = {
+  "DELETE /v1/api-keys/:id": {
+    target: async (secret) => (await issueKey(a, secret, { name: "target" })).id,
+    expectDone: (now) => expect(now.json().revoked_at).not.toBeNull(),
+    expectUntouched: (now) => expect(now.json().revoked_at).toBeNull(),
+  },
+  "DELETE /v1/instances/:id": {
+    target: async (secret) => (await createInstance(a, secret, "target")).id,
+    expectDone: (now) => expectError(now, 404, "instance_not_found"),
+    expectUntouched: (now) => expect(now.statusCode).toBe(200),
+  },
+  "DELETE /v1/webhook-endpoints/:id": {
+    target: async (secret) => {
+      const created = await a.inject({ method: "POST", url: "/v1/webhook-endpoints", headers: bearer(secret), payload: { url: HOOK_URL, events: ["*"] } });
+      expect(created.statusCode, created.body).toBe(201);
+      return (created.json() as { id: string }).id;
+    },
+    expectDone: (now) => expectError(now, 404, "webhook_endpoint_not_found"),
+    expectUntouched: (now) => expect(now.statusCode).toBe(200),
+  },
+};
+
 describe("bodiless writes racing the revocation of their key", () => {
   const ROUNDS = 25;
 
-  it("revoking another key: either it happened before the revocation committed, or it is refused", async () => {
+  it.each(Object.keys(BODILESS_WRITES))("%s: either it happened before the revocation committed, or it is refused", async (route) => {
+    const write = BODILESS_WRITES[route]!;
     const acme = await createTestCustomer(a);
     let done = 0;
     for (let round = 0; round < ROUNDS; round += 1) {
       const stolen = await issueKey(a, acme.secret, { name: `stolen ${round}` });
-      const target = await issueKey(a, acme.secret, { name: `target ${round}` });
+      const path = route.slice("DELETE ".length).replace(":id", await write.target(acme.secret));
       const [byStolen, revocation] = await Promise.all([
-        b.inject({ method: "DELETE", url: `/v1/api-keys/${target.id}`, headers: bearer(stolen.secret) }),
+        b.inject({ method: "DELETE", url: path, headers: bearer(stolen.secret) }),
         a.inject({ method: "DELETE", url: `/v1/api-keys/${stolen.id}`, headers: bearer(acme.secret) }),
       ]);
       expect(revocation.statusCode).toBe(204);
-      const targetNow = await a.inject({ url: `/v1/api-keys/${target.id}`, headers: bearer(acme.secret) });
+      const targetNow = await a.inject({ url: path, headers: bearer(acme.secret) });
       if (byStolen.statusCode === 204) {
         done += 1;
-        expect(targetNow.json().revoked_at).not.toBeNull();
+        write.expectDone(targetNow);
       } else {
         expectError(byStolen, 401, "auth_expired");
-        expect(targetNow.json().revoked_at).toBeNull();
+        write.expectUntouched(targetNow);
       }
     }
-    console.log(`[revocation] bodiless revoke racing its key's revocation: ${done} of ${ROUNDS} went first`);
-    expect(await eventsByRevokedActors(a.db, acme.customer.id)).toEqual([]);
-  });
-
-  it("deleting an instance: either it happened before the revocation committed, or it is refused", async () => {
-    const acme = await createTestCustomer(a);
-    for (let round = 0; round < ROUNDS; round += 1) {
-      const stolen = await issueKey(a, acme.secret, { name: `stolen ${round}` });
-      const instance = await createInstance(a, acme.secret, `target ${round}`);
-      const [byStolen, revocation] = await Promise.all([
-        b.inject({ method: "DELETE", url: `/v1/instances/${instance.id}`, headers: bearer(stolen.secret) }),
-        a.inject({ method: "DELETE", url: `/v1/api-keys/${stolen.id}`, headers: bearer(acme.secret) }),
-      ]);
-      expect(revocation.statusCode).toBe(204);
-      const instanceNow = await a.inject({ url: `/v1/instances/${instance.id}`, headers: bearer(acme.secret) });
-      if (byStolen.statusCode === 204) {
-        expectError(instanceNow, 404, "instance_not_found");
-      } else {
-        expectError(byStolen, 401, "auth_expired");
-        expect(instanceNow.statusCode).toBe(200);
-      }
-    }
-    expect(await eventsByRevokedActors(a.db, acme.customer.id)).toEqual([]);
-  });
-
-  it("deleting a webhook endpoint: either it happened before the revocation committed, or it is refused", async () => {
-    const acme = await createTestCustomer(a);
-    for (let round = 0; round < ROUNDS; round += 1) {
-      const stolen = await issueKey(a, acme.secret, { name: `stolen ${round}` });
-      const created = await a.inject({
-        method: "POST",
-        url: "/v1/webhook-endpoints",
-        headers: bearer(acme.secret),
-        payload: { url: HOOK_URL, events: ["*"] },
-      });
-      expect(created.statusCode, created.body).toBe(201);
-      const endpoint = created.json() as { id: string };
-      const [byStolen, revocation] = await Promise.all([
-        b.inject({ method: "DELETE", url: `/v1/webhook-endpoints/${endpoint.id}`, headers: bearer(stolen.secret) }),
-        a.inject({ method: "DELETE", url: `/v1/api-keys/${stolen.id}`, headers: bearer(acme.secret) }),
-      ]);
-      expect(revocation.statusCode).toBe(204);
-      const endpointNow = await a.inject({ url: `/v1/webhook-endpoints/${endpoint.id}`, headers: bearer(acme.secret) });
-      if (byStolen.statusCode === 204) {
-        expectError(endpointNow, 404, "webhook_endpoint_not_found");
-      } else {
-        expectError(byStolen, 401, "auth_expired");
-        expect(endpointNow.statusCode).toBe(200);
-      }
-    }
+    console.log(`[revocation] ${route} racing its key's revocation: ${done} of ${ROUNDS} went first`);
     expect(await eventsByRevokedActors(a.db, acme.customer.id)).toEqual([]);
   });
 
   it("walks every bodiless /v1 write: each DELETE route has its race above", () => {
     const deletes = a.routeTable.routes.filter((route) => route.method === "DELETE" && route.url.startsWith("/v1/"));
-    expect(deletes.map((route) => route.url).sort()).toEqual(["/v1/api-keys/:id", "/v1/instances/:id", "/v1/webhook-endpoints/:id"]);
+    expect(deletes.map((route) => `${route.method} ${route.url}`).sort()).toEqual(Object.keys(BODILESS_WRITES).sort());
   });
 
   // On PostgreSQL each round is a deadlock (each write holds its own key's row and wants the

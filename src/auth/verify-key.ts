@@ -15,9 +15,11 @@ const UNKNOWN_DIGEST_TTL_MS = 10_000;
 const MAX_UNKNOWN_DIGESTS = 10_000;
 
 /**
- * Turns an Authorization header into the credential of a live key: header → scheme → format and
- * checksum (no I/O) → digest → this node's cache, else the database (behind the
- * failed-authentication throttle) → revoked or expired. Throws the 401 or 429 to answer.
+ * Turns an Authorization header into the credential of a live key, in two steps: `digestOf`
+ * (header → scheme → format and checksum → digest, no I/O) and `credentialFor` (this node's
+ * cache, else the database behind the failed-authentication throttle → revoked or expired). A
+ * request whose key must be checked again later keeps its digest and repeats only the second.
+ * Each step throws the 401 or 429 to answer.
  */
 export class KeyVerifier {
   constructor(
@@ -35,7 +37,7 @@ export class KeyVerifier {
   private readonly readsInFlight = new Map<string, number>();
   private readonly unknownDigests = new ExpiringSet(UNKNOWN_DIGEST_TTL_MS, MAX_UNKNOWN_DIGESTS);
 
-  async verify(authorization: string | undefined, clientAddress: string, now: string): Promise<KeyCredential> {
+  digestOf(authorization: string | undefined): string {
     if (authorization === undefined || authorization === "") {
       throw new AppError("auth_missing", "Send your API key as `Authorization: Bearer <key>`.");
     }
@@ -46,7 +48,10 @@ export class KeyVerifier {
     if (!isWellFormedKey(token)) {
       throw new AppError("auth_malformed", "That is not a WhatIsUp API key: its format or checksum is wrong.");
     }
-    const digest = keyDigest(this.pepper, token);
+    return keyDigest(this.pepper, token);
+  }
+
+  async credentialFor(digest: string, clientAddress: string, now: string): Promise<KeyCredential> {
     const cached = this.revocations.healthy() ? this.cache.get(digest) : undefined;
     const credential = cached ?? (await this.readCredential(digest, clientAddress));
     if (credential.revoked_at !== null) {

@@ -35,6 +35,7 @@ export type AuthenticationDependencies = {
  */
 export function installAuthentication(app: App, context: AuthenticationDependencies): void {
   app.decorateRequest("apiKey", null as unknown as KeyCredential);
+  app.decorateRequest("keyDigest", "");
 
   app.addHook("onRoute", (route) => {
     if (!route.config?.access) {
@@ -45,7 +46,10 @@ export function installAuthentication(app: App, context: AuthenticationDependenc
   app.addHook("onRequest", async (request, reply) => {
     reply.header("cache-control", "no-store");
     const now = nowTimestamp();
-    const key = await authenticate(context, request, now);
+    const key = await counted(context, () => {
+      request.keyDigest = context.verifier.digestOf(authorizationHeader(request));
+      return context.verifier.credentialFor(request.keyDigest, clientAddress(request), now);
+    });
     context.metrics?.authOutcome("ok");
     request.apiKey = key;
     context.lastUsed.noteUse(key.id, now);
@@ -76,7 +80,7 @@ export function installAuthentication(app: App, context: AuthenticationDependenc
   // The body may arrive long after the headers: a key revoked or expired meanwhile must not reach
   // validation or the handler. A cached key costs a map lookup here, and a revocation evicts it.
   app.addHook("preValidation", async (request) => {
-    request.apiKey = await authenticate(context, request, nowTimestamp());
+    request.apiKey = await counted(context, () => context.verifier.credentialFor(request.keyDigest, clientAddress(request), nowTimestamp()));
   });
 }
 
@@ -94,10 +98,10 @@ function authorizationHeader(request: FastifyRequest): string | undefined {
   return request.headers.authorization;
 }
 
-/** The verified credential of the request's key; refusals are counted by their code. */
-async function authenticate(context: AuthenticationDependencies, request: FastifyRequest, now: string): Promise<KeyCredential> {
+/** Runs a step of authentication; its refusals are counted by their code. */
+async function counted(context: AuthenticationDependencies, step: () => Promise<KeyCredential>): Promise<KeyCredential> {
   try {
-    return await context.verifier.verify(authorizationHeader(request), clientAddress(request), now);
+    return await step();
   } catch (error) {
     if (error instanceof AppError) {
       context.metrics?.authOutcome(error.code);

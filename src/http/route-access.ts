@@ -27,5 +27,7 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The authenticated key; set by the authentication hook on every authenticated route. */
     apiKey: KeyCredential;
+    /** The key's digest, kept so that the check after the body repeats no parsing or hashing. */
+    keyDigest: string;
   }
 }

@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from "node:net";
+import { ipv6Groups } from "../net/ip-address.js";
 
 /**
  * The name a client address is throttled under: an IPv4 address as it is, an IPv6 address by
@@ -11,21 +12,6 @@ export function throttledNetwork(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
   if (mapped !== undefined && isIPv4(mapped)) return mapped;
   if (isIPv4(address)) return address;
-  if (isIPv6(address)) return `${expandIPv6(address).slice(0, 4).join(":")}::/64`;
+  if (isIPv6(address)) return `${ipv6Groups(address).slice(0, 4).map((group) => group.toString(16)).join(":")}::/64`;
   return "unknown";
-}
-
-/** The eight 16-bit groups of an IPv6 address, without a zone, as lower-case hex. */
-function expandIPv6(address: string): string[] {
-  let text = address.toLowerCase().split("%")[0]!;
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = "", tail] = text.split("::");
-  const left = head === "" ? [] : head.split(":");
-  const right = tail === undefined || tail === "" ? [] : tail.split(":");
-  const middle = Array.from({ length: 8 - left.length - right.length }, () => "0");
-  return [...left, ...middle, ...right].map((group) => Number.parseInt(group, 16).toString(16));
 }

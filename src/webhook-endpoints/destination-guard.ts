@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { BlockList, isIP } from "node:net";
+import { ipv6Groups } from "../net/ip-address.js";
 
 /**
  * Where webhooks may be sent. Endpoint URLs are checked when they are registered and again at
@@ -93,16 +94,6 @@ function embeddedIpv4(address: string): string[] {
   if (g0 === 0x2001 && g1 === 0) return [dotted(g2, g3), dotted(g6 ^ 0xffff, g7 ^ 0xffff)];
   if (g0 === 0x64 && g1 === 0xff9b && zero(2, 6)) return [last];
   return [];
-}
-
-/** The eight 16-bit groups of an address isIP calls IPv6 (a zone, "%eth0", is dropped). */
-function ipv6Groups(address: string): number[] {
-  const text = address.replace(/%.*$/, "").replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) =>
-    [(Number(a) << 8) | Number(b), (Number(c) << 8) | Number(d)].map((group) => group.toString(16)).join(":"),
-  );
-  const [head, tail] = text.split("::").map((part) => (part === "" ? [] : part.split(":").map((group) => parseInt(group, 16))));
-  if (tail === undefined) return head!;
-  return [...head!, ...Array<number>(8 - head!.length - tail.length).fill(0), ...tail];
 }
 
 function dotted(high: number, low: number): string {
