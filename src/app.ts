@@ -24,7 +24,7 @@ import { newRequestId } from "./http/request-id.js";
 import { RouteTable } from "./http/route-table.js";
 import { validatorCompiler } from "./http/validation.js";
 import { AppMetrics } from "./metrics/metrics.js";
-import { FallbackRateLimiter, RedisRateLimiter } from "./rate-limit/redis-rate-limiter.js";
+import { FallbackRateLimiter, REDIS_COMMAND_TIMEOUT_MS, RedisRateLimiter } from "./rate-limit/redis-rate-limiter.js";
 import { MemoryRateLimiter, type BucketSettings, type RateLimiter } from "./rate-limit/token-buckets.js";
 import { registerApiKeyRoutes } from "./routes/api-keys/index.js";
 import { registerListAuditEvents } from "./routes/audit-events/list-audit-events.js";
@@ -125,7 +125,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
   const cache = new VerifiedKeyCache();
   const metrics = config.metricsEnabled ? new AppMetrics(db, cache) : undefined;
-  const redis = config.redis && new Redis(config.redis.url, { keyPrefix: `${config.redis.keyPrefix}:`, maxRetriesPerRequest: 1 });
+  const redis =
+    config.redis &&
+    new Redis(config.redis.url, {
+      keyPrefix: `${config.redis.keyPrefix}:`,
+      maxRetriesPerRequest: 1,
+      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    });
   redis?.on("error", (error) => app.log.warn({ err: error }, "redis failed"));
   const revocations =
     config.database.dialect === "postgres"
@@ -214,7 +220,8 @@ function trustedProxies(setting: Config["trustProxy"]): boolean | string[] | ((a
 function rateLimiter(redis: Redis | null, family: string, settings: BucketSettings, log: FastifyBaseLogger): RateLimiter {
   const local = new MemoryRateLimiter(settings);
   if (redis === null) return local;
-  return new FallbackRateLimiter(new RedisRateLimiter(redis, `rate:${family}`, settings), local, (error) =>
-    log.warn({ err: error }, "shared rate limits unavailable; limiting on this node alone"),
-  );
+  return new FallbackRateLimiter(new RedisRateLimiter(redis, `rate:${family}`, settings), local, {
+    failed: (error) => log.warn({ err: error, family }, "shared rate limits unavailable; limiting on this node alone"),
+    recovered: () => log.info({ family }, "shared rate limits available again"),
+  });
 }

@@ -4,6 +4,7 @@ import { performance } from "node:perf_hooks";
 import { afterAll, describe, expect, it } from "vitest";
 import { exitOf, runCli, serverProcessEnv, startServer, stopServer, type StartedServer } from "../test/helpers/cli-process.js";
 import { persistentDatabase, removeDatabase } from "../test/helpers/test-database.js";
+import { call, sleep } from "./stress-helpers.js";
 
 /**
  * `npm run test:stress`, part (a): the server is SIGKILLed at random moments while clients issue,
@@ -25,18 +26,6 @@ type Ledger = {
   unsure: Set<string>;
   messages: string[];
 };
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function call(server: StartedServer, method: string, path: string, secret: string, body?: unknown) {
-  const response = await fetch(`${server.baseUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${secret}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === "" ? null : (JSON.parse(text) as Record<string, unknown>) };
-}
 
 /** One client's work until the server dies under it: issue, use, revoke, send. */
 async function client(server: StartedServer, admin: string, instanceId: string, ledger: Ledger, alive: () => boolean): Promise<void> {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FallbackRateLimiter, RedisRateLimiter } from "../src/rate-limit/redis-rate-limiter.js";
+import { FallbackRateLimiter, RedisRateLimiter, SHARED_RETRY_AFTER_MS } from "../src/rate-limit/redis-rate-limiter.js";
 import { MemoryRateLimiter } from "../src/rate-limit/token-buckets.js";
 import { bearer, buildTestApp, createTestCustomer, expectError } from "./helpers/test-app.js";
 import { persistentDatabase } from "./helpers/test-database.js";
@@ -89,17 +89,52 @@ describe.skipIf(!redisUrl)("rate limits shared through Redis", () => {
 });
 
 describe("when Redis fails", () => {
-  it("each node falls back to its own buckets and reports the failure", async () => {
-    const failures: unknown[] = [];
-    const broken = {
-      take: () => Promise.reject(new Error("connection refused")),
-      peek: () => Promise.reject(new Error("connection refused")),
+  /** A shared limiter that fails while `down` is set, and counts the calls that reached it. */
+  function flakyShared() {
+    const healthy = new MemoryRateLimiter({ burst: 5, refillPerSecond: 1 });
+    const shared = {
+      down: true,
+      calls: 0,
+      take: (name: string) => {
+        shared.calls += 1;
+        return shared.down ? Promise.reject(new Error("connection refused")) : healthy.take(name);
+      },
+      peek: (name: string) => {
+        shared.calls += 1;
+        return shared.down ? Promise.reject(new Error("connection refused")) : healthy.peek(name);
+      },
     };
-    const limiter = new FallbackRateLimiter(broken, new MemoryRateLimiter({ burst: 1, refillPerSecond: 0.001 }), (error) =>
-      failures.push(error),
+    return shared;
+  }
+
+  it("each node falls back to its own buckets, reports the outage once, and asks Redis again after a pause", async () => {
+    const events: string[] = [];
+    let now = 1_000_000;
+    const shared = flakyShared();
+    const limiter = new FallbackRateLimiter(
+      shared,
+      new MemoryRateLimiter({ burst: 1, refillPerSecond: 0.001 }),
+      { failed: (error) => events.push(`failed: ${(error as Error).message}`), recovered: () => events.push("recovered") },
+      () => now,
     );
     expect((await limiter.take("k")).allowed).toBe(true);
+    // Within the pause no request waits for Redis: the node's own bucket answers (and is empty).
     expect((await limiter.take("k")).allowed).toBe(false);
-    expect(failures).toHaveLength(2);
+    expect((await limiter.peek("k")).allowed).toBe(false);
+    expect(shared.calls).toBe(1);
+    expect(events).toEqual(["failed: connection refused"]);
+
+    now += SHARED_RETRY_AFTER_MS;
+    expect((await limiter.take("k")).allowed).toBe(false);
+    expect(shared.calls).toBe(2);
+    expect(events).toEqual(["failed: connection refused"]);
+
+    shared.down = false;
+    now += SHARED_RETRY_AFTER_MS;
+    const back = await limiter.take("k");
+    expect(back).toMatchObject({ allowed: true, limit: 5 });
+    expect(events).toEqual(["failed: connection refused", "recovered"]);
+    expect((await limiter.take("k")).limit).toBe(5);
+    expect(shared.calls).toBe(4);
   });
 });

@@ -10,6 +10,7 @@ import type { RegisteredRoute } from "../src/http/route-table.js";
 import { SCOPES, type Scope } from "../src/contract/scopes.js";
 import type { App } from "../src/http/app-types.js";
 import { bearer, createInstance, createTestCustomer, expectError, issueKey, testConfig } from "./helpers/test-app.js";
+import { rowCounts } from "./helpers/test-database.js";
 import { deliveriesOf, emitEvent, insertEndpoint } from "./helpers/webhook-fixtures.js";
 
 /** The routes every build must have; the walk fails if the route table stops seeing them. */
@@ -354,6 +355,115 @@ describe.each(narrowedRoutes.map((route) => [route.name, route] as const))("%s n
       }
     });
   }
+});
+
+/**
+ * Another tenant's ids, on every route that takes one: a second customer, Globex, has a row of
+ * every kind. Acme's key holding every scope names each of them and gets the resource's 404, as
+ * for an id that does not exist, and nothing of Globex changes or shows up in Acme's lists. A new
+ * route with a path parameter fails the walk until TENANT_FIXTURES says which id it takes.
+ */
+describe("every route, with another customer's ids", () => {
+  type Globex = { customerId: string; keyId: string; secret: string; instanceId: string; endpointId: string; deliveryId: string };
+  type TenantFixture = { id: (globex: Globex) => string; notFound: ErrorCode; body?: Record<string, unknown> };
+  const TENANT_FIXTURES: Record<string, TenantFixture> = {
+    "GET /v1/api-keys/:id": { id: (globex) => globex.keyId, notFound: "api_key_not_found" },
+    "DELETE /v1/api-keys/:id": { id: (globex) => globex.keyId, notFound: "api_key_not_found" },
+    "GET /v1/instances/:id": { id: (globex) => globex.instanceId, notFound: "instance_not_found" },
+    "DELETE /v1/instances/:id": { id: (globex) => globex.instanceId, notFound: "instance_not_found" },
+    "POST /v1/instances/:id/messages": {
+      id: (globex) => globex.instanceId,
+      notFound: "instance_not_found",
+      body: { type: "text", to: "+15551234567", text: "hello" },
+    },
+    "GET /v1/webhook-endpoints/:id": { id: (globex) => globex.endpointId, notFound: "webhook_endpoint_not_found" },
+    "DELETE /v1/webhook-endpoints/:id": { id: (globex) => globex.endpointId, notFound: "webhook_endpoint_not_found" },
+    "GET /v1/webhook-deliveries/:id": { id: (globex) => globex.deliveryId, notFound: "delivery_not_found" },
+  };
+  const TENANT_TABLES = ["api_keys", "instances", "webhook_endpoints", "webhook_deliveries", "messages", "audit_events"];
+  const idRoutes = routes.filter((route) => route.url.includes(":"));
+  const listRoutes = routes.filter((route) => route.method === "GET" && !route.url.includes(":"));
+  let globex: Globex;
+  let globexRows: Record<string, number>;
+
+  beforeAll(async () => {
+    const created = await createTestCustomer(app, "Globex");
+    const instance = await createInstance(app, created.secret, "globex");
+    const endpoint = await insertEndpoint(app.db, created.customer.id, { url: "https://hooks.example.com/globex", events: ["message.read"] });
+    const envelope = await emitEvent(app.db, created.customer.id, { event: "message.read", instanceId: instance.id }, HOUR);
+    const [delivery] = await deliveriesOf(app.db, envelope.event_id);
+    globex = {
+      customerId: created.customer.id,
+      keyId: created.key.id,
+      secret: created.secret,
+      instanceId: instance.id,
+      endpointId: endpoint.id,
+      deliveryId: delivery!.id,
+    };
+    globexRows = await rowCounts(app.db, TENANT_TABLES, globex.customerId);
+  });
+
+  const globexIds = () => [globex.customerId, globex.keyId, globex.instanceId, globex.endpointId, globex.deliveryId];
+
+  it("has a fixture for every route with a path parameter, and none for a route that is gone", () => {
+    expect(Object.keys(TENANT_FIXTURES).sort()).toEqual(idRoutes.map((route) => route.name).sort());
+  });
+
+  it.each(idRoutes.map((route) => [route.name, route] as const))("%s answers the resource's 404 and leaks nothing", async (name, route) => {
+    const fixture = TENANT_FIXTURES[name]!;
+    const id = fixture.id(globex);
+    const response = await app.inject({
+      method: route.method as "GET",
+      url: concrete(route, id),
+      headers: bearer(acme.secret),
+      ...(fixture.body ? { payload: fixture.body } : {}),
+    });
+    const body = expectError(response, 404, fixture.notFound);
+    expect(JSON.stringify(body)).not.toContain("Globex");
+    // The same answer as for an id no one has: the 404 does not tell that the id exists.
+    const unknown = await app.inject({
+      method: route.method as "GET",
+      url: concrete(route, randomUUID()),
+      headers: bearer(acme.secret),
+      ...(fixture.body ? { payload: fixture.body } : {}),
+    });
+    expect(expectError(unknown, 404, fixture.notFound).error.message).toBe(body.error.message);
+  });
+
+  it("an id of another customer in a body or a filter is refused as unknown", async () => {
+    const bound = await app.inject({
+      method: "POST",
+      url: "/v1/api-keys",
+      headers: bearer(acme.secret),
+      payload: { name: "onto Globex", instance_id: globex.instanceId },
+    });
+    expectError(bound, 404, "instance_not_found");
+    const endpoint = await app.inject({
+      method: "POST",
+      url: "/v1/webhook-endpoints",
+      headers: bearer(acme.secret),
+      // An address literal: no lookup, and the request is refused before anything is called.
+      payload: { url: "https://93.184.215.14/acme", events: ["*"], instance_id: globex.instanceId },
+    });
+    expectError(endpoint, 404, "instance_not_found");
+    const filtered = await app.inject({ url: `/v1/webhook-deliveries?instance_id=${globex.instanceId}`, headers: bearer(acme.secret) });
+    expect(filtered.statusCode, filtered.body).toBe(200);
+    expect(filtered.json()).toMatchObject({ data: [] });
+  });
+
+  it.each(listRoutes.map((route) => [route.name, route] as const))("%s shows none of Globex's rows", async (_name, route) => {
+    const response = await call(route, bearer(acme.secret));
+    expect(response.statusCode, response.body).toBe(200);
+    for (const id of globexIds()) expect(response.body).not.toContain(id);
+  });
+
+  it("left every row of Globex as it was, and Globex's key still works", async () => {
+    expect(await rowCounts(app.db, TENANT_TABLES, globex.customerId)).toEqual(globexRows);
+    const own = await app.inject({ url: `/v1/instances/${globex.instanceId}`, headers: bearer(globex.secret) });
+    expect(own.statusCode, own.body).toBe(200);
+    const key = await app.inject({ url: `/v1/api-keys/${globex.keyId}`, headers: bearer(globex.secret) });
+    expect(key.json()).toMatchObject({ id: globex.keyId, revoked_at: null });
+  });
 });
 
 describe("deny by default", () => {

@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import { IN_MEMORY_SQLITE, type DatabaseConfig } from "../config.js";
 import type { SqlDialect } from "./dialect.js";
+import { reconnectingPool } from "./reconnecting-pool.js";
 import type { Database, Db } from "./schema.js";
 
 export type DatabaseHandle = {
@@ -74,7 +75,7 @@ async function openPostgres(config: Extract<DatabaseConfig, { dialect: "postgres
   pool.on("error", () => undefined);
   pool.on("connect", (client) => client.on("error", () => undefined));
   return {
-    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: reconnectingPool(pool) }) }),
     dialect: "postgres",
     schema: config.schema,
   };

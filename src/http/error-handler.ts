@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "./app-types.js";
+import { isConnectionLoss } from "../db/connection-loss.js";
 import { AppError, validationFailed, type FieldProblem } from "../errors/app-error.js";
 
 type AjvIssue = {
@@ -56,6 +57,9 @@ function toAppError(error: FastifyError): AppError {
       return new AppError("payload_too_large", "The body is larger than the limit of 64 KiB.");
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return validationFailed([{ field: "body", message: "is empty; send a JSON object" }]);
+  }
+  if (isConnectionLoss(error)) {
+    return new AppError("database_unavailable", "The database cannot be reached. Try again shortly.", undefined, { "retry-after": "1" });
   }
   if (error.statusCode === 400) {
     return validationFailed([{ field: "body", message: "is not valid JSON" }]);

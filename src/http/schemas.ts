@@ -32,6 +32,7 @@ export const AUTHENTICATED_ERRORS: ErrorCode[] = [
   "unsupported_media_type",
   "payload_too_large",
   "internal_error",
+  "database_unavailable",
 ];
 
 export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });

@@ -67,27 +67,58 @@ export class RedisRateLimiter implements RateLimiter {
   }
 }
 
+/** How long a Redis command may take before a node limits on its own instead. */
+export const REDIS_COMMAND_TIMEOUT_MS = 500;
+
+/** After Redis fails, how long a node limits on its own before it asks Redis again. */
+export const SHARED_RETRY_AFTER_MS = 1000;
+
+export type FallbackEvents = {
+  /** Once per outage, with the error that began it. */
+  failed(error: unknown): void;
+  /** Once Redis answers again. */
+  recovered(): void;
+};
+
 /**
  * Shared limits must not take the API down with them: while Redis fails, each node limits on
- * its own (as without REDIS_URL) and says so in the log.
+ * its own (as without REDIS_URL). A failure opens a pause of SHARED_RETRY_AFTER_MS in which no
+ * request waits for Redis at all, so a frozen Redis costs a request at most one command timeout
+ * per pause, and an outage is logged once, not once per request.
  */
 export class FallbackRateLimiter implements RateLimiter {
+  private failing = false;
+  private retryAt = 0;
+
   constructor(
     private readonly shared: RateLimiter,
     private readonly local: RateLimiter,
-    private readonly onFailure: (error: unknown) => void,
+    private readonly events: FallbackEvents,
+    private readonly now: () => number = Date.now,
   ) {}
 
   take(name: string): Promise<BucketState> {
-    return this.shared.take(name).catch((error: unknown) => this.fallBack(error).take(name));
+    return this.run((limiter) => limiter.take(name));
   }
 
   peek(name: string): Promise<BucketState> {
-    return this.shared.peek(name).catch((error: unknown) => this.fallBack(error).peek(name));
+    return this.run((limiter) => limiter.peek(name));
   }
 
-  private fallBack(error: unknown): RateLimiter {
-    this.onFailure(error);
-    return this.local;
+  private async run(action: (limiter: RateLimiter) => Promise<BucketState>): Promise<BucketState> {
+    if (this.failing && this.now() < this.retryAt) return action(this.local);
+    try {
+      const state = await action(this.shared);
+      if (this.failing) {
+        this.failing = false;
+        this.events.recovered();
+      }
+      return state;
+    } catch (error) {
+      if (!this.failing) this.events.failed(error);
+      this.failing = true;
+      this.retryAt = this.now() + SHARED_RETRY_AFTER_MS;
+      return action(this.local);
+    }
   }
 }

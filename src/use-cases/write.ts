@@ -4,6 +4,7 @@ import type { RevocationChannel } from "../auth/revocation-channel.js";
 import type { Config } from "../config.js";
 import { SecretBox } from "../crypto/secret-box.js";
 import type { SqlDialect } from "../db/dialect.js";
+import { isConnectionLoss } from "../db/connection-loss.js";
 import type { Db, Tx } from "../db/schema.js";
 import { AppError } from "../errors/app-error.js";
 import { nowTimestamp } from "../time/timestamps.js";
@@ -45,7 +46,7 @@ export type Write = WriteDependencies & {
  */
 export type Writer = <A extends Actor | null, T>(actor: A, work: (write: Write, actor: A) => Promise<T>) => Promise<T>;
 
-/** PostgreSQL's deadlock_detected and serialization_failure: the transaction is safe to run again. */
+/** PostgreSQL's deadlock_detected and serialization_failure. */
 const RETRYABLE_SQLSTATES = new Set(["40P01", "40001"]);
 const MAX_ATTEMPTS = 3;
 
@@ -53,22 +54,43 @@ export function createWriter(db: Db, dependencies: WriteDependencies): Writer {
   return async (actor, work) => {
     for (let attempt = 1; ; attempt += 1) {
       const committed: Array<() => void | Promise<void>> = [];
+      let reachedCommit = false;
       let result;
       try {
         result = await db.transaction().execute(async (tx) => {
           if (actor?.type === "api_key") await checkActingKey(tx, dependencies.dialect, actor);
-          return work({ ...dependencies, tx, afterCommit: (action) => committed.push(action) }, actor);
+          const value = await work({ ...dependencies, tx, afterCommit: (action) => committed.push(action) }, actor);
+          reachedCommit = true;
+          return value;
         });
       } catch (error) {
-        // Two writes can each hold a lock the other needs, e.g. two keys revoking each other at
-        // once; PostgreSQL aborts one, and its next attempt sees what the other committed.
-        if (attempt < MAX_ATTEMPTS && RETRYABLE_SQLSTATES.has((error as { code?: unknown }).code as string)) continue;
+        if (attempt < MAX_ATTEMPTS && mayRunAgain(error, reachedCommit)) continue;
+        if (isConnectionLoss(error)) throw databaseUnavailable(reachedCommit);
         throw error;
       }
       for (const action of committed) await action();
       return result;
     }
   };
+}
+
+/**
+ * Whether a failed transaction is known to have changed nothing, so that running it again cannot
+ * apply it twice. Two writes can each hold a lock the other needs (two keys revoking each other at
+ * once): PostgreSQL aborts one, and its next attempt sees what the other committed. A connection
+ * lost before COMMIT was sent took its transaction with it. Lost during COMMIT, the outcome is
+ * unknown, and only the client can decide.
+ */
+function mayRunAgain(error: unknown, reachedCommit: boolean): boolean {
+  if (RETRYABLE_SQLSTATES.has((error as { code?: unknown }).code as string)) return true;
+  return !reachedCommit && isConnectionLoss(error);
+}
+
+function databaseUnavailable(reachedCommit: boolean): AppError {
+  const message = reachedCommit
+    ? "The connection to the database was lost while this change was being committed: it may or may not have been made. Check before you repeat it."
+    : "The database cannot be reached; nothing was changed. Try again shortly.";
+  return new AppError("database_unavailable", message, undefined, { "retry-after": "1" });
 }
 
 /**

@@ -74,7 +74,7 @@ export function registerWhatsAppCallbacks(
           summary: "Status callbacks of the WhatsApp Cloud API, signed with X-Hub-Signature-256",
           response: {
             200: Type.Object({ received: Type.Integer() }, { additionalProperties: false }),
-            ...errorResponses("auth_missing", "auth_malformed", "auth_invalid", "validation_failed", "payload_too_large", "internal_error"),
+            ...errorResponses("auth_missing", "auth_malformed", "auth_invalid", "validation_failed", "payload_too_large", "internal_error", "database_unavailable"),
           },
         },
       },
