@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import Fastify, { LogController, type FastifyBaseLogger } from "fastify";
+import Fastify, { type FastifyBaseLogger } from "fastify";
 import { Redis } from "ioredis";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { LastUsedRecorder } from "./auth/last-used-recorder.js";
@@ -18,7 +18,7 @@ import { answerClientError } from "./http/client-errors.js";
 import { frameworkErrorHandler, installErrorHandler } from "./http/error-handler.js";
 import { lowerCaseIdParam } from "./http/id-param.js";
 import { installJsonBodyParser } from "./http/json-body.js";
-import { loggerOptions } from "./http/logging.js";
+import { loggerOptions, RequestLog } from "./http/logging.js";
 import { createNotFoundHandler } from "./http/not-found.js";
 import { newRequestId } from "./http/request-id.js";
 import { RouteTable } from "./http/route-table.js";
@@ -84,7 +84,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logger: options.logger === false ? false : { ...loggerOptions(config.logLevel), ...(options.logger ?? {}) },
     genReqId: newRequestId,
     requestIdHeader: false,
-    logController: new LogController({ requestIdLogLabel: "request_id" }),
+    logController: new RequestLog(config.logLevel),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: trustedProxies(config.trustProxy),
     // Node refuses request lines over 16 KiB, so the router's own limit never answers first: a
@@ -114,8 +114,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.setValidatorCompiler(validatorCompiler);
   installJsonBodyParser(app);
   installErrorHandler(app);
-  app.addHook("onRequest", async (request, reply) => {
+  app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
+    done();
   });
   const notFound = createNotFoundHandler(routeTable);
   app.setNotFoundHandler(notFound);
@@ -123,7 +124,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // The document collects routes through onRoute: it must be in place before the first route.
   await registerOpenApi(app);
 
-  const cache = new VerifiedKeyCache();
+  const cache = new VerifiedKeyCache(config.keyCacheSize);
   const metrics = config.metricsEnabled ? new AppMetrics(db, cache) : undefined;
   const redis =
     config.redis &&
@@ -139,8 +140,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       : new SingleNodeRevocationChannel(cache);
   const writes = writeDependencies(config, dialect, pepper, revocations);
   const write = createWriter(db, writes);
-  const keyLimits = rateLimiter(redis, "keys", config.rateLimit, app.log);
-  const customerLimits = rateLimiter(redis, "customers", config.customerRateLimit, app.log);
+  const keyLimits = rateLimiter(redis, "keys", config.rateLimit, config.maxBuckets, app.log);
+  const customerLimits = rateLimiter(redis, "customers", config.customerRateLimit, config.maxBuckets, app.log);
   const lastUsed = new LastUsedRecorder(db, dialect, config.lastUsedFlushMs, app.log);
   lastUsed.start();
   // Before the server closes, so neither a held request nor a hard exit at the deadline can lose it.
@@ -185,7 +186,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     customerLimits,
   };
   const authentication = {
-    verifier: new KeyVerifier(db, pepper, cache, revocations, rateLimiter(redis, "auth-failures", config.authFailureLimit, app.log)),
+    verifier: new KeyVerifier(db, pepper, cache, revocations, rateLimiter(redis, "auth-failures", config.authFailureLimit, config.maxBuckets, app.log)),
     db,
     lastUsed,
     keyLimits,
@@ -217,8 +218,8 @@ function trustedProxies(setting: Config["trustProxy"]): boolean | string[] | ((a
 }
 
 /** Each node's own buckets, or with Redis the buckets all nodes share. */
-function rateLimiter(redis: Redis | null, family: string, settings: BucketSettings, log: FastifyBaseLogger): RateLimiter {
-  const local = new MemoryRateLimiter(settings);
+function rateLimiter(redis: Redis | null, family: string, settings: BucketSettings, maxBuckets: number, log: FastifyBaseLogger): RateLimiter {
+  const local = new MemoryRateLimiter(settings, maxBuckets);
   if (redis === null) return local;
   return new FallbackRateLimiter(new RedisRateLimiter(redis, `rate:${family}`, settings), local, {
     failed: (error) => log.warn({ err: error, family }, "shared rate limits unavailable; limiting on this node alone"),

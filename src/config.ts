@@ -21,6 +21,10 @@ export type Config = {
   customerRateLimit: { burst: number; refillPerSecond: number };
   /** Keys a customer may hold that are neither revoked nor expired. */
   maxActiveKeys: number;
+  /** Verified keys each node keeps in memory (KEY_CACHE_SIZE). */
+  keyCacheSize: number;
+  /** In-memory token buckets each node keeps per family: keys, customers, client networks. */
+  maxBuckets: number;
   lastUsedFlushMs: number;
   /** The whole request, headers and body, must arrive within this; it also bounds an idle keep-alive connection. */
   requestTimeoutMs: number;
@@ -101,6 +105,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       refillPerSecond: readDecimal(env, "CUSTOMER_RATE_LIMIT_REFILL_PER_SEC", 10),
     },
     maxActiveKeys: readInteger(env, "MAX_ACTIVE_KEYS", 1_000, 1),
+    keyCacheSize: readInteger(env, "KEY_CACHE_SIZE", 100_000, 1, 10_000_000),
+    maxBuckets: readInteger(env, "RATE_LIMIT_MAX_BUCKETS", 100_000, 1, 10_000_000),
     lastUsedFlushMs: readInteger(env, "LAST_USED_FLUSH_MS", 10_000, 1, MAX_TIMER_MS),
     requestTimeoutMs: readInteger(env, "REQUEST_TIMEOUT_MS", 30_000, 1, MAX_TIMER_MS),
     shutdownTimeoutMs: readInteger(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 1, MAX_SHUTDOWN_TIMEOUT_MS),

@@ -160,6 +160,43 @@ describe("API keys", () => {
       expect(keys[0]!.expires_at).toBe(expiring.expires_at);
     });
 
+    it("pages when asked: limit and cursor, still a bare array, the next page in a Link header", async () => {
+      const acme = await newCustomer();
+      for (const name of ["one", "two", "three", "four"]) await issueKey(app, acme.secret, { name });
+      const revoked = await issueKey(app, acme.secret, { name: "revoked" });
+      expect((await revokeKey(acme.secret, revoked.id)).statusCode).toBe(204);
+      const all: ApiKey[] = (await listKeys(acme.secret)).json();
+      expect(all).toHaveLength(5);
+
+      const seen: string[] = [];
+      let url: string | null = "/v1/api-keys?limit=2";
+      const pageSizes: number[] = [];
+      while (url !== null) {
+        const response = await app.inject({ url, headers: bearer(acme.secret) });
+        expect(response.statusCode, response.body).toBe(200);
+        const page: ApiKey[] = response.json();
+        expect(Array.isArray(page)).toBe(true);
+        for (const key of page) expectApiKeyShape(key);
+        pageSizes.push(page.length);
+        seen.push(...page.map((key) => key.id));
+        const link = response.headers.link as string | undefined;
+        const next = link === undefined ? null : /^<(\/v1\/api-keys\?limit=2&cursor=[A-Za-z0-9_-]+)>; rel="next"$/.exec(link);
+        if (link !== undefined) expect(next, link).not.toBeNull();
+        url = next ? next[1]! : null;
+      }
+      expect(pageSizes).toEqual([2, 2, 1]);
+      expect(seen).toEqual(all.map((key) => key.id));
+
+      const unpaged = await listKeys(acme.secret);
+      expect(unpaged.headers.link).toBeUndefined();
+      const onlyCursor = await app.inject({ url: `/v1/api-keys?cursor=${encodeURIComponent(seen[1]!)}`, headers: bearer(acme.secret) });
+      expectError(onlyCursor, 400, "validation_failed");
+      for (const limit of ["0", "101", "two"]) {
+        expectError(await app.inject({ url: `/v1/api-keys?limit=${limit}`, headers: bearer(acme.secret) }), 400, "validation_failed");
+      }
+      expectError(await app.inject({ url: "/v1/api-keys?page=2", headers: bearer(acme.secret) }), 400, "validation_failed");
+    });
+
     it("leaves out revoked keys and expired keys", async () => {
       const acme = await newCustomer();
       const kept = await issueKey(app, acme.secret, { name: "kept" });

@@ -16,7 +16,7 @@ const LAYERS: string[][] = [
   ["use-cases"],
   ["auth", "metrics", "transports", "rate-limit"],
   ["api-keys", "audit", "customers", "instances", "messages", "webhook-deliveries", "webhook-endpoints"],
-  ["db", "errors", "crypto", "ids", "time", "format", "net", "client"],
+  ["db", "errors", "crypto", "ids", "time", "format", "net", "collections", "client"],
   ["contract", "config"],
 ];
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs } from "kysely";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -23,7 +24,9 @@ async function lastUsedInDb(app: App, keyId: string): Promise<string | null> {
 class UpdateCounter implements KyselyPlugin {
   updates = 0;
   transformQuery(args: PluginTransformQueryArgs) {
-    if (args.node.kind === "UpdateQueryNode") this.updates += 1;
+    const { node } = args;
+    const rawUpdate = node.kind === "RawNode" && /^\s*update\b/i.test(node.sqlFragments[0] ?? "");
+    if (node.kind === "UpdateQueryNode" || rawUpdate) this.updates += 1;
     return args.node;
   }
   async transformResult(args: PluginTransformResultArgs) {
@@ -150,6 +153,26 @@ describe("last_used_at", () => {
     // Nothing pending: a flush writes nothing.
     await recorder.flush();
     expect(counter.updates).toBe(1);
+    await recorder.stop();
+  });
+
+  it("writes a large flush in batches of 100 keys, and lets waiting requests run between them", async () => {
+    const app = await start();
+    const acme = await createTestCustomer(app);
+    const counter = new UpdateCounter();
+    const recorder = new LastUsedRecorder(app.db.withPlugin(counter), app.dialect, 3_600_000, silentLog());
+    recorder.noteUse(acme.key.id, "2030-01-01T00:00:00.000Z");
+    for (let index = 1; index < 250; index += 1) recorder.noteUse(randomUUID(), "2030-01-01T00:00:00.000Z");
+
+    const ranDuringFlush: number[] = [];
+    const flushed = recorder.flush();
+    const waiting = setInterval(() => ranDuringFlush.push(counter.updates), 0);
+    await flushed;
+    clearInterval(waiting);
+    expect(counter.updates).toBe(3);
+    // Something scheduled while the flush ran got the event loop before its last batch was sent.
+    expect(ranDuringFlush.some((updatesSoFar) => updatesSoFar < 3)).toBe(true);
+    expect(await lastUsedInDb(app, acme.key.id)).toBe("2030-01-01T00:00:00.000Z");
     await recorder.stop();
   });
 

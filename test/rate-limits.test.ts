@@ -278,12 +278,12 @@ describe("MemoryRateLimiter", () => {
     expect((await limiter.take("b")).allowed).toBe(true);
   });
 
-  it("bounds memory with maxBuckets: the least recently used bucket is dropped and comes back full", async () => {
+  it("bounds memory with maxBuckets: a bucket not used since it was stored is dropped first and comes back full", async () => {
     const { limiter } = limiterAt({ burst: 3, refillPerSecond: 0.001 }, 2);
-    await drain(limiter, "a", 2);
-    await drain(limiter, "b", 2);
-    await limiter.peek("a"); // a is now more recently used than b
-    await drain(limiter, "c", 1); // a third bucket: b, the least recently used, goes
+    await drain(limiter, "a", 1);
+    await drain(limiter, "b", 1);
+    await drain(limiter, "a", 1); // a is used again; b is not
+    await drain(limiter, "c", 1); // a third bucket: b goes, a gets its second chance
 
     expect((await limiter.peek("b")).remaining).toBe(3);
     expect((await limiter.peek("a")).remaining).toBe(1);

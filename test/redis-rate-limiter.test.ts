@@ -91,7 +91,7 @@ describe.skipIf(!redisUrl)("rate limits shared through Redis", () => {
 describe("when Redis fails", () => {
   /** A shared limiter that fails while `down` is set, and counts the calls that reached it. */
   function flakyShared() {
-    const healthy = new MemoryRateLimiter({ burst: 5, refillPerSecond: 1 });
+    const healthy = new MemoryRateLimiter({ burst: 5, refillPerSecond: 1 }, 100);
     const shared = {
       down: true,
       calls: 0,
@@ -113,7 +113,7 @@ describe("when Redis fails", () => {
     const shared = flakyShared();
     const limiter = new FallbackRateLimiter(
       shared,
-      new MemoryRateLimiter({ burst: 1, refillPerSecond: 0.001 }),
+      new MemoryRateLimiter({ burst: 1, refillPerSecond: 0.001 }, 100),
       { failed: (error) => events.push(`failed: ${(error as Error).message}`), recovered: () => events.push("recovered") },
       () => now,
     );

@@ -196,7 +196,8 @@ describe("graceful shutdown with a held request", () => {
     const database = persistentDatabase();
     databases.push(database);
     // The request deadline is far away: only the shutdown deadline can end the held request.
-    const env = { ...serverProcessEnv(database), REQUEST_TIMEOUT_MS: "60000", SHUTDOWN_TIMEOUT_MS: "500" };
+    // At debug, a request's arrival is logged ("incoming request"): the held one's is awaited.
+    const env = { ...serverProcessEnv(database), REQUEST_TIMEOUT_MS: "60000", SHUTDOWN_TIMEOUT_MS: "500", LOG_LEVEL: "debug" };
     const created = await runCli(["customers", "create", "--name", "Acme", "--json"], env);
     expect(created.code, created.stderr).toBe(0);
     const { api_key: key } = JSON.parse(created.stdout) as { api_key: { id: string; secret: string } };

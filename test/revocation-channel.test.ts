@@ -35,7 +35,7 @@ describe.skipIf(TEST_DIALECT !== "postgres")("the revocation channel over Postgr
     const config = freshDatabase();
     if (config.dialect !== "postgres") throw new Error("unreachable");
     const { db } = await openDatabase(config);
-    const cache = new VerifiedKeyCache();
+    const cache = new VerifiedKeyCache(1_000);
     const settled: Settled[] = [];
     const events = new PostgresRevocationChannel(config.url, cache, silentLog, {
       revocationSettled: (...args) => settled.push(args),

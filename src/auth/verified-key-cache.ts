@@ -1,12 +1,14 @@
 import type { KeyCredential } from "../api-keys/api-key-repository.js";
+import { SecondChanceMap } from "../collections/second-chance-map.js";
 
 /**
  * Credentials this node has read from the database, by digest, so that a known key costs no
- * database read. Bounded (least recently used goes first). A revocation must evict its key here
- * before the revoking request is answered; expiry is checked on every request, never cached away.
+ * database read. Bounded (a key not used lately goes first); a hit costs the same with ten keys
+ * cached or a hundred thousand. A revocation must evict its key here before the revoking request
+ * is answered; expiry is checked on every request, never cached away.
  */
 export class VerifiedKeyCache {
-  private readonly byDigest = new Map<string, KeyCredential>();
+  private readonly byDigest: SecondChanceMap<string, KeyCredential>;
   private readonly digestById = new Map<string, string>();
 
   /**
@@ -20,7 +22,10 @@ export class VerifiedKeyCache {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly maxEntries = 10_000) {}
+  /** `maxEntries`: KEY_CACHE_SIZE. */
+  constructor(maxEntries: number) {
+    this.byDigest = new SecondChanceMap(maxEntries, (_digest, dropped) => this.digestById.delete(dropped.id));
+  }
 
   get generation(): number {
     return this.evictions;
@@ -30,23 +35,13 @@ export class VerifiedKeyCache {
     const credential = this.byDigest.get(digest);
     if (credential) this.hits += 1;
     else this.misses += 1;
-    if (credential) {
-      this.byDigest.delete(digest);
-      this.byDigest.set(digest, credential);
-    }
     return credential;
   }
 
   set(digest: string, credential: KeyCredential, generationBeforeRead: number): void {
     if (generationBeforeRead !== this.evictions) return;
-    this.byDigest.delete(digest);
     this.byDigest.set(digest, credential);
     this.digestById.set(credential.id, digest);
-    if (this.byDigest.size > this.maxEntries) {
-      const [oldestDigest, oldest] = this.byDigest.entries().next().value as [string, KeyCredential];
-      this.byDigest.delete(oldestDigest);
-      this.digestById.delete(oldest.id);
-    }
   }
 
   evict(keyIds: Iterable<string>): void {

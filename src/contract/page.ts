@@ -11,6 +11,18 @@ export const PageQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * `GET /v1/api-keys` answers every active key as one bare array unless it is asked for a page:
+ * the same parameters as PageQuery, without a default limit.
+ */
+export const ApiKeyListQuery = Type.Object(
+  {
+    cursor: PageQuery.properties.cursor,
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE })),
+  },
+  { additionalProperties: false },
+);
+
 /** `{"data": [...], "next_cursor": "…" | null}`: the shape of every paginated list. */
 export function PageOf<Item extends TSchema>(item: Item) {
   return Type.Object(

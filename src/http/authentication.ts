@@ -92,7 +92,8 @@ function authorizationHeader(request: FastifyRequest): string | undefined {
   const raw = request.raw.rawHeaders;
   let count = 0;
   for (let index = 0; index < raw.length; index += 2) {
-    if (raw[index]!.toLowerCase() === "authorization") count += 1;
+    const name = raw[index]!;
+    if (name.length === 13 && name.toLowerCase() === "authorization") count += 1;
   }
   if (count > 1) throw new AppError("auth_malformed", "Send exactly one Authorization header.");
   return request.headers.authorization;

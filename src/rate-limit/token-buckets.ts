@@ -1,3 +1,5 @@
+import { SecondChanceMap } from "../collections/second-chance-map.js";
+
 export type BucketSettings = { burst: number; refillPerSecond: number };
 
 /** What a bucket holds after a take or a look: enough for the rate-limit headers. */
@@ -23,17 +25,21 @@ export interface RateLimiter {
 type Bucket = { tokens: number; updatedAt: number };
 
 /**
- * In-memory buckets. Least recently used buckets are dropped beyond `maxBuckets`, so a flood of
- * distinct names cannot grow memory without bound (a dropped bucket comes back full).
+ * In-memory buckets. Beyond `maxBuckets` a bucket not used lately is dropped, so a flood of
+ * distinct names cannot grow memory without bound (a dropped bucket comes back full). A full
+ * bucket is the same as none and is not kept.
  */
 export class MemoryRateLimiter implements RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets: SecondChanceMap<string, Bucket>;
 
   constructor(
     private readonly settings: BucketSettings,
-    private readonly maxBuckets = 100_000,
+    /** RATE_LIMIT_MAX_BUCKETS. */
+    maxBuckets: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.buckets = new SecondChanceMap(maxBuckets);
+  }
 
   async take(name: string): Promise<BucketState> {
     return this.settle(name, "take");
@@ -46,12 +52,15 @@ export class MemoryRateLimiter implements RateLimiter {
   private settle(name: string, action: "take" | "peek"): BucketState {
     const now = this.now();
     const { burst, refillPerSecond } = this.settings;
-    const bucket = this.buckets.get(name) ?? { tokens: burst, updatedAt: now };
+    const known = this.buckets.get(name);
+    const bucket = known ?? { tokens: burst, updatedAt: now };
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * refillPerSecond);
     bucket.updatedAt = now;
     const allowed = bucket.tokens >= 1;
     if (action === "take" && allowed) bucket.tokens -= 1;
-    this.remember(name, bucket);
+    // A known bucket changed in place: storing it again is needed only when it is new.
+    if (bucket.tokens >= burst) this.buckets.delete(name);
+    else if (known === undefined) this.buckets.set(name, bucket);
     return {
       allowed,
       limit: burst,
@@ -59,15 +68,5 @@ export class MemoryRateLimiter implements RateLimiter {
       resetAt: now + Math.ceil(((burst - bucket.tokens) / refillPerSecond) * 1000),
       retryAfterMs: bucket.tokens >= 1 ? 0 : Math.ceil(((1 - bucket.tokens) / refillPerSecond) * 1000),
     };
-  }
-
-  private remember(name: string, bucket: Bucket): void {
-    this.buckets.delete(name);
-    if (bucket.tokens >= this.settings.burst) return;
-    this.buckets.set(name, bucket);
-    if (this.buckets.size > this.maxBuckets) {
-      const oldest = this.buckets.keys().next().value;
-      if (oldest !== undefined) this.buckets.delete(oldest);
-    }
   }
 }

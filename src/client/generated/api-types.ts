@@ -586,13 +586,18 @@ export interface paths {
         };
         /**
          * List the customer's active keys (not revoked, not expired), newest first
-         * @description Requires an API key holding the scope `api_keys:read` (or `*`).
+         * @description Without `limit` or `cursor`: every active key, in one bare array. With either: at most `limit` keys (default 50), still a bare array, and a `Link: <…>; rel="next"` header naming the next page while there is one.
+         *
+         *     Requires an API key holding the scope `api_keys:read` (or `*`).
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;

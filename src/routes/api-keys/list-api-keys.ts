@@ -1,7 +1,9 @@
 import Type from "typebox";
-import { listActiveApiKeys } from "../../api-keys/api-key-repository.js";
+import { listActiveApiKeys, listActiveApiKeysPage } from "../../api-keys/api-key-repository.js";
 import { ApiKeySchema } from "../../contract/api-key.js";
+import { ApiKeyListQuery, DEFAULT_PAGE_SIZE } from "../../contract/page.js";
 import type { App } from "../../http/app-types.js";
+import { listPage } from "../../http/pagination.js";
 import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
 import { nowTimestamp } from "../../time/timestamps.js";
 import type { RouteDependencies } from "../route-dependencies.js";
@@ -13,12 +15,26 @@ export function registerListApiKeys(app: App, { db }: Pick<RouteDependencies, "d
       config: { access: { scope: "api_keys:read", instances: "multi" } },
       schema: {
         summary: "List the customer's active keys (not revoked, not expired), newest first",
+        description:
+          "Without `limit` or `cursor`: every active key, in one bare array. With either: at most `limit` keys (default 50), still a bare array, and a `Link: <…>; rel=\"next\"` header naming the next page while there is one.",
+        querystring: ApiKeyListQuery,
         response: {
           200: Type.Array(ApiKeySchema),
           ...errorResponses(...AUTHENTICATED_ERRORS, "instance_scoped_key"),
         },
       },
     },
-    async (request) => listActiveApiKeys(db, request.apiKey.customer_id, nowTimestamp()),
+    async (request, reply) => {
+      const customerId = request.apiKey.customer_id;
+      const now = nowTimestamp();
+      const { limit, cursor } = request.query;
+      if (limit === undefined && cursor === undefined) return listActiveApiKeys(db, customerId, now);
+      const page = await listPage({ limit, cursor }, (range) => listActiveApiKeysPage(db, customerId, now, range));
+      if (page.next_cursor !== null) {
+        const next = new URLSearchParams({ limit: String(limit ?? DEFAULT_PAGE_SIZE), cursor: page.next_cursor });
+        reply.header("link", `</v1/api-keys?${next}>; rel="next"`);
+      }
+      return page.data;
+    },
   );
 }

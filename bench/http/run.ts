@@ -1,0 +1,226 @@
+/**
+ * `npm run bench:http` (after `npm run build`): the cost of a request over real sockets, as CPU
+ * time of the server process per request, next to the naive floor (bench/http/floor-server.mjs)
+ * and to our own /healthz, measured in the same run. wrk drives each server over loopback with
+ * keep-alive connections; with `taskset` the server runs on core 0 and wrk on core 1. Scenarios
+ * alternate in every round (forwards, then backwards) and the medians of the rounds are reported,
+ * with each round's ratios taken within that round. Writes BENCHMARKS.md.
+ *
+ *   BENCH_ROUNDS (default 5), BENCH_SECONDS per scenario and round (default 5),
+ *   BENCH_KEYS keys in rotation for the "many keys" rows (default 10000)
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freePorts } from "../../test/helpers/free-ports.js";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const KEYS = Number(process.env.BENCH_KEYS ?? 10_000);
+const CONNECTIONS = 32;
+const ROOT = resolve(import.meta.dirname, "../..");
+const CLI = join(ROOT, "dist/cli/main.js");
+const CLOCK_TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
+
+function has(command: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (!has("wrk")) throw new Error("npm run bench:http needs wrk (Debian: apt-get install -y wrk)");
+const pinned = has("taskset");
+const onCore = (core: number, command: string[]) => (pinned ? ["taskset", "-c", String(core), ...command] : command);
+
+const sleep = (ms: number) => new Promise((resolvePromise) => setTimeout(resolvePromise, ms));
+
+async function waitForHealth(port: number, process: ChildProcess): Promise<void> {
+  for (let attempt = 0; attempt < 300; attempt += 1) {
+    if (process.exitCode !== null) throw new Error(`a server exited with ${process.exitCode}`);
+    // Any answer short of a 5xx means the server listens.
+    const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (answer) => answer.status < 500,
+      () => false,
+    );
+    if (up) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing answered on port ${port}`);
+}
+
+function start(command: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(command[0]!, command.slice(1), { env, stdio: ["ignore", "ignore", "inherit"] });
+}
+
+/** User and system CPU time of a process so far, in microseconds. */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  // After "pid (comm) ", utime and stime are the 12th and 13th fields.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks / CLOCK_TICKS_PER_SECOND) * 1e6;
+}
+
+type Scenario = { name: string; port: number; pid: number; path: string; script: string };
+type Run = { requests: number; perSecond: number; p99Ms: number; cpuMicrosPerRequest: number };
+
+function wrk(scenario: Scenario, seconds: number): Run {
+  const pid = scenario.pid;
+  const before = cpuMicros(pid);
+  const url = `http://127.0.0.1:${scenario.port}${scenario.path}`;
+  const [command, ...args] = onCore(1, ["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-s", scenario.script, url]);
+  const output = execFileSync(command!, args).toString();
+  const used = cpuMicros(pid) - before;
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
+  if (!(requests > 0) || non2xx > 0) throw new Error(`${scenario.name}: ${non2xx} failed answers\n${output}`);
+  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(output);
+  const p99Ms = p99 ? Number(p99[1]) * { us: 0.001, ms: 1, s: 1000 }[p99[2] as "us" | "ms" | "s"] : Number.NaN;
+  return { requests, perSecond: requests / seconds, p99Ms, cpuMicrosPerRequest: used / requests };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const folder = mkdtempSync(join(tmpdir(), "whatisup-bench-"));
+  const servers: ChildProcess[] = [];
+  try {
+    const databasePath = join(folder, "whatisup.db");
+    const [ourPort, floorPort] = await freePorts(2);
+    const env = {
+      ...process.env,
+      DATABASE_URL: `sqlite:${databasePath}`,
+      DATABASE_PATH: databasePath,
+      WHATISUP_KEY_PEPPER: randomBytes(32).toString("base64"),
+      LOG_LEVEL: "info",
+      RATE_LIMIT_BURST: "1000000000",
+      RATE_LIMIT_REFILL_PER_SEC: "1000000000",
+      CUSTOMER_RATE_LIMIT_BURST: "1000000000",
+      CUSTOMER_RATE_LIMIT_REFILL_PER_SEC: "1000000000",
+      MAX_ACTIVE_KEYS: String(KEYS + 10),
+    };
+    const created = JSON.parse(execFileSync(process.execPath, [CLI, "customers", "create", "--name", "Bench", "--json"], { env }).toString());
+    const admin = created.api_key.secret as string;
+
+    const ours = start(onCore(0, [process.execPath, CLI, "serve"]), { ...env, PORT: String(ourPort) });
+    servers.push(ours);
+    await waitForHealth(ourPort!, ours);
+    console.log(`issuing ${KEYS} keys…`);
+    const secrets: string[] = [];
+    for (let batch = 0; batch < KEYS; batch += 50) {
+      const issued = await Promise.all(
+        Array.from({ length: Math.min(50, KEYS - batch) }, () =>
+          fetch(`http://127.0.0.1:${ourPort}/v1/api-keys`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+            body: JSON.stringify({ name: "bench" }),
+          }).then((answer) => answer.json() as Promise<{ secret: string }>),
+        ),
+      );
+      secrets.push(...issued.map((key) => key.secret));
+    }
+    const floor = start(onCore(0, [process.execPath, join(ROOT, "bench/http/floor-server.mjs")]), { ...env, PORT: String(floorPort) });
+    servers.push(floor);
+    // The floor has no /healthz: its 404 says it is up.
+    await waitForHealth(floorPort!, floor);
+
+    const keysFile = join(folder, "keys.txt");
+    writeFileSync(keysFile, `${secrets.join("\n")}\n`);
+    const script = (name: string, body: string) => {
+      const path = join(folder, `${name}.lua`);
+      writeFileSync(path, body);
+      return path;
+    };
+    const none = script("none", "");
+    const oneKey = script("one-key", `wrk.headers["Authorization"] = "Bearer ${admin}"\n`);
+    const manyKeys = script(
+      "many-keys",
+      `local keys = {}
+for line in io.lines("${keysFile}") do keys[#keys + 1] = line end
+local turn = 0
+request = function()
+  turn = turn % #keys + 1
+  return wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. keys[turn] })
+end
+`,
+    );
+    const scenarios: Scenario[] = [
+      { name: "ours: GET /healthz", port: ourPort!, pid: ours.pid!, path: "/healthz", script: none },
+      { name: "ours: GET /v1/limits, one cached key", port: ourPort!, pid: ours.pid!, path: "/v1/limits", script: oneKey },
+      { name: "floor: GET /v1/limits, one key", port: floorPort!, pid: floor.pid!, path: "/v1/limits", script: oneKey },
+      { name: `ours: GET /v1/limits, ${KEYS} keys in rotation`, port: ourPort!, pid: ours.pid!, path: "/v1/limits", script: manyKeys },
+      { name: `floor: GET /v1/limits, ${KEYS} keys in rotation`, port: floorPort!, pid: floor.pid!, path: "/v1/limits", script: manyKeys },
+    ];
+
+    console.log("warming up…");
+    for (const scenario of scenarios) wrk(scenario, 2);
+    const runs = new Map(scenarios.map((scenario) => [scenario.name, [] as Run[]]));
+    const ratios = { floor: [] as number[], overHealth: [] as number[], manyFloor: [] as number[], manyOverOne: [] as number[] };
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const order = round % 2 === 0 ? scenarios : [...scenarios].reverse();
+      const thisRound = new Map<string, Run>();
+      for (const scenario of order) {
+        const run = wrk(scenario, SECONDS);
+        thisRound.set(scenario.name, run);
+        runs.get(scenario.name)!.push(run);
+      }
+      const cpu = (index: number) => thisRound.get(scenarios[index]!.name)!.cpuMicrosPerRequest;
+      ratios.floor.push(cpu(1) / cpu(2));
+      ratios.overHealth.push(cpu(1) - cpu(0));
+      ratios.manyFloor.push(cpu(3) / cpu(4));
+      ratios.manyOverOne.push(cpu(3) / cpu(1));
+      console.log(`round ${round + 1}/${ROUNDS}: ours/floor ${(cpu(1) / cpu(2)).toFixed(2)}, ${KEYS} keys ours/floor ${(cpu(3) / cpu(4)).toFixed(2)}`);
+    }
+
+    const rows = scenarios.map((scenario) => {
+      const results = runs.get(scenario.name)!;
+      return `| ${scenario.name} | ${median(results.map((run) => run.cpuMicrosPerRequest)).toFixed(1)} | ${median(results.map((run) => run.perSecond)).toFixed(0)} | ${median(results.map((run) => run.p99Ms)).toFixed(2)} |`;
+    });
+    const cpuModel = cpus()[0]?.model ?? "unknown";
+    const report = `# Benchmarks
+
+Written by \`npm run bench:http\` on ${new Date().toISOString().slice(0, 10)}. Rerun it on your machine: the
+numbers below are this machine's, and only the ratios mean much elsewhere.
+
+- Machine: ${cpus().length} × ${cpuModel}; Node.js ${process.version}; ${pinned ? "server on core 0, wrk on core 1 (taskset)" : "not pinned (no taskset)"}.
+- Method: wrk, 1 thread, ${CONNECTIONS} keep-alive connections, ${SECONDS} s per scenario and round, ${ROUNDS} rounds
+  alternating forwards and backwards after a 2 s warm-up each. CPU per request is the server
+  process's user + system time (\`/proc/<pid>/stat\`) over the requests wrk counted, which is steadier
+  than throughput on a shared machine. Each ratio is taken within a round; the tables give medians.
+- Both servers log one line per request at \`info\` to /dev/null, run on embedded SQLite, and
+  answer \`GET /v1/limits\` with the same JSON. The floor (\`bench/http/floor-server.mjs\`) does
+  only the Bearer parse, the key format and checksum, the HMAC digest, a Map lookup, two bucket
+  reads and three headers: what any server must do.
+
+## Per request
+
+| scenario | CPU µs per request | requests/s | p99 ms |
+| --- | --- | --- | --- |
+${rows.join("\n")}
+
+## Targets (issue 12)
+
+| target | measured (median of ${ROUNDS} rounds) | met |
+| --- | --- | --- |
+| CPU per authenticated request at most 1.15× the floor's | ${median(ratios.floor).toFixed(2)}× | ${median(ratios.floor) <= 1.15 ? "yes" : "no"} |
+| at most 10 µs more than our /healthz | +${median(ratios.overHealth).toFixed(1)} µs | ${median(ratios.overHealth) <= 10 ? "yes" : "no"} |
+| ${KEYS} keys in rotation: ours against the floor | ${median(ratios.manyFloor).toFixed(2)}× | (no target; the floor keeps every key in a Map) |
+| ${KEYS} keys in rotation against one cached key (ours) | ${median(ratios.manyOverOne).toFixed(2)}× | ${median(ratios.manyOverOne) <= 1.1 ? "yes" : "no"} (target: within 10%) |
+`;
+    writeFileSync(join(ROOT, "BENCHMARKS.md"), report);
+    console.log(report);
+  } finally {
+    for (const server of servers) server.kill("SIGKILL");
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+await main();
