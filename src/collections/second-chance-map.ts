@@ -1,8 +1,4 @@
-/**
- * `referenced` is 0 or 1 rather than a boolean: a small integer is stored in place, so marking an
- * entry on every hit needs no GC write barrier, which a boolean (a heap object) does.
- */
-type Entry<V> = { value: V; referenced: 0 | 1 };
+type Entry<V> = { value: V; referenced: boolean };
 
 /**
  * A map bounded to `maxEntries` that drops an entry nobody has read lately, like a
@@ -27,7 +23,7 @@ export class SecondChanceMap<K, V> {
   get(key: K): V | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
-    entry.referenced = 1;
+    entry.referenced = true;
     return entry.value;
   }
 
@@ -35,12 +31,12 @@ export class SecondChanceMap<K, V> {
     const entry = this.entries.get(key);
     if (entry !== undefined) {
       entry.value = value;
-      entry.referenced = 1;
+      entry.referenced = true;
       return;
     }
     // Room is made before the newcomer arrives, so that it is never the one dropped.
     if (this.entries.size >= this.maxEntries) this.evictOne();
-    this.entries.set(key, { value, referenced: 0 });
+    this.entries.set(key, { value, referenced: false });
   }
 
   delete(key: K): boolean {
@@ -58,8 +54,8 @@ export class SecondChanceMap<K, V> {
   private evictOne(): void {
     for (const [key, entry] of this.entries) {
       this.entries.delete(key);
-      if (entry.referenced === 1) {
-        entry.referenced = 0;
+      if (entry.referenced) {
+        entry.referenced = false;
         this.entries.set(key, entry);
         continue;
       }

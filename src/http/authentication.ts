@@ -46,10 +46,14 @@ export function installAuthentication(app: App, context: AuthenticationDependenc
   app.addHook("onRequest", async (request, reply) => {
     reply.header("cache-control", "no-store");
     const now = nowTimestamp();
-    const key = await counted(context, () => {
+    let key: KeyCredential;
+    try {
       request.keyDigest = context.verifier.digestOf(authorizationHeader(request));
-      return context.verifier.credentialFor(request.keyDigest, clientAddress(request), now);
-    });
+      key = await currentKey(context, request, now);
+    } catch (error) {
+      countRefusal(context, error);
+      throw error;
+    }
     context.metrics?.authOutcome("ok");
     request.apiKey = key;
     context.lastUsed.noteUse(key.id, now);
@@ -80,7 +84,13 @@ export function installAuthentication(app: App, context: AuthenticationDependenc
   // The body may arrive long after the headers: a key revoked or expired meanwhile must not reach
   // validation or the handler. A cached key costs a map lookup here, and a revocation evicts it.
   app.addHook("preValidation", async (request) => {
-    request.apiKey = await counted(context, () => context.verifier.credentialFor(request.keyDigest, clientAddress(request), nowTimestamp()));
+    const now = nowTimestamp();
+    try {
+      request.apiKey = await currentKey(context, request, now);
+    } catch (error) {
+      countRefusal(context, error);
+      throw error;
+    }
   });
 }
 
@@ -99,16 +109,19 @@ function authorizationHeader(request: FastifyRequest): string | undefined {
   return request.headers.authorization;
 }
 
-/** Runs a step of authentication; its refusals are counted by their code. */
-async function counted(context: AuthenticationDependencies, step: () => Promise<KeyCredential>): Promise<KeyCredential> {
-  try {
-    return await step();
-  } catch (error) {
-    if (error instanceof AppError) {
-      context.metrics?.authOutcome(error.code);
-      if (error.code === "rate_limited") context.metrics?.rateLimited("auth_failures");
-    }
-    throw error;
+/** The request's key as it stands now: from the cache without a promise, else from the database. */
+function currentKey(context: AuthenticationDependencies, request: FastifyRequest, now: string): KeyCredential | Promise<KeyCredential> {
+  return (
+    context.verifier.cachedCredentialFor(request.keyDigest, now) ??
+    context.verifier.storedCredentialFor(request.keyDigest, clientAddress(request), now)
+  );
+}
+
+/** A refusal of authentication, counted by its code. */
+function countRefusal(context: AuthenticationDependencies, error: unknown): void {
+  if (error instanceof AppError) {
+    context.metrics?.authOutcome(error.code);
+    if (error.code === "rate_limited") context.metrics?.rateLimited("auth_failures");
   }
 }
 

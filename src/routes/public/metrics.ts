@@ -12,9 +12,10 @@ export const UNMATCHED_ROUTE = "(unmatched)";
  * only when METRICS_ENABLED=true (otherwise the path is an unknown route, 404 not_found).
  */
 export function registerMetrics(app: App, metrics: AppMetrics): void {
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", (request, reply, done) => {
     const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
     metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 
   app.get(
