@@ -105,7 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       refillPerSecond: readDecimal(env, "CUSTOMER_RATE_LIMIT_REFILL_PER_SEC", 10),
     },
     maxActiveKeys: readInteger(env, "MAX_ACTIVE_KEYS", 1_000, 1),
-    keyCacheSize: readInteger(env, "KEY_CACHE_SIZE", 100_000, 1, 10_000_000),
+    keyCacheSize: readInteger(env, "KEY_CACHE_SIZE", 125_000, 1, 10_000_000),
     maxBuckets: readInteger(env, "RATE_LIMIT_MAX_BUCKETS", 100_000, 1, 10_000_000),
     lastUsedFlushMs: readInteger(env, "LAST_USED_FLUSH_MS", 10_000, 1, MAX_TIMER_MS),
     requestTimeoutMs: readInteger(env, "REQUEST_TIMEOUT_MS", 30_000, 1, MAX_TIMER_MS),

@@ -22,7 +22,7 @@ describe("loadConfig", () => {
       authFailureLimit: { burst: 30, refillPerSecond: 0.5 },
       customerRateLimit: { burst: 600, refillPerSecond: 10 },
       maxActiveKeys: 1_000,
-      keyCacheSize: 100_000,
+      keyCacheSize: 125_000,
       maxBuckets: 100_000,
       lastUsedFlushMs: 10_000,
       requestTimeoutMs: 30_000,

@@ -3,6 +3,8 @@
 // what `npm run bench:http` divides our CPU per request by. Plain JavaScript on the compiled key
 // format and digest (dist/), so both servers run the same checks.
 //   DATABASE_PATH   the SQLite file whose keys it loads once at start
+//   FLOOR_KEYS      how many of them, oldest first: only those the benchmark sends, so that the
+//                   floor stays the least a server must do however many keys are stored
 //   WHATISUP_KEY_PEPPER, PORT, LOG_LEVEL
 import Database from "better-sqlite3";
 import Fastify from "fastify";
@@ -13,8 +15,8 @@ const pepper = process.env.WHATISUP_KEY_PEPPER;
 const sqlite = new Database(process.env.DATABASE_PATH, { readonly: true });
 const keys = new Map(
   sqlite
-    .prepare("select digest, id, customer_id from api_keys where revoked_at is null")
-    .all()
+    .prepare("select digest, id, customer_id from api_keys where revoked_at is null order by rowid limit ?")
+    .all(Number(process.env.FLOOR_KEYS))
     .map((row) => [row.digest, row]),
 );
 sqlite.close();

@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, bench, describe } from "vitest";
+import { KeyVerifier } from "../src/auth/verify-key.js";
+import { SingleNodeRevocationChannel } from "../src/auth/revocation-channel.js";
+import { VerifiedKeyCache } from "../src/auth/verified-key-cache.js";
+import { keyDigest } from "../src/crypto/key-digest.js";
+import { generateKey } from "../src/crypto/key-format.js";
+import { openDatabase } from "../src/db/database.js";
+import type { Db } from "../src/db/schema.js";
+import { MemoryRateLimiter } from "../src/rate-limit/token-buckets.js";
+import { nowTimestamp } from "../src/time/timestamps.js";
+
+/**
+ * Issue 12, target 4: verifying a cached key (header → format and checksum → digest → cache →
+ * standing) within 2× of the one HMAC-SHA256 it cannot avoid. Read the two rows of one run
+ * against each other.
+ */
+const PEPPER = "bench-pepper-that-is-long-enough-0123456789";
+const key = generateKey();
+const header = `Bearer ${key}`;
+let db: Db;
+let verifier: KeyVerifier;
+
+beforeAll(async () => {
+  db = (await openDatabase({ dialect: "sqlite", path: ":memory:" })).db;
+  const cache = new VerifiedKeyCache(1_000);
+  verifier = new KeyVerifier(db, PEPPER, cache, new SingleNodeRevocationChannel(cache), new MemoryRateLimiter({ burst: 30, refillPerSecond: 1 }, 1_000));
+  const id = "0190f3c2-7b1e-7000-8000-000000000001";
+  cache.set(keyDigest(PEPPER, key), { id, customer_id: id, instance_id: null, prefix: key.slice(0, 17), scopes: ["*"], expires_at: null, revoked_at: null }, cache.generation);
+});
+
+afterAll(() => db.destroy());
+
+describe("verifying a cached key", () => {
+  bench("one HMAC-SHA256 of the key (the floor)", () => {
+    keyDigest(PEPPER, key);
+  });
+  bench("digestOf + cachedCredentialFor (what every request does)", () => {
+    const digest = verifier.digestOf(header);
+    if (verifier.cachedCredentialFor(digest, nowTimestamp()) === undefined) throw new Error("not cached");
+  });
+});
