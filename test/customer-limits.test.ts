@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { countActiveKeys } from "../src/api-keys/api-key-repository.js";
 import type { Config } from "../src/config.js";
 import type { App } from "../src/http/app-types.js";
 import { bearer, buildTestApp, createTestCustomer, expectError, issueKey, TIMESTAMP } from "./helpers/test-app.js";
@@ -67,6 +68,15 @@ describe("MAX_ACTIVE_KEYS", () => {
     expect(brief.expires_at).not.toBeNull();
     await new Promise((resolve) => setTimeout(resolve, 350));
     await issueKey(app, acme.secret, { name: "after the brief one expired" });
+  });
+
+  it("is checked with a count that stops at the cap, so an issue never reads more than MAX_ACTIVE_KEYS keys", async () => {
+    await start({});
+    const acme = await createTestCustomer(app);
+    for (const name of ["one", "two", "three", "four"]) await issueKey(app, acme.secret, { name });
+    const now = new Date().toISOString();
+    expect(await countActiveKeys(app.db, acme.customer.id, now, 3)).toBe(3);
+    expect(await countActiveKeys(app.db, acme.customer.id, now, 100)).toBe(5);
   });
 
   it("holds under concurrent issues: exactly the room left is granted", async () => {

@@ -69,14 +69,24 @@ export async function listActiveApiKeysPage(db: Executor, customerId: string, no
   return rows.map(toApiKey);
 }
 
-/** Keys of the customer that are neither revoked nor expired at `now`. */
-export async function countActiveKeys(db: Executor, customerId: string, now: string): Promise<number> {
+/**
+ * Keys of the customer that are neither revoked nor expired at `now`, counted up to `upTo` only:
+ * the cap check needs no more, and every issue pays for the count, which would otherwise grow
+ * with the customer's keys.
+ */
+export async function countActiveKeys(db: Executor, customerId: string, now: string, upTo: number): Promise<number> {
   const row = await db
-    .selectFrom("api_keys")
+    .selectFrom((eb) =>
+      eb
+        .selectFrom("api_keys")
+        .select("id")
+        .where("customer_id", "=", customerId)
+        .where("revoked_at", "is", null)
+        .where((inner) => inner.or([inner("expires_at", "is", null), inner("expires_at", ">", now)]))
+        .limit(upTo)
+        .as("active"),
+    )
     .select((eb) => eb.fn.countAll<number | string>().as("count"))
-    .where("customer_id", "=", customerId)
-    .where("revoked_at", "is", null)
-    .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }

@@ -48,7 +48,7 @@ export async function issueApiKey(write: Write, actor: KeyActor, input: IssueApi
     throw new AppError("instance_not_found", "No such instance to bind the key to.", { instance_id: input.instanceId });
   }
   await lockCustomer(write.tx, write.dialect, issuer.customer_id);
-  const active = await countActiveKeys(write.tx, issuer.customer_id, nowTimestamp());
+  const active = await countActiveKeys(write.tx, issuer.customer_id, nowTimestamp(), write.maxActiveKeys);
   if (active >= write.maxActiveKeys) {
     throw new AppError("key_limit_reached", `This customer already has ${active} active keys, the most it may hold. Revoke one first.`, {
       max_active_keys: write.maxActiveKeys,
