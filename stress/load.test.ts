@@ -6,7 +6,7 @@ import { generateKey } from "../src/crypto/key-format.js";
 import { CLI, runCli, serverProcessEnv, type StartedServer } from "../test/helpers/cli-process.js";
 import { freePorts } from "../test/helpers/free-ports.js";
 import { persistentDatabase, removeDatabase } from "../test/helpers/test-database.js";
-import { call, sleep, stopped, Tally, type Answer } from "./stress-helpers.js";
+import { call, sleep, stopped, Tally } from "./stress-helpers.js";
 
 /**
  * `npm run test:stress`, part (c): a minute of mixed traffic over hundreds of keep-alive
@@ -109,15 +109,7 @@ describe("a minute of mixed load over hundreds of connections", () => {
     const anyKey = () => keys[Math.floor(Math.random() * keys.length)]!;
 
     const tally = new Tally();
-    let unanswered = 0;
-    const ask = async (method: string, path: string, secret: string, body?: unknown): Promise<Answer | null> => {
-      try {
-        return tally.add(await call(node, method, path, secret, body));
-      } catch {
-        unanswered += 1;
-        return null;
-      }
-    };
+    const ask = (method: string, path: string, secret: string, body?: unknown) => tally.ask(node, method, path, secret, body);
 
     /** One connection's traffic: mostly authenticated reads, some writes, some refusals. */
     async function step(): Promise<void> {
@@ -156,12 +148,12 @@ describe("a minute of mixed load over hundreds of connections", () => {
     const loadRequests = tally.total - warmUpRequests;
     console.log(
       `[stress:load] ${CONNECTIONS} connections, ${seconds.toFixed(1)} s: ${loadRequests} requests (${(loadRequests / seconds).toFixed(0)}/s) ` +
-        `after ${warmUpRequests} of warm-up; ${tally}; ${unanswered} unanswered; ` +
+        `after ${warmUpRequests} of warm-up; ${tally}; ${tally.unanswered} unanswered; ` +
         `heap after GC ${mib(before.heapUsed)} → ${mib(after.heapUsed)} MiB, ${((after.heapUsed - before.heapUsed) / loadRequests).toFixed(1)} bytes per request (steady ${(waitedMs / 1000).toFixed(0)} s after the load), ` +
         `rss ${mib(before.rss)} → ${mib(after.rss)} MiB`,
     );
     expect(tally.serverErrors()).toEqual({});
-    expect(unanswered).toBe(0);
+    expect(tally.unanswered).toBe(0);
     expect(tally.count((label) => label === "200")).toBeGreaterThan(0);
     expect(tally.count((label) => label === "202")).toBeGreaterThan(0);
     expect(after.heapUsed - before.heapUsed).toBeLessThan(MAX_HEAP_GROWTH_BYTES);

@@ -19,9 +19,20 @@ export async function call(server: StartedServer, method: string, path: string, 
   return { status: response.status, code: error?.code ?? null, body: parsed };
 }
 
-/** Answers counted by status and code ("201", "503 database_unavailable"), and what threw. */
+/** Answers counted by status and code ("201", "503 database_unavailable"), and requests that got none. */
 export class Tally {
   readonly counts = new Map<string, number>();
+  unanswered = 0;
+
+  /** `call`, counted; null when no HTTP answer came at all (the tally judges that, not a throw). */
+  async ask(server: StartedServer, method: string, path: string, secret: string, body?: unknown): Promise<Answer | null> {
+    try {
+      return this.add(await call(server, method, path, secret, body));
+    } catch {
+      this.unanswered += 1;
+      return null;
+    }
+  }
 
   add(answer: Answer): Answer {
     const label = answer.code === null ? String(answer.status) : `${answer.status} ${answer.code}`;

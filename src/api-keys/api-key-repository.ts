@@ -48,24 +48,24 @@ export async function insertApiKey(tx: Tx, customerId: string, key: NewApiKey): 
   return stored;
 }
 
-/** Keys neither revoked nor expired at `now`, newest first. */
+/** The customer's keys that are neither revoked nor expired at `now`. */
 function activeKeys(db: Executor, customerId: string, now: string) {
   return db
     .selectFrom("api_keys")
-    .select(PUBLIC_COLUMNS)
     .where("customer_id", "=", customerId)
     .where("revoked_at", "is", null)
     .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]));
 }
 
+/** The active keys, newest first. */
 export async function listActiveApiKeys(db: Executor, customerId: string, now: string): Promise<ApiKey[]> {
-  const rows = await activeKeys(db, customerId, now).orderBy("created_at", "desc").orderBy("id", "desc").execute();
+  const rows = await activeKeys(db, customerId, now).select(PUBLIC_COLUMNS).orderBy("created_at", "desc").orderBy("id", "desc").execute();
   return rows.map(toApiKey);
 }
 
 /** One page of the active keys, newest first, with one row more than the page (see listPage). */
 export async function listActiveApiKeysPage(db: Executor, customerId: string, now: string, page: PageRequest): Promise<ApiKey[]> {
-  const rows = await newestFirstPage(activeKeys(db, customerId, now), page).execute();
+  const rows = await newestFirstPage(activeKeys(db, customerId, now).select(PUBLIC_COLUMNS), page).execute();
   return rows.map(toApiKey);
 }
 
@@ -76,16 +76,7 @@ export async function listActiveApiKeysPage(db: Executor, customerId: string, no
  */
 export async function countActiveKeys(db: Executor, customerId: string, now: string, upTo: number): Promise<number> {
   const row = await db
-    .selectFrom((eb) =>
-      eb
-        .selectFrom("api_keys")
-        .select("id")
-        .where("customer_id", "=", customerId)
-        .where("revoked_at", "is", null)
-        .where((inner) => inner.or([inner("expires_at", "is", null), inner("expires_at", ">", now)]))
-        .limit(upTo)
-        .as("active"),
-    )
+    .selectFrom(activeKeys(db, customerId, now).select("id").limit(upTo).as("active"))
     .select((eb) => eb.fn.countAll<number | string>().as("count"))
     .executeTakeFirstOrThrow();
   return Number(row.count);

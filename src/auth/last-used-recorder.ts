@@ -5,9 +5,8 @@ import type { SqlDialect } from "../db/dialect.js";
 import type { Db } from "../db/schema.js";
 
 /**
- * Keys per UPDATE. On SQLite a statement holds the event loop while it runs: 100 keys take well
- * under the 2 ms that a batch may block it (bench/last-used.bench.ts), and the recorder yields to
- * waiting requests between batches.
+ * Keys per UPDATE. On SQLite a statement holds the event loop while it runs, so a large flush is
+ * written in small statements, and the recorder yields to waiting requests between them.
  */
 const BATCH_SIZE = 100;
 
