@@ -70,7 +70,7 @@ export type AppOptions = {
  * thenable, so resolving the promise with it loads every plugin.
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const database = await openDatabase(config.database);
+  const database = await openDatabase(config.database, { checkpointInBackground: true });
   const { db, dialect } = database;
   try {
     await migrateToLatest(database);

@@ -4,6 +4,7 @@ import type { SqlDialect } from "../db/dialect.js";
 import { readJson, writeJson } from "../db/json.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
 import type { ApiKeysTable, Db, Executor, Tx } from "../db/schema.js";
+import { addToUnrevokedKeys } from "../customers/customer-repository.js";
 
 /** What authentication needs to know about a key, found by its digest. */
 export type KeyCredential = Pick<ApiKey, "id" | "customer_id" | "instance_id" | "prefix" | "scopes" | "expires_at" | "revoked_at">;
@@ -45,6 +46,7 @@ export async function insertApiKey(tx: Tx, customerId: string, key: NewApiKey): 
     .insertInto("api_keys")
     .values({ ...stored, digest: key.digest, scopes: writeJson(key.scopes) })
     .execute();
+  await addToUnrevokedKeys(tx, customerId, 1);
   return stored;
 }
 
@@ -71,8 +73,7 @@ export async function listActiveApiKeysPage(db: Executor, customerId: string, no
 
 /**
  * Keys of the customer that are neither revoked nor expired at `now`, counted up to `upTo` only:
- * the cap check needs no more, and every issue pays for the count, which would otherwise grow
- * with the customer's keys.
+ * the cap check needs no more. Only a customer whose unrevoked keys reach the cap pays for it.
  */
 export async function countActiveKeys(db: Executor, customerId: string, now: string, upTo: number): Promise<number> {
   const row = await db
@@ -109,6 +110,7 @@ export async function markRevoked(tx: Tx, customerId: string, selection: KeySele
     .where("revoked_at", "is", null)
     .returning(PUBLIC_COLUMNS)
     .execute();
+  if (rows.length > 0) await addToUnrevokedKeys(tx, customerId, -rows.length);
   return rows.map(toApiKey);
 }
 

@@ -1,11 +1,13 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { IN_MEMORY_SQLITE, type DatabaseConfig } from "../config.js";
 import type { SqlDialect } from "./dialect.js";
 import { reconnectingPool } from "./reconnecting-pool.js";
+import { startCheckpointer, type Checkpointer } from "./sqlite-checkpointer.js";
+import { CachingSqliteDialect } from "./sqlite-driver.js";
 import type { Database, Db } from "./schema.js";
 
 export type DatabaseHandle = {
@@ -16,7 +18,18 @@ export type DatabaseHandle = {
 };
 
 
-export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHandle> {
+/** SQLite's own default: how long the log may grow before a commit copies it back. */
+const AUTOCHECKPOINT_PAGES = 1_000;
+
+export type OpenOptions = {
+  /**
+   * SQLite only: copy the write-ahead log back into the database from a thread of its own rather
+   * than inside commits on the event loop (the server; a CLI command writes too little to care).
+   */
+  checkpointInBackground?: boolean;
+};
+
+export async function openDatabase(config: DatabaseConfig, options: OpenOptions = {}): Promise<DatabaseHandle> {
   if (config.dialect === "postgres") return openPostgres(config);
   if (config.path !== IN_MEMORY_SQLITE) mkdirSync(dirname(config.path), { recursive: true });
   const sqlite = new SqliteDatabase(config.path);
@@ -26,8 +39,15 @@ export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHand
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
+  let checkpointer: Checkpointer | null = null;
+  if (options.checkpointInBackground === true && config.path !== IN_MEMORY_SQLITE) {
+    sqlite.pragma("wal_autocheckpoint = 0");
+    checkpointer = startCheckpointer(config.path, () => {
+      if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    });
+  }
   return {
-    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+    db: new Kysely<Database>({ dialect: new CachingSqliteDialect(sqlite, checkpointer) }),
     dialect: "sqlite",
     schema: null,
   };

@@ -3,6 +3,7 @@ import type { DatabaseHandle } from "./database.js";
 import type { SqlDialect } from "./dialect.js";
 import * as initialSchema from "./migrations/20261126130000_initial_schema.js";
 import * as messagesAndWebhooks from "./migrations/20261126140000_messages_and_webhooks.js";
+import * as keyCounts from "./migrations/20261201170000_key_counts.js";
 
 type DialectMigration = {
   up(db: Kysely<any>, dialect: SqlDialect): Promise<void>;
@@ -13,7 +14,11 @@ type DialectMigration = {
 const MIGRATIONS: Record<string, DialectMigration> = {
   "20261126130000_initial_schema": initialSchema,
   "20261126140000_messages_and_webhooks": messagesAndWebhooks,
+  "20261201170000_key_counts": keyCounts,
 };
+
+/** The names of every migration this build has, in the order they run. */
+export const MIGRATION_NAMES = Object.keys(MIGRATIONS);
 
 export class MigrationError extends Error {}
 

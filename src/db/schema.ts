@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from "kysely";
+import type { Generated, Kysely, Transaction } from "kysely";
 
 /**
  * Timestamps are ISO 8601 UTC strings with milliseconds written by the application, so both
@@ -8,6 +8,8 @@ export interface CustomersTable {
   id: string;
   name: string;
   created_at: string;
+  /** How many of the customer's keys are not revoked, expired ones included (see `insertApiKey`). */
+  unrevoked_keys: Generated<number>;
 }
 
 export interface InstancesTable {

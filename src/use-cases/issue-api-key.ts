@@ -47,10 +47,14 @@ export async function issueApiKey(write: Write, actor: KeyActor, input: IssueApi
   if (input.instanceId !== null && !(await lockLiveInstance(write.tx, write.dialect, issuer.customer_id, input.instanceId))) {
     throw new AppError("instance_not_found", "No such instance to bind the key to.", { instance_id: input.instanceId });
   }
-  await lockCustomer(write.tx, write.dialect, issuer.customer_id);
-  const active = await countActiveKeys(write.tx, issuer.customer_id, nowTimestamp(), write.maxActiveKeys);
-  if (active >= write.maxActiveKeys) {
-    throw new AppError("key_limit_reached", `This customer already has ${active} active keys, the most it may hold. Revoke one first.`, {
+  const customer = await lockCustomer(write.tx, write.dialect, issuer.customer_id);
+  // Expired keys count among the unrevoked but not against the cap: only at the cap are they told apart.
+  const atCap =
+    customer !== undefined &&
+    customer.unrevokedKeys >= write.maxActiveKeys &&
+    (await countActiveKeys(write.tx, issuer.customer_id, nowTimestamp(), write.maxActiveKeys)) >= write.maxActiveKeys;
+  if (atCap) {
+    throw new AppError("key_limit_reached", `This customer already has ${write.maxActiveKeys} active keys, the most it may hold. Revoke one first.`, {
       max_active_keys: write.maxActiveKeys,
     });
   }

@@ -7,6 +7,7 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MIGRATION_NAMES } from "../../src/db/migrate.js";
 import type { IssuedApiKey } from "../../src/client/index.js";
 import { TEST_PEPPER } from "../helpers/test-app.js";
 import { databaseEnv, persistentDatabase, TEST_DIALECT } from "../helpers/test-database.js";
@@ -444,7 +445,7 @@ describe.skipIf(skipReason !== null || TEST_DIALECT !== "postgres")("three API n
 
   it("started on an empty schema together: the migrations ran once", async () => {
     const { rows } = await client.query<{ name: string }>("select name from kysely_migration order by name");
-    expect(rows.map((row) => row.name)).toEqual(["20261126130000_initial_schema", "20261126140000_messages_and_webhooks"]);
+    expect(rows.map((row) => row.name)).toEqual(MIGRATION_NAMES);
     const sessions = await sessionsOfNodes();
     expect(sessions.filter((row) => row.application_name === "whatisup-key-events")).toHaveLength(3);
     await expectServing([A, B, C]);

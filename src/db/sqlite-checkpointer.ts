@@ -1,0 +1,67 @@
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
+
+/**
+ * SQLite in WAL mode copies the log back into the database file (a checkpoint) from inside the
+ * COMMIT that makes the log pass 1,000 pages, and that checkpoint ends with an fsync. better-sqlite3
+ * runs on the event loop, so every request waited for it: a third of a key issue's time, and p99s
+ * in the hundreds of milliseconds under writes. The server turns that off on its connection and
+ * checkpoints from a thread of its own instead, on a second connection to the same file.
+ *
+ * PASSIVE never waits for the writer, and the writer never waits for it: the log is copied up to
+ * what has been committed, and once it has all been copied the next write starts the log over.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.driver);
+const database = new Database(workerData.path);
+let timer;
+let lastLog = -1;
+function checkpoint() {
+  let writing = false;
+  try {
+    const [{ log }] = database.pragma("wal_checkpoint(PASSIVE)");
+    writing = log !== lastLog;
+    lastLog = log;
+  } catch {
+    // A checkpoint that fails (the disk is full, say) leaves the log as it was: the next one copies it.
+  }
+  // While writes keep coming the log is copied again soon; an idle database is looked at less often.
+  timer = setTimeout(checkpoint, writing ? 20 : 200);
+}
+parentPort.on("message", () => {
+  clearTimeout(timer);
+  database.close();
+  parentPort.close();
+});
+checkpoint();
+`;
+
+export type Checkpointer = { stop(): Promise<void> };
+
+/**
+ * Checkpoints the database at `path` from a worker thread until stopped. `onLost` runs if the
+ * thread ends on its own (it cannot open the file, say), so that the caller can go back to
+ * checkpointing on its own connection rather than let the log grow without end.
+ */
+export function startCheckpointer(path: string, onLost: () => void): Checkpointer {
+  const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver } });
+  worker.unref();
+  let stopping = false;
+  // The thread's own error is answered by onLost, through its exit.
+  worker.on("error", () => undefined);
+  const exited = new Promise<void>((resolve) =>
+    worker.once("exit", () => {
+      if (!stopping) onLost();
+      resolve();
+    }),
+  );
+  return {
+    async stop() {
+      stopping = true;
+      worker.postMessage("stop");
+      await exited;
+    },
+  };
+}
