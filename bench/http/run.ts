@@ -11,6 +11,9 @@
  *   BENCH_STORED: when set (e.g. 1000000), that many keys are written straight into the database
  *   before the server starts, and two more rows rotate 1,000 and 100,000 of them; the report then
  *   gives the server's resident memory too.
+ *   BENCH_POSTGRES_URL: when set (e.g. postgres://postgres@127.0.0.1:5432/test), the write rows run
+ *   a second time on a server using that PostgreSQL database, in a schema of their own that is
+ *   dropped afterwards.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -18,6 +21,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
+import pg from "pg";
 import { keyDigest } from "../../src/crypto/key-digest.js";
 import { displayPrefix, generateKey } from "../../src/crypto/key-format.js";
 import { newId } from "../../src/ids/uuid-v7.js";
@@ -27,6 +31,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const KEYS = Number(process.env.BENCH_KEYS ?? 10_000);
 const STORED = Number(process.env.BENCH_STORED ?? 0);
+const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? "";
 const LARGE_ROTATIONS = [1_000, 100_000];
 const CONNECTIONS = 32;
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -145,7 +150,7 @@ async function main(): Promise<void> {
   const servers: ChildProcess[] = [];
   try {
     const databasePath = join(folder, "whatisup.db");
-    const [ourPort, floorPort] = await freePorts(2);
+    const [ourPort, floorPort, postgresPort] = await freePorts(3);
     const env = {
       ...process.env,
       DATABASE_URL: `sqlite:${databasePath}`,
@@ -179,11 +184,7 @@ async function main(): Promise<void> {
     await waitForHealth(ourPort!, ours);
     // The instance the send row sends from, made now: a connection kept from here until after the
     // read rows would be one the server has long closed.
-    const instance = await fetch(`http://127.0.0.1:${ourPort}/v1/instances`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${writer}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: "bench" }),
-    }).then((answer) => answer.json() as Promise<{ id: string }>);
+    const instance = await createInstance(ourPort!, writer);
     if (STORED === 0) console.log(`issuing ${KEYS} keys…`);
     for (let batch = 0; STORED === 0 && batch < KEYS; batch += 50) {
       const issued = await Promise.all(
@@ -268,29 +269,48 @@ end
     }
 
     // Writes after every read row, so that what they leave behind (rows, WAL) weighs on none of them.
-    const post = (name: string, body: unknown) =>
+    const post = (name: string, secret: string, body: unknown) =>
       script(
         name,
         `wrk.method = "POST"
 wrk.body = '${JSON.stringify(body)}'
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer ${writer}"
+wrk.headers["Authorization"] = "Bearer ${secret}"
 `,
       );
-    const writes: Scenario[] = [
-      { name: "ours: POST /v1/api-keys", port: ourPort!, pid: ours.pid!, path: "/v1/api-keys", script: post("issue", { name: "bench" }), keys: 1 },
+    const writeRows = (database: string, port: number, pid: number, secret: string, instanceId: string): Scenario[] => [
+      { name: `ours: POST /v1/api-keys (${database})`, port, pid, path: "/v1/api-keys", script: post(`issue-${database}`, secret, { name: "bench" }), keys: 1 },
       {
-        name: "ours: POST /v1/instances/:id/messages (sandbox)",
-        port: ourPort!,
-        pid: ours.pid!,
-        path: `/v1/instances/${instance.id}/messages`,
-        script: post("send", { type: "text", to: "+15551234567", text: "bench" }),
+        name: `ours: POST /v1/instances/:id/messages, sandbox (${database})`,
+        port,
+        pid,
+        path: `/v1/instances/${instanceId}/messages`,
+        script: post(`send-${database}`, secret, { type: "text", to: "+15551234567", text: "bench" }),
         keys: 1,
       },
     ];
-    for (const scenario of writes) {
-      wrk(scenario, 2);
-      runs.set(scenario.name, Array.from({ length: ROUNDS }, () => wrk(scenario, SECONDS)));
+    const writes = writeRows("SQLite", ourPort!, ours.pid!, writer, instance.id);
+    const runWrites = (rows: Scenario[]) => {
+      for (const scenario of rows) {
+        wrk(scenario, 2);
+        runs.set(scenario.name, Array.from({ length: ROUNDS }, () => wrk(scenario, SECONDS)));
+      }
+    };
+    runWrites(writes);
+    if (POSTGRES_URL !== "") {
+      // Alone on its core: the SQLite server's workers would take their share of it.
+      ours.kill("SIGKILL");
+      const postgresEnv = { ...env, DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: postgresSchema };
+      const postgresWriter = JSON.parse(
+        execFileSync(process.execPath, [CLI, "customers", "create", "--name", "Bench writes", "--json"], { env: postgresEnv }).toString(),
+      ).api_key.secret as string;
+      const onPostgres = start(onCore(0, [process.execPath, CLI, "serve"]), { ...postgresEnv, PORT: String(postgresPort) });
+      servers.push(onPostgres);
+      await waitForHealth(postgresPort!, onPostgres);
+      const postgresInstance = await createInstance(postgresPort!, postgresWriter);
+      const postgresRows = writeRows("PostgreSQL", postgresPort!, onPostgres.pid!, postgresWriter, postgresInstance.id);
+      runWrites(postgresRows);
+      writes.push(...postgresRows);
     }
 
     const row = (scenario: Scenario) => {
@@ -299,6 +319,7 @@ wrk.headers["Authorization"] = "Bearer ${writer}"
     };
     const rows = scenarios.map(row);
     const issueRate = median(runs.get(writes[0]!.name)!.map((run) => run.perSecond));
+    const sendCpu = median(runs.get(writes[1]!.name)!.map((run) => run.cpuMicrosPerRequest));
     const sendP99 = median(runs.get(writes[1]!.name)!.map((run) => run.p99Ms));
     const cpuModel = cpus()[0]?.model ?? "unknown";
     const large = STORED > 0 ? largeReport(runs, scenarios, residentMegabytes(ours.pid!)) : "";
@@ -320,6 +341,8 @@ numbers below are this machine's, and only the ratios mean much elsewhere.
 
 ## Per request
 
+![CPU per request and p99 of GET /v1/limits against the keys in use and stored](BENCHMARKS.svg)
+
 | scenario | CPU µs per request | requests/s | p99 ms |
 | --- | --- | --- | --- |
 ${rows.join("\n")}
@@ -327,8 +350,10 @@ ${rows.join("\n")}
 ## Writes
 
 Each ${ROUNDS} times ${SECONDS} s, after the reads; SQLite in WAL mode with \`synchronous=NORMAL\` (a commit
-survives a crash of the process, not of the machine). Sends stay queued (\`SANDBOX_STEP_MS\` is an
-hour here), so a send's cost is its request, its row and its outbox rows.
+survives a crash of the process, not of the machine)${POSTGRES_URL === "" ? "" : ", then PostgreSQL on this machine (its processes are not pinned and share both cores)"}. Sends stay queued
+(\`SANDBOX_STEP_MS\` is an hour here), so a send's cost is its request, its row and its outbox rows.
+At saturation a row's mean latency is its ${CONNECTIONS} connections over its throughput (Little's law): a p99
+under 25 ms at ${CONNECTIONS} connections needs well over ${Math.round(CONNECTIONS / 0.025)} requests a second.
 
 | scenario | CPU µs per request | requests/s | p99 ms |
 | --- | --- | --- | --- |
@@ -343,14 +368,77 @@ ${writes.map(row).join("\n")}
 | ${KEYS} keys in rotation: ours against the floor | ${median(ratios.manyFloor).toFixed(2)}× | (no target; the floor keeps exactly these keys in a Map) |
 | ${KEYS} keys in rotation against one cached key (ours) | ${median(ratios.manyOverOne).toFixed(2)}× | ${median(ratios.manyOverOne) <= 1.1 ? "yes" : "no"} (target: within 10%) |
 | keys issued per second on SQLite | ${issueRate.toFixed(0)} | ${issueRate >= 2_500 ? "yes" : "no"} (target: at least 2,500) |
+| sends: CPU per send on SQLite | ${sendCpu.toFixed(0)} µs | ${sendCpu <= 339 ? "yes" : "no"} (target: half the issue's 678 µs) |
 | sends: p99 at ${CONNECTIONS} connections | ${sendP99.toFixed(2)} ms | ${sendP99 < 25 ? "yes" : "no"} (target: under 25 ms) |
 ${large}`;
+    const count = (n: number) => n.toLocaleString("en");
+    const bars = [
+      { label: "1 key in use", runs: runs.get(scenarios[1]!.name)! },
+      { label: `${count(KEYS)} in use`, runs: runs.get(scenarios[3]!.name)! },
+      ...LARGE_ROTATIONS.filter(() => STORED > 0).map((inUse, index) => ({
+        label: `${count(inUse)} in use, ${count(STORED)} stored`,
+        runs: runs.get(scenarios[5 + index]!.name)!,
+      })),
+    ];
+    writeFileSync(join(ROOT, "BENCHMARKS.svg"), chart(bars));
     writeFileSync(join(ROOT, "BENCHMARKS.md"), report);
     console.log(report);
   } finally {
     for (const server of servers) server.kill("SIGKILL");
     rmSync(folder, { recursive: true, force: true });
+    if (POSTGRES_URL !== "") await dropSchema(POSTGRES_URL, postgresSchema);
   }
+}
+
+/** Two bar charts side by side, CPU per request and p99, one bar per row: plain SVG, no library. */
+function chart(bars: Array<{ label: string; runs: Run[] }>): string {
+  const width = 760;
+  const panelWidth = 340;
+  const height = 90 + bars.length * 34;
+  const panel = (left: number, title: string, unit: string, value: (run: Run) => number) => {
+    const values = bars.map((bar) => median(bar.runs.map(value)));
+    const top = Math.max(...values) * 1.15;
+    const rows = bars.map((bar, index) => {
+      const y = 50 + index * 34;
+      const length = (values[index]! / top) * (panelWidth - 220);
+      return `<text x="${left}" y="${y + 15}" font-size="11">${escapeXml(bar.label)}</text>
+<rect x="${left + 170}" y="${y + 3}" width="${length.toFixed(1)}" height="18" fill="#3b6ea8"/>
+<text x="${(left + 174 + length).toFixed(1)}" y="${y + 16}" font-size="11">${values[index]!.toFixed(1)} ${unit}</text>`;
+    });
+    return `<text x="${left}" y="30" font-size="13" font-weight="bold">${title}</text>\n${rows.join("\n")}`;
+  };
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="#ffffff"/>
+${panel(10, "CPU per request (median)", "µs", (run) => run.cpuMicrosPerRequest)}
+${panel(400, "p99 latency (median)", "ms", (run) => run.p99Ms)}
+</svg>
+`;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+const postgresSchema = `bench_${randomBytes(6).toString("hex")}`;
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists "${schema}" cascade`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function createInstance(port: number, secret: string): Promise<{ id: string }> {
+  const answer = await fetch(`http://127.0.0.1:${port}/v1/instances`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "bench" }),
+  });
+  if (answer.status !== 201) throw new Error(`creating the bench instance: ${answer.status} ${await answer.text()}`);
+  return answer.json() as Promise<{ id: string }>;
 }
 
 await main();

@@ -3,6 +3,7 @@ import type { ApiKey } from "../contract/api-key.js";
 import type { SqlDialect } from "../db/dialect.js";
 import { readJson, writeJson } from "../db/json.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
+import { preparedQuery } from "../db/prepared-query.js";
 import type { ApiKeysTable, Db, Executor, Tx } from "../db/schema.js";
 import { addToUnrevokedKeys } from "../customers/customer-repository.js";
 
@@ -27,27 +28,33 @@ function toApiKey(row: Omit<Selectable<ApiKeysTable>, "digest">): ApiKey {
   return { ...row, scopes: readJson<string[]>(row.scopes) };
 }
 
-export type NewApiKey = Omit<ApiKey, "customer_id" | "last_used_at" | "revoked_at"> & { digest: string };
+/** A new key as stored: what the API shows of it, and its digest. */
+export type NewApiKey = Omit<ApiKey, "customer_id"> & { digest: string };
 
-export async function insertApiKey(tx: Tx, customerId: string, key: NewApiKey): Promise<ApiKey> {
-  const stored: ApiKey = {
-    id: key.id,
-    customer_id: customerId,
-    instance_id: key.instance_id,
-    name: key.name,
-    prefix: key.prefix,
-    scopes: key.scopes,
-    last_used_at: null,
-    expires_at: key.expires_at,
-    created_at: key.created_at,
-    revoked_at: null,
-  };
-  await tx
-    .insertInto("api_keys")
-    .values({ ...stored, digest: key.digest, scopes: writeJson(key.scopes) })
-    .execute();
-  await addToUnrevokedKeys(tx, customerId, 1);
-  return stored;
+const insertKeyRow = preparedQuery<keyof ApiKeysTable, unknown>((db, value) =>
+  db.insertInto("api_keys").values({
+    id: value("id"),
+    customer_id: value("customer_id"),
+    instance_id: value("instance_id"),
+    name: value("name"),
+    prefix: value("prefix"),
+    digest: value("digest"),
+    scopes: value("scopes"),
+    last_used_at: value("last_used_at"),
+    expires_at: value("expires_at"),
+    created_at: value("created_at"),
+    revoked_at: value("revoked_at"),
+  }),
+);
+
+/**
+ * Stores a new key of the customer and counts it among its unrevoked keys; answers that count,
+ * this key included. Counting holds the customer row until the transaction ends (PostgreSQL), so
+ * a write stores its key last: every other issue of the customer waits for as short a time as it can.
+ */
+export async function insertApiKey(tx: Tx, customerId: string, key: NewApiKey): Promise<number> {
+  await insertKeyRow(tx, { ...key, customer_id: customerId, scopes: writeJson(key.scopes) });
+  return addToUnrevokedKeys(tx, customerId, 1);
 }
 
 /** The customer's keys that are neither revoked nor expired at `now`. */
@@ -123,16 +130,23 @@ export type KeyStanding = { revoked_at: string | null; expires_at: string | null
  * this read waits for a revocation already under way and then sees it. SQLite runs one write at a
  * time, so a plain read is already ordered with every revocation.
  */
-export async function lockKeyStanding(tx: Tx, dialect: SqlDialect, customerId: string, keyId: string): Promise<KeyStanding | undefined> {
-  const query = tx
-    .selectFrom("api_keys")
-    .leftJoin("instances", "instances.id", "api_keys.instance_id")
-    .select(["api_keys.revoked_at", "api_keys.expires_at", "instances.deleted_at as instance_deleted_at"])
-    .where("api_keys.customer_id", "=", customerId)
-    .where("api_keys.id", "=", keyId);
-  const row = await (dialect === "postgres" ? query.forShare("api_keys") : query).executeTakeFirst();
+export async function lockKeyStanding(tx: Tx, customerId: string, keyId: string): Promise<KeyStanding | undefined> {
+  const { rows } = await keyStanding(tx, { customerId, keyId });
+  const row = rows[0];
   return row && { revoked_at: row.revoked_at, expires_at: row.expires_at, instance_deleted: row.instance_deleted_at !== null };
 }
+
+const keyStanding = preparedQuery<"customerId" | "keyId", { revoked_at: string | null; expires_at: string | null; instance_deleted_at: string | null }>(
+  (db, value, dialect) => {
+    const query = db
+      .selectFrom("api_keys")
+      .leftJoin("instances", "instances.id", "api_keys.instance_id")
+      .select(["api_keys.revoked_at", "api_keys.expires_at", "instances.deleted_at as instance_deleted_at"])
+      .where("api_keys.customer_id", "=", value("customerId"))
+      .where("api_keys.id", "=", value("keyId"));
+    return dialect === "postgres" ? query.forShare("api_keys") : query;
+  },
+);
 
 /**
  * Authentication's lookup, before the customer is known: the digest is the credential. It filters

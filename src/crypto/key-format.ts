@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { pooledRandomBytes } from "./random-pool.js";
 import { crc32 } from "./crc32.js";
 
 /**
@@ -30,7 +30,7 @@ function checksumOf(text: string): string {
 }
 
 export function generateKey(): string {
-  const body = toBase62(BigInt(`0x${randomBytes(32).toString("hex")}`), BODY_LENGTH);
+  const body = toBase62(BigInt(`0x${pooledRandomBytes(32).toString("hex")}`), BODY_LENGTH);
   const head = KEY_MODE_PREFIX + body;
   return head + checksumOf(head);
 }

@@ -1,5 +1,5 @@
 import type { Selectable } from "kysely";
-import type { SqlDialect } from "../db/dialect.js";
+import { preparedQuery } from "../db/prepared-query.js";
 import type { CustomersTable, Tx } from "../db/schema.js";
 
 /** A customer as the CLI shows it; its count of keys is for the cap check alone. */
@@ -10,26 +10,30 @@ export async function insertCustomer(tx: Tx, customer: Customer): Promise<Custom
   return customer;
 }
 
-/**
- * Locks the customer row until the transaction ends (PostgreSQL; SQLite runs one write at a
- * time), so that writes that check a per-customer count and then add to it, such as issuing a key
- * under the cap, run one after another instead of both passing the check. Answers how many of the
- * customer's keys are not revoked, or undefined when there is no such customer.
- */
-export async function lockCustomer(tx: Tx, dialect: SqlDialect, customerId: string): Promise<{ unrevokedKeys: number } | undefined> {
-  const query = tx.selectFrom("customers").select("unrevoked_keys").where("id", "=", customerId);
-  const row = await (dialect === "postgres" ? query.forUpdate() : query).executeTakeFirst();
-  return row && { unrevokedKeys: Number(row.unrevoked_keys) };
+/** Whether the customer exists (the operator names customers by id). */
+export async function customerExists(tx: Tx, customerId: string): Promise<boolean> {
+  return (await customerById(tx, { customerId })).rows.length > 0;
 }
+
+const customerById = preparedQuery<"customerId", { id: string }>((db, value) =>
+  db.selectFrom("customers").select("id").where("id", "=", value("customerId")),
+);
 
 /**
  * Keeps `unrevoked_keys` true: called by the only two statements that add or revoke keys
- * (`insertApiKey`, `markRevoked`), in their transaction.
+ * (`insertApiKey`, `markRevoked`), in their transaction. Answers the count after the change. Its
+ * UPDATE holds the customer row until the transaction ends (PostgreSQL), which is what orders
+ * two issues at the cap one after the other.
  */
-export async function addToUnrevokedKeys(tx: Tx, customerId: string, change: number): Promise<void> {
-  await tx
-    .updateTable("customers")
-    .set((eb) => ({ unrevoked_keys: eb("unrevoked_keys", "+", change) }))
-    .where("id", "=", customerId)
-    .execute();
+export async function addToUnrevokedKeys(tx: Tx, customerId: string, change: number): Promise<number> {
+  const { rows } = await changeUnrevokedKeys(tx, { customerId, change });
+  return Number(rows[0]?.unrevoked_keys);
 }
+
+const changeUnrevokedKeys = preparedQuery<"customerId" | "change", { unrevoked_keys: number | string }>((db, value) =>
+  db
+    .updateTable("customers")
+    .set((eb) => ({ unrevoked_keys: eb("unrevoked_keys", "+", value("change")) }))
+    .where("id", "=", value("customerId"))
+    .returning("unrevoked_keys"),
+);

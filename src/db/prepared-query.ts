@@ -9,6 +9,17 @@ type Slot = { name: string } | { value: unknown };
 
 type Compiled<R> = { query: CompiledQuery<R>; slots: Slot[] };
 
+/**
+ * The statement names of the prepared queries' SQL on PostgreSQL. node-postgres parses a named
+ * statement once per connection and then only binds it, where an unnamed one is parsed and
+ * planned again every time (src/db/reconnecting-pool.ts sends them).
+ */
+const statementNames = new Map<string, string>();
+
+export function preparedStatementName(sql: string): string | undefined {
+  return statementNames.get(sql);
+}
+
 export type PreparedQuery<P extends string, R> = (db: Executor, values: Readonly<Record<P, unknown>>) => Promise<QueryResult<R>>;
 
 /**
@@ -23,13 +34,15 @@ export function preparedQuery<P extends string, R>(
 ): PreparedQuery<P, R> {
   // A transaction shares its database's adapter, so this finds the compile of either.
   const compiled = new WeakMap<DialectAdapter, Compiled<R>>();
-  return (db, values) => {
+  return async (db, values) => {
     const adapter = db.getExecutor().adapter;
     let prepared = compiled.get(adapter);
     if (prepared === undefined) {
       const dialect = adapter instanceof PostgresAdapter ? "postgres" : "sqlite";
       prepared = compile(build(db, (name) => `${PLACEHOLDER}${name}` as never, dialect));
       compiled.set(adapter, prepared);
+      const { sql } = prepared.query;
+      if (dialect === "postgres" && !statementNames.has(sql)) statementNames.set(sql, `whatisup_${statementNames.size + 1}`);
     }
     const parameters = prepared.slots.map((slot) => ("name" in slot ? valueOf(values, slot.name as P) : slot.value));
     return db.executeQuery<R>({ ...prepared.query, parameters });

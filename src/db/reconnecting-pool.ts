@@ -1,6 +1,7 @@
 import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from "kysely";
 import type pg from "pg";
 import { isConnectionLoss } from "./connection-loss.js";
+import { preparedStatementName } from "./prepared-query.js";
 
 /**
  * The pool as Kysely sees it, with one repair. After PostgreSQL drops sessions (a restart,
@@ -64,6 +65,8 @@ class ReconnectingClient implements PostgresPoolClient {
   }
 
   private send(sql: string, parameters: ReadonlyArray<unknown>) {
+    const name = preparedStatementName(sql);
+    if (name !== undefined) return this.client.query({ name, text: sql, values: [...parameters] });
     return this.client.query(sql, [...parameters]);
   }
 }

@@ -16,13 +16,13 @@ import type { Checkpointer } from "./sqlite-checkpointer.js";
 const PREPARED_STATEMENTS = 1_000;
 
 /**
- * Kysely's SQLite dialect with a driver of our own, for two faults of the stock one that load
- * exposes (see docs/performance.md, "Writes"):
+ * Kysely's SQLite dialect with a driver of our own, for two costs of the stock one that show
+ * under write load (docs/performance.md, "Writes"):
  * - it prepares every statement again on every query, which costs more than SQLite takes to run
  *   most of ours; here each statement is prepared once and kept;
- * - its lock on the one connection wakes every waiter at each release and lets a newcomer take it
- *   before them, so under load a transaction can wait behind hundreds of later ones (a p99 near a
- *   second at 32 connections). Here waiters take the connection in the order they asked for it.
+ * - its lock on the one connection wakes every waiter at each release, each to look again and all
+ *   but one to wait again, and a query that asks between the release and those wake-ups goes
+ *   first. Here the connection passes straight to the longest waiter, and nobody else wakes.
  */
 export class CachingSqliteDialect extends SqliteDialect {
   constructor(

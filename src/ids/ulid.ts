@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { pooledRandomBytes } from "../crypto/random-pool.js";
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -11,6 +11,6 @@ export function newUlid(now: number = Date.now()): string {
     rest = Math.floor(rest / 32);
   }
   let random = "";
-  for (const byte of randomBytes(16)) random += CROCKFORD[byte % 32];
+  for (const byte of pooledRandomBytes(16)) random += CROCKFORD[byte % 32];
   return time + random;
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { pooledRandomBytes } from "../crypto/random-pool.js";
 
 let lastMillis = 0;
 let sequence = 0;
@@ -11,7 +11,7 @@ let sequence = 0;
 export function newId(now: number = Date.now()): string {
   if (now > lastMillis) {
     lastMillis = now;
-    sequence = randomBytes(2).readUInt16BE(0) & 0x3ff;
+    sequence = pooledRandomBytes(2).readUInt16BE(0) & 0x3ff;
   } else {
     sequence += 1;
     if (sequence > 0xfff) {
@@ -19,7 +19,7 @@ export function newId(now: number = Date.now()): string {
       sequence = 0;
     }
   }
-  const bytes = randomBytes(16);
+  const bytes = pooledRandomBytes(16);
   const millis = lastMillis;
   bytes.writeUIntBE(millis, 0, 6);
   bytes[6] = 0x70 | (sequence >> 8);

@@ -1,6 +1,7 @@
+import type { Compilable } from "kysely";
 import type { Instance } from "../contract/instance.js";
-import type { SqlDialect } from "../db/dialect.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
+import { preparedQuery } from "../db/prepared-query.js";
 import type { Executor, Tx } from "../db/schema.js";
 
 const PUBLIC_COLUMNS = [
@@ -46,16 +47,19 @@ export async function findInstance(db: Executor, customerId: string, id: string)
  * commit (and then sees what was bound), or, when the deletion came first, this read waits for
  * it and finds no live instance. SQLite runs one write at a time.
  */
-export async function lockLiveInstance(tx: Tx, dialect: SqlDialect, customerId: string, id: string): Promise<Instance | undefined> {
-  const query = tx
+export async function lockLiveInstance(tx: Tx, customerId: string, id: string): Promise<Instance | undefined> {
+  return (await liveInstanceForShare(tx, { customerId, id })).rows[0];
+}
+
+const liveInstanceForShare = preparedQuery<"customerId" | "id", Instance>((db, value, dialect) => {
+  const query = db
     .selectFrom("instances")
     .select(PUBLIC_COLUMNS)
-    .where("customer_id", "=", customerId)
-    .where("id", "=", id)
+    .where("customer_id", "=", value("customerId"))
+    .where("id", "=", value("id"))
     .where("deleted_at", "is", null);
-  const row = await (dialect === "postgres" ? query.forShare() : query).executeTakeFirst();
-  return row as Instance | undefined;
-}
+  return (dialect === "postgres" ? query.forShare() : query) as unknown as Compilable<Instance>;
+});
 
 export async function listInstances(
   db: Executor,

@@ -1,7 +1,7 @@
 import type { Actor } from "../audit/actor.js";
 import type { IssuedApiKey } from "../contract/api-key.js";
 import { ALL_SCOPES } from "../contract/scopes.js";
-import { lockCustomer } from "../customers/customer-repository.js";
+import { customerExists } from "../customers/customer-repository.js";
 import { storeNewKey } from "./issue-api-key.js";
 import type { Write } from "./write.js";
 
@@ -14,8 +14,8 @@ export class CustomerNotFoundError extends Error {}
  * gets back in, so MAX_ACTIVE_KEYS does not apply: a customer at the cap may be the one locked out.
  */
 export async function addCustomerKey(write: Write, actor: Actor, input: { customerId: string; name: string }): Promise<IssuedApiKey> {
-  if (!(await lockCustomer(write.tx, write.dialect, input.customerId))) {
+  if (!(await customerExists(write.tx, input.customerId))) {
     throw new CustomerNotFoundError(`no customer has the id ${input.customerId}`);
   }
-  return storeNewKey(write, actor, input.customerId, { name: input.name, instanceId: null, scopes: [ALL_SCOPES], expiresAt: null });
+  return storeNewKey(write, actor, input.customerId, { name: input.name, instanceId: null, scopes: [ALL_SCOPES], expiresAt: null }, null);
 }

@@ -42,7 +42,7 @@ export async function createWebhookEndpoint(
 ): Promise<WebhookEndpoint & { secret: string }> {
   const customerId = actor.key.customer_id;
   const { url } = input.url;
-  if (input.instanceId !== null && !(await lockLiveInstance(write.tx, write.dialect, customerId, input.instanceId))) {
+  if (input.instanceId !== null && !(await lockLiveInstance(write.tx, customerId, input.instanceId))) {
     throw new AppError("instance_not_found", "No such instance to receive the events of.", { instance_id: input.instanceId });
   }
   const secret = generateWebhookSecret();

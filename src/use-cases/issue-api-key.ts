@@ -1,9 +1,8 @@
 import { countActiveKeys, insertApiKey } from "../api-keys/api-key-repository.js";
 import type { Actor, KeyActor } from "../audit/actor.js";
 import { recordAuditEvent } from "../audit/audit-repository.js";
-import type { IssuedApiKey } from "../contract/api-key.js";
+import type { ApiKey, IssuedApiKey } from "../contract/api-key.js";
 import { scopesBeyond } from "../contract/scopes.js";
-import { lockCustomer } from "../customers/customer-repository.js";
 import { keyDigest } from "../crypto/key-digest.js";
 import { displayPrefix, generateKey } from "../crypto/key-format.js";
 import { AppError } from "../errors/app-error.js";
@@ -44,44 +43,44 @@ export async function issueApiKey(write: Write, actor: KeyActor, input: IssueApi
       issuer_expires_at: issuer.expires_at,
     });
   }
-  if (input.instanceId !== null && !(await lockLiveInstance(write.tx, write.dialect, issuer.customer_id, input.instanceId))) {
+  if (input.instanceId !== null && !(await lockLiveInstance(write.tx, issuer.customer_id, input.instanceId))) {
     throw new AppError("instance_not_found", "No such instance to bind the key to.", { instance_id: input.instanceId });
   }
-  const customer = await lockCustomer(write.tx, write.dialect, issuer.customer_id);
-  // Expired keys count among the unrevoked but not against the cap: only at the cap are they told apart.
-  const atCap =
-    customer !== undefined &&
-    customer.unrevokedKeys >= write.maxActiveKeys &&
-    (await countActiveKeys(write.tx, issuer.customer_id, nowTimestamp(), write.maxActiveKeys)) >= write.maxActiveKeys;
-  if (atCap) {
-    throw new AppError("key_limit_reached", `This customer already has ${write.maxActiveKeys} active keys, the most it may hold. Revoke one first.`, {
-      max_active_keys: write.maxActiveKeys,
-    });
-  }
-  return storeNewKey(write, actor, issuer.customer_id, { name: input.name, instanceId: input.instanceId, scopes, expiresAt });
+  return storeNewKey(
+    write,
+    actor,
+    issuer.customer_id,
+    { name: input.name, instanceId: input.instanceId, scopes, expiresAt },
+    write.maxActiveKeys,
+  );
 }
 
 /**
  * Makes a key, stores only its peppered digest, and writes its audit event and webhook event, all
  * in the write's transaction. The returned secret exists nowhere else: the caller shows it once.
+ * With `maxActiveKeys`, a customer that would then hold more active keys is refused (409
+ * key_limit_reached, and the transaction rolls back); the operator's keys are not capped (null).
  */
 export async function storeNewKey(
   write: Write,
   actor: Actor,
   customerId: string,
   key: { name: string; instanceId: string | null; scopes: string[]; expiresAt: string | null },
+  maxActiveKeys: number | null,
 ): Promise<IssuedApiKey> {
   const secret = generateKey();
-  const stored = await insertApiKey(write.tx, customerId, {
+  const stored: ApiKey = {
     id: newId(),
+    customer_id: customerId,
     instance_id: key.instanceId,
     name: key.name,
     prefix: displayPrefix(secret),
-    digest: keyDigest(write.pepper, secret),
     scopes: key.scopes,
+    last_used_at: null,
     expires_at: key.expiresAt,
     created_at: nowTimestamp(),
-  });
+    revoked_at: null,
+  };
   await recordAuditEvent(write.tx, customerId, actor, {
     action: "api_key.issued",
     target: { type: "api_key", id: stored.id },
@@ -98,5 +97,17 @@ export async function storeNewKey(
     instanceId: stored.instance_id,
     data: { api_key: stored },
   });
+  const { customer_id: _customer, ...record } = stored;
+  // Stored last: from here to the commit, the customer's other issues wait (see insertApiKey).
+  const unrevokedKeys = await insertApiKey(write.tx, customerId, { ...record, digest: keyDigest(write.pepper, secret) });
+  // Expired keys are among the unrevoked but free their place: only past the cap are they told apart.
+  if (maxActiveKeys !== null && unrevokedKeys > maxActiveKeys) {
+    const active = await countActiveKeys(write.tx, customerId, nowTimestamp(), maxActiveKeys + 1);
+    if (active > maxActiveKeys) {
+      throw new AppError("key_limit_reached", `This customer already has ${maxActiveKeys} active keys, the most it may hold. Revoke one first.`, {
+        max_active_keys: maxActiveKeys,
+      });
+    }
+  }
   return { ...stored, secret };
 }

@@ -22,7 +22,7 @@ export async function sendMessage(
   input: { instanceId: string; message: SendMessageBody },
 ): Promise<AcceptedMessage> {
   const customerId = actor.key.customer_id;
-  const instance = await lockLiveInstance(write.tx, write.dialect, customerId, input.instanceId);
+  const instance = await lockLiveInstance(write.tx, customerId, input.instanceId);
   if (!instance) throw instanceNotFound();
   if (instance.status !== "connected") {
     throw new AppError("instance_unavailable", `This instance is ${instance.status}, not connected: it cannot send.`, {

@@ -58,7 +58,7 @@ export function createWriter(db: Db, dependencies: WriteDependencies): Writer {
       let result;
       try {
         result = await db.transaction().execute(async (tx) => {
-          if (actor?.type === "api_key") await checkActingKey(tx, dependencies.dialect, actor);
+          if (actor?.type === "api_key") await checkActingKey(tx, actor);
           const value = await work({ ...dependencies, tx, afterCommit: (action) => committed.push(action) }, actor);
           reachedCommit = true;
           return value;
@@ -98,8 +98,8 @@ function databaseUnavailable(reachedCommit: boolean): AppError {
  * revoked (or expired, or whose instance was deleted) while its request was in flight changes
  * nothing. The row lock orders the check with any concurrent revocation of the key.
  */
-async function checkActingKey(tx: Tx, dialect: SqlDialect, actor: KeyActor): Promise<void> {
-  const standing = await lockKeyStanding(tx, dialect, actor.key.customer_id, actor.key.id);
+async function checkActingKey(tx: Tx, actor: KeyActor): Promise<void> {
+  const standing = await lockKeyStanding(tx, actor.key.customer_id, actor.key.id);
   if (!standing || standing.revoked_at !== null || standing.instance_deleted) {
     throw new AppError("auth_expired", "This API key has been revoked.");
   }

@@ -3,6 +3,7 @@ import type { SubscribedEvent, WebhookEndpoint } from "../contract/webhook-endpo
 import { ALL_EVENTS, type EventType } from "../contract/webhook-event.js";
 import { readJson, writeJson } from "../db/json.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
+import { preparedQuery } from "../db/prepared-query.js";
 import type { Executor, Tx, WebhookEndpointsTable } from "../db/schema.js";
 
 export type NewWebhookEndpoint = Omit<WebhookEndpoint, "customer_id"> & { sealed_secret: string };
@@ -79,22 +80,35 @@ export async function softDeleteWebhookEndpoint(tx: Tx, customerId: string, id: 
  * to `*`) and bound to no instance or to that one. An event of no instance reaches only the
  * endpoints bound to none.
  */
+/** The live endpoints that receive the events of every instance of the customer. */
+const endpointsOfEveryInstance = preparedQuery<"customerId", { id: string; events: string }>((db, value) =>
+  db
+    .selectFrom("webhook_endpoints")
+    .select(["id", "events"])
+    .where("customer_id", "=", value("customerId"))
+    .where("deleted_at", "is", null)
+    .where("instance_id", "is", null),
+);
+
+/** The live endpoints that receive one instance's events: its own, and those of every instance. */
+const endpointsOfInstance = preparedQuery<"customerId" | "instanceId", { id: string; events: string }>((db, value) =>
+  db
+    .selectFrom("webhook_endpoints")
+    .select(["id", "events"])
+    .where("customer_id", "=", value("customerId"))
+    .where("deleted_at", "is", null)
+    .where((eb) => eb.or([eb("instance_id", "is", null), eb("instance_id", "=", value("instanceId"))])),
+);
+
 export async function findSubscribedEndpointIds(
   tx: Tx,
   customerId: string,
   instanceId: string | null,
   event: EventType,
 ): Promise<string[]> {
-  let endpoints = tx
-    .selectFrom("webhook_endpoints")
-    .select(["id", "events"])
-    .where("customer_id", "=", customerId)
-    .where("deleted_at", "is", null);
-  endpoints =
-    instanceId === null
-      ? endpoints.where("instance_id", "is", null)
-      : endpoints.where((eb) => eb.or([eb("instance_id", "is", null), eb("instance_id", "=", instanceId)]));
-  return (await endpoints.execute())
+  const { rows } =
+    instanceId === null ? await endpointsOfEveryInstance(tx, { customerId }) : await endpointsOfInstance(tx, { customerId, instanceId });
+  return rows
     .filter((endpoint) => {
       const events = readJson<string[]>(endpoint.events);
       return events.includes(ALL_EVENTS) || events.includes(event);

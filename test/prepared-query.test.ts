@@ -1,0 +1,92 @@
+import { sql } from "kysely";
+import { afterEach, describe, expect, it } from "vitest";
+import { openDatabase, type DatabaseHandle } from "../src/db/database.js";
+import { migrateToLatest } from "../src/db/migrate.js";
+import { preparedQuery, preparedStatementName } from "../src/db/prepared-query.js";
+import { freshDatabase, removeDatabase, TEST_DIALECT } from "./helpers/test-database.js";
+
+/**
+ * Issue 12: the statements on the write paths are built and compiled once per database and run
+ * with new values (on PostgreSQL, as named statements each connection parses once).
+ */
+
+let database: DatabaseHandle | undefined;
+const config = freshDatabase();
+afterEach(async () => {
+  await database?.db.destroy();
+  await removeDatabase(config);
+});
+
+async function open(): Promise<DatabaseHandle> {
+  database = await openDatabase(config);
+  await migrateToLatest(database);
+  return database;
+}
+
+let builds = 0;
+const customersNamed = preparedQuery<"name" | "after", { id: string; name: string }>((db, value) => {
+  builds += 1;
+  return db
+    .selectFrom("customers")
+    .select(["id", "name"])
+    .where("name", "=", value("name"))
+    .where("created_at", ">", value("after"))
+    // A value given when the query is built, not a parameter: it stays as it was.
+    .where("id", "<>", "00000000-0000-0000-0000-000000000000")
+    .orderBy("id");
+});
+
+const insertCustomer = preparedQuery<"id" | "name" | "created_at", unknown>((db, value) =>
+  db.insertInto("customers").values({ id: value("id"), name: value("name"), created_at: value("created_at") }),
+);
+
+describe("preparedQuery", () => {
+  it("builds once per database, binds each run's values by name, and keeps the values fixed at build", async () => {
+    const { db } = await open();
+    builds = 0;
+    const ids = ["01a20000-0000-7000-8000-000000000001", "01a20000-0000-7000-8000-000000000002", "01a20000-0000-7000-8000-000000000003"];
+    await insertCustomer(db, { id: ids[0], name: "Acme", created_at: "2026-01-01T00:00:00.000Z" });
+    await db.transaction().execute(async (tx) => {
+      await insertCustomer(tx, { id: ids[1], name: "Acme", created_at: "2026-06-01T00:00:00.000Z" });
+      await insertCustomer(tx, { id: ids[2], name: "Globex", created_at: "2026-06-01T00:00:00.000Z" });
+    });
+    expect((await customersNamed(db, { name: "Acme", after: "2025-12-31T00:00:00.000Z" })).rows.map((row) => row.id)).toEqual(ids.slice(0, 2));
+    expect((await customersNamed(db, { name: "Acme", after: "2026-02-01T00:00:00.000Z" })).rows.map((row) => row.id)).toEqual([ids[1]]);
+    await db.transaction().execute(async (tx) => {
+      expect((await customersNamed(tx, { name: "Globex", after: "2025-01-01T00:00:00.000Z" })).rows.map((row) => row.name)).toEqual(["Globex"]);
+    });
+    // One build for the database and its transactions alike.
+    expect(builds).toBe(1);
+  });
+
+  it("refuses a run that leaves a parameter without a value, where Kysely would drop the column", async () => {
+    const { db } = await open();
+    await expect(insertCustomer(db, { id: "01a20000-0000-7000-8000-000000000009", name: "Acme" } as never)).rejects.toThrow(
+      "no value for the query parameter created_at",
+    );
+    expect(await db.selectFrom("customers").selectAll().execute()).toEqual([]);
+  });
+
+  it.runIf(TEST_DIALECT === "postgres")("runs as a named statement on PostgreSQL, parsed once by the connection", async () => {
+    const { db } = await open();
+    await db.connection().execute(async (connection) => {
+      for (let run = 0; run < 3; run += 1) await customersNamed(connection, { name: "Acme", after: "2026-01-01T00:00:00.000Z" });
+      const { rows } = await sql<{ name: string }>`select name from pg_prepared_statements`.execute(connection);
+      const compiled = customersNamedSql();
+      expect(preparedStatementName(compiled)).toMatch(/^whatisup_\d+$/);
+      expect(rows.map((row) => row.name)).toContain(preparedStatementName(compiled));
+    });
+  });
+});
+
+/** The SQL that customersNamed compiled to, as the statement registry knows it. */
+function customersNamedSql(): string {
+  return database!.db
+    .selectFrom("customers")
+    .select(["id", "name"])
+    .where("name", "=", "\u0000parameter:name")
+    .where("created_at", ">", "\u0000parameter:after")
+    .where("id", "<>", "00000000-0000-0000-0000-000000000000")
+    .orderBy("id")
+    .compile().sql;
+}
