@@ -186,7 +186,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     customerLimits,
   };
   const authentication = {
-    verifier: new KeyVerifier(db, pepper, cache, revocations, rateLimiter(redis, "auth-failures", config.authFailureLimit, config.maxBuckets, app.log)),
+    verifier: new KeyVerifier(
+      db,
+      pepper,
+      cache,
+      revocations,
+      rateLimiter(redis, "auth-failures", config.authFailureLimit, config.maxBuckets, app.log),
+      config.unknownKeyCacheSize,
+    ),
     db,
     lastUsed,
     keyLimits,

@@ -25,6 +25,8 @@ export type Config = {
   keyCacheSize: number;
   /** In-memory token buckets each node keeps per family: keys, customers, client networks. */
   maxBuckets: number;
+  /** Well-formed keys that matched no key, each node remembers for 10 s (UNKNOWN_KEY_CACHE_SIZE). */
+  unknownKeyCacheSize: number;
   lastUsedFlushMs: number;
   /** The whole request, headers and body, must arrive within this; it also bounds an idle keep-alive connection. */
   requestTimeoutMs: number;
@@ -107,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxActiveKeys: readInteger(env, "MAX_ACTIVE_KEYS", 1_000, 1),
     keyCacheSize: readInteger(env, "KEY_CACHE_SIZE", 125_000, 1, 10_000_000),
     maxBuckets: readInteger(env, "RATE_LIMIT_MAX_BUCKETS", 100_000, 1, 10_000_000),
+    unknownKeyCacheSize: readInteger(env, "UNKNOWN_KEY_CACHE_SIZE", 10_000, 1, 10_000_000),
     lastUsedFlushMs: readInteger(env, "LAST_USED_FLUSH_MS", 10_000, 1, MAX_TIMER_MS),
     requestTimeoutMs: readInteger(env, "REQUEST_TIMEOUT_MS", 30_000, 1, MAX_TIMER_MS),
     shutdownTimeoutMs: readInteger(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 1, MAX_SHUTDOWN_TIMEOUT_MS),

@@ -24,6 +24,7 @@ describe("loadConfig", () => {
       maxActiveKeys: 1_000,
       keyCacheSize: 125_000,
       maxBuckets: 100_000,
+      unknownKeyCacheSize: 10_000,
       lastUsedFlushMs: 10_000,
       requestTimeoutMs: 30_000,
       shutdownTimeoutMs: 10_000,
@@ -61,6 +62,9 @@ describe("loadConfig", () => {
       LAST_USED_FLUSH_MS: "250",
       REQUEST_TIMEOUT_MS: "5000",
       SHUTDOWN_TIMEOUT_MS: "2000",
+      KEY_CACHE_SIZE: "5000",
+      RATE_LIMIT_MAX_BUCKETS: "6000",
+      UNKNOWN_KEY_CACHE_SIZE: "7000",
       LOG_LEVEL: "debug",
     });
     expect(config).toMatchObject({
@@ -73,6 +77,9 @@ describe("loadConfig", () => {
       lastUsedFlushMs: 250,
       requestTimeoutMs: 5_000,
       shutdownTimeoutMs: 2_000,
+      keyCacheSize: 5_000,
+      maxBuckets: 6_000,
+      unknownKeyCacheSize: 7_000,
       logLevel: "debug",
     });
   });
@@ -94,6 +101,7 @@ describe("loadConfig", () => {
     ["an AUTH_FAILURE_BURST that is not a number", { AUTH_FAILURE_BURST: "many" }],
     ["a negative AUTH_FAILURE_REFILL_PER_SEC", { AUTH_FAILURE_REFILL_PER_SEC: "-0.5" }],
     ["a LAST_USED_FLUSH_MS of 0", { LAST_USED_FLUSH_MS: "0" }],
+    ["an UNKNOWN_KEY_CACHE_SIZE of 0", { UNKNOWN_KEY_CACHE_SIZE: "0" }],
     ["a LAST_USED_FLUSH_MS longer than a timer can wait", { LAST_USED_FLUSH_MS: "3000000000" }],
     ["a REQUEST_TIMEOUT_MS of 0 (no deadline)", { REQUEST_TIMEOUT_MS: "0" }],
     ["a REQUEST_TIMEOUT_MS that is not a whole number", { REQUEST_TIMEOUT_MS: "1.5" }],

@@ -198,8 +198,8 @@ async function main(): Promise<void> {
       );
       secrets.push(...issued.map((key) => key.secret));
     }
-    // The customer's first key, then the keys the floor's rows send.
-    const floorKeys = String(KEYS + 1);
+    // The floor loads keys oldest first: the two customers' first keys, then those its rows send.
+    const floorKeys = String(KEYS + 2);
     const floor = start(onCore(0, [process.execPath, join(ROOT, "bench/http/floor-server.mjs")]), { ...env, PORT: String(floorPort), FLOOR_KEYS: floorKeys });
     servers.push(floor);
     // The floor has no /healthz: its 404 says it is up.
@@ -297,6 +297,7 @@ wrk.headers["Authorization"] = "Bearer ${secret}"
       }
     };
     runWrites(writes);
+    const residentMb = residentMegabytes(ours.pid!);
     if (POSTGRES_URL !== "") {
       // Alone on its core: the SQLite server's workers would take their share of it.
       ours.kill("SIGKILL");
@@ -322,7 +323,7 @@ wrk.headers["Authorization"] = "Bearer ${secret}"
     const sendCpu = median(runs.get(writes[1]!.name)!.map((run) => run.cpuMicrosPerRequest));
     const sendP99 = median(runs.get(writes[1]!.name)!.map((run) => run.p99Ms));
     const cpuModel = cpus()[0]?.model ?? "unknown";
-    const large = STORED > 0 ? largeReport(runs, scenarios, residentMegabytes(ours.pid!)) : "";
+    const large = STORED > 0 ? largeReport(runs, scenarios, residentMb) : "";
     const report = `# Benchmarks
 
 Written by \`npm run bench:http\` on ${new Date().toISOString().slice(0, 10)}. Rerun it on your machine: the

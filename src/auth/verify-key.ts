@@ -12,7 +12,6 @@ import type { VerifiedKeyCache } from "./verified-key-cache.js";
 const BEARER = /^bearer +(\S+) *$/i;
 /** How long a digest that matched no key is remembered as unknown. */
 const UNKNOWN_DIGEST_TTL_MS = 10_000;
-const MAX_UNKNOWN_DIGESTS = 10_000;
 
 /**
  * Turns an Authorization header into the credential of a live key, in two steps: `digestOf`
@@ -31,12 +30,16 @@ export class KeyVerifier {
     private readonly revocations: RevocationChannel,
     /** Per client network (an IPv4 address, an IPv6 /64): spent by every `auth_invalid`. */
     private readonly authFailures: RateLimiter,
-  ) {}
+    /** How many digests found unknown are remembered at most (UNKNOWN_KEY_CACHE_SIZE). */
+    unknownDigestLimit: number,
+  ) {
+    this.unknownDigests = new ExpiringSet(UNKNOWN_DIGEST_TTL_MS, unknownDigestLimit);
+  }
 
   /** Database reads under way, by digest: concurrent requests with one new key share one. */
   private readonly reads = new Map<string, Promise<KeyCredential | undefined>>();
   private readonly readsInFlight = new Map<string, number>();
-  private readonly unknownDigests = new ExpiringSet(UNKNOWN_DIGEST_TTL_MS, MAX_UNKNOWN_DIGESTS);
+  private readonly unknownDigests: ExpiringSet;
 
   digestOf(authorization: string | undefined): string {
     if (authorization === undefined || authorization === "") {
