@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDatabase, type DatabaseHandle } from "../src/db/database.js";
 import { migrateToLatest } from "../src/db/migrate.js";
-import { preparedQuery, preparedStatementName } from "../src/db/prepared-query.js";
+import { preparedInsert, preparedQuery, preparedStatementName } from "../src/db/prepared-query.js";
 import { freshDatabase, removeDatabase, TEST_DIALECT } from "./helpers/test-database.js";
 
 /**
@@ -65,6 +65,20 @@ describe("preparedQuery", () => {
       "no value for the query parameter created_at",
     );
     expect(await db.selectFrom("customers").selectAll().execute()).toEqual([]);
+  });
+
+  it("inserts whole rows with the columns of the first, and refuses a row with other columns", async () => {
+    const { db } = await open();
+    const insertRow = preparedInsert("customers");
+    await insertRow(db, { id: "01a20000-0000-7000-8000-000000000011", name: "Acme", created_at: "2026-01-01T00:00:00.000Z", unrevoked_keys: 0 });
+    await insertRow(db, { created_at: "2026-01-02T00:00:00.000Z", unrevoked_keys: 3, name: "Globex", id: "01a20000-0000-7000-8000-000000000012" });
+    const extra = { id: "01a20000-0000-7000-8000-000000000013", name: "Initech", created_at: "2026-01-03T00:00:00.000Z", unrevoked_keys: 0, deleted: true };
+    await expect(insertRow(db, extra)).rejects.toThrow("a row of customers with other columns than the first one inserted");
+    const rows = await db.selectFrom("customers").select(["name", "unrevoked_keys"]).orderBy("id").execute();
+    expect(rows.map((row) => [row.name, Number(row.unrevoked_keys)])).toEqual([
+      ["Acme", 0],
+      ["Globex", 3],
+    ]);
   });
 
   it.runIf(TEST_DIALECT === "postgres")("runs as a named statement on PostgreSQL, parsed once by the connection", async () => {

@@ -3,7 +3,7 @@ import type { ApiKey } from "../contract/api-key.js";
 import type { SqlDialect } from "../db/dialect.js";
 import { readJson, writeJson } from "../db/json.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
-import { preparedQuery } from "../db/prepared-query.js";
+import { preparedInsert, preparedQuery } from "../db/prepared-query.js";
 import type { ApiKeysTable, Db, Executor, Tx } from "../db/schema.js";
 import { addToUnrevokedKeys } from "../customers/customer-repository.js";
 
@@ -31,21 +31,7 @@ function toApiKey(row: Omit<Selectable<ApiKeysTable>, "digest">): ApiKey {
 /** A new key as stored: what the API shows of it, and its digest. */
 export type NewApiKey = Omit<ApiKey, "customer_id"> & { digest: string };
 
-const insertKeyRow = preparedQuery<keyof ApiKeysTable, unknown>((db, value) =>
-  db.insertInto("api_keys").values({
-    id: value("id"),
-    customer_id: value("customer_id"),
-    instance_id: value("instance_id"),
-    name: value("name"),
-    prefix: value("prefix"),
-    digest: value("digest"),
-    scopes: value("scopes"),
-    last_used_at: value("last_used_at"),
-    expires_at: value("expires_at"),
-    created_at: value("created_at"),
-    revoked_at: value("revoked_at"),
-  }),
-);
+const insertKeyRow = preparedInsert("api_keys");
 
 /**
  * Stores a new key of the customer and counts it among its unrevoked keys; answers that count,

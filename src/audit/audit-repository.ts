@@ -2,7 +2,7 @@ import type { Selectable } from "kysely";
 import type { AuditAction, AuditEvent } from "../contract/audit-event.js";
 import { readJson, writeJson } from "../db/json.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
-import { preparedQuery } from "../db/prepared-query.js";
+import { preparedInsert } from "../db/prepared-query.js";
 import type { AuditEventsTable, Executor, Tx } from "../db/schema.js";
 import { newId } from "../ids/uuid-v7.js";
 import { nowTimestamp } from "../time/timestamps.js";
@@ -18,39 +18,23 @@ export type NewAuditEvent = {
 export async function recordAuditEvent(tx: Tx, customerId: string, actor: Actor, event: NewAuditEvent): Promise<void> {
   const key = actor.type === "api_key" ? actor : null;
   await insertAuditRow(tx, {
-      id: newId(),
-      customer_id: customerId,
-      action: event.action,
-      actor_type: actor.type,
-      actor_id: key?.key.id ?? null,
-      actor_prefix: key?.key.prefix ?? null,
-      target_type: event.target.type,
-      target_id: event.target.id,
-      metadata: writeJson(event.metadata ?? {}),
-      ip: key?.ip ?? null,
-      user_agent: key?.userAgent ?? null,
-      request_id: key?.requestId ?? null,
-      created_at: nowTimestamp(),
+    id: newId(),
+    customer_id: customerId,
+    action: event.action,
+    actor_type: actor.type,
+    actor_id: key?.key.id ?? null,
+    actor_prefix: key?.key.prefix ?? null,
+    target_type: event.target.type,
+    target_id: event.target.id,
+    metadata: writeJson(event.metadata ?? {}),
+    ip: key?.ip ?? null,
+    user_agent: key?.userAgent ?? null,
+    request_id: key?.requestId ?? null,
+    created_at: nowTimestamp(),
   });
 }
 
-const insertAuditRow = preparedQuery<keyof AuditEventsTable, unknown>((db, value) =>
-  db.insertInto("audit_events").values({
-    id: value("id"),
-    customer_id: value("customer_id"),
-    action: value("action"),
-    actor_type: value("actor_type"),
-    actor_id: value("actor_id"),
-    actor_prefix: value("actor_prefix"),
-    target_type: value("target_type"),
-    target_id: value("target_id"),
-    metadata: value("metadata"),
-    ip: value("ip"),
-    user_agent: value("user_agent"),
-    request_id: value("request_id"),
-    created_at: value("created_at"),
-  }),
-);
+const insertAuditRow = preparedInsert("audit_events");
 
 export async function listAuditEvents(db: Executor, customerId: string, page: PageRequest): Promise<AuditEvent[]> {
   const query = db.selectFrom("audit_events").selectAll().where("customer_id", "=", customerId);

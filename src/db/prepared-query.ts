@@ -1,6 +1,6 @@
 import { PostgresAdapter, type Compilable, type CompiledQuery, type DialectAdapter, type QueryResult } from "kysely";
 import type { SqlDialect } from "./dialect.js";
-import type { Executor } from "./schema.js";
+import type { Database, Executor } from "./schema.js";
 
 /** Stands in for a parameter while the query is compiled; no value of ours starts with a NUL. */
 const PLACEHOLDER = "\u0000parameter:";
@@ -46,6 +46,26 @@ export function preparedQuery<P extends string, R>(
     }
     const parameters = prepared.slots.map((slot) => ("name" in slot ? valueOf(values, slot.name as P) : slot.value));
     return db.executeQuery<R>({ ...prepared.query, parameters });
+  };
+}
+
+/**
+ * An insert of one whole row into `table`, prepared as above: its columns are those of the first
+ * row it inserts, and every later row must have the same ones.
+ */
+export function preparedInsert<T extends keyof Database & string>(
+  table: T,
+): (db: Executor, row: Readonly<Record<keyof Database[T] & string, unknown>>) => Promise<void> {
+  let columns: string[] | undefined;
+  const insert = preparedQuery<string, unknown>((db, value) =>
+    db.insertInto(table).values(Object.fromEntries(columns!.map((column) => [column, value(column)])) as never),
+  );
+  return async (db, row) => {
+    columns ??= Object.keys(row);
+    if (Object.keys(row).length !== columns.length) {
+      throw new TypeError(`a row of ${table} with other columns than the first one inserted: ${Object.keys(row).join(", ")}`);
+    }
+    await insert(db, row);
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Selectable } from "kysely";
 import type { MessageStatus } from "../contract/message.js";
-import { preparedQuery } from "../db/prepared-query.js";
+import { preparedInsert } from "../db/prepared-query.js";
 import type { Executor, MessagesTable, Tx } from "../db/schema.js";
 
 /** A message as the API and its webhook events show it: never its text, provider id or lease. */
@@ -24,23 +24,7 @@ const COLUMNS = [
   "updated_at",
 ] as const;
 
-const insertMessageRow = preparedQuery<keyof MessagesTable, unknown>((db, value) =>
-  db.insertInto("messages").values({
-    id: value("id"),
-    customer_id: value("customer_id"),
-    instance_id: value("instance_id"),
-    to: value("to"),
-    type: value("type"),
-    text: value("text"),
-    status: value("status"),
-    client_ref: value("client_ref"),
-    error: value("error"),
-    provider_message_id: value("provider_message_id"),
-    claimed_until: value("claimed_until"),
-    created_at: value("created_at"),
-    updated_at: value("updated_at"),
-  }),
-);
+const insertMessageRow = preparedInsert("messages");
 
 /** Stores a new message, `queued`: the API answers 202 only after this. */
 export async function insertMessage(tx: Tx, customerId: string, message: NewMessage): Promise<Message> {
