@@ -4,6 +4,7 @@ import type { SqlDialect } from "./dialect.js";
 import * as initialSchema from "./migrations/20261126130000_initial_schema.js";
 import * as messagesAndWebhooks from "./migrations/20261126140000_messages_and_webhooks.js";
 import * as keyCounts from "./migrations/20261201170000_key_counts.js";
+import * as sentMessagesIndex from "./migrations/20261201180000_sent_messages_index.js";
 
 type DialectMigration = {
   up(db: Kysely<any>, dialect: SqlDialect): Promise<void>;
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   "20261126130000_initial_schema": initialSchema,
   "20261126140000_messages_and_webhooks": messagesAndWebhooks,
   "20261201170000_key_counts": keyCounts,
+  "20261201180000_sent_messages_index": sentMessagesIndex,
 };
 
 /** The names of every migration this build has, in the order they run. */

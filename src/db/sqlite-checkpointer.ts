@@ -60,6 +60,9 @@ export function startCheckpointer(path: string, onLost: () => void): Checkpointe
   return {
     async stop() {
       stopping = true;
+      // Unreferenced, the thread would not keep the process alive until it has closed, and a
+      // process with nothing else to do would end in the middle of this await.
+      worker.ref();
       worker.postMessage("stop");
       await exited;
     },
