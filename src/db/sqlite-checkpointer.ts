@@ -4,9 +4,9 @@ import { Worker } from "node:worker_threads";
 /**
  * SQLite in WAL mode copies the log back into the database file (a checkpoint) from inside the
  * COMMIT that makes the log pass 1,000 pages, and that checkpoint ends with an fsync. better-sqlite3
- * runs on the event loop, so every request waited for it: a third of a key issue's time, and p99s
- * in the hundreds of milliseconds under writes. The server turns that off on its connection and
- * checkpoints from a thread of its own instead, on a second connection to the same file.
+ * runs on the event loop, so every request waited for it: more than half of the average COMMIT
+ * of a key issue. The server turns that off on its connection and checkpoints from a thread of
+ * its own instead, on a second connection to the same file.
  *
  * PASSIVE never waits for the writer, and the writer never waits for it: the log is copied up to
  * what has been committed, and once it has all been copied the next write starts the log over.
