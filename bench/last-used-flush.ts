@@ -9,13 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { sql } from "kysely";
 import { LastUsedRecorder } from "../src/auth/last-used-recorder.js";
 import type { DatabaseConfig } from "../src/config.js";
 import { openDatabase } from "../src/db/database.js";
 import { migrateToLatest } from "../src/db/migrate.js";
 import { newId } from "../src/ids/uuid-v7.js";
+import { benchSchemaName, dropPostgresSchema } from "./postgres-schema.js";
 
 const STORED = Number(process.env.BENCH_FLUSH_STORED ?? 1_000_000);
 const USED = Number(process.env.BENCH_FLUSH_USED ?? 100_000);
@@ -96,14 +96,11 @@ const folder = mkdtempSync(join(tmpdir(), "whatisup-flush-"));
 try {
   await measure("SQLite", { dialect: "sqlite", path: join(folder, "flush.db") });
   if (POSTGRES_URL !== "") {
-    const schema = `bench_${randomBytes(6).toString("hex")}`;
+    const schema = benchSchemaName();
     try {
       await measure("PostgreSQL", { dialect: "postgres", url: POSTGRES_URL, schema, poolSize: 4 });
     } finally {
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      await client.query(`drop schema if exists "${schema}" cascade`);
-      await client.end();
+      await dropPostgresSchema(POSTGRES_URL, schema);
     }
   }
 } finally {

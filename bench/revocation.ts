@@ -4,8 +4,8 @@ import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
 import { freePorts } from "../test/helpers/free-ports.js";
+import { benchSchemaName, dropPostgresSchema } from "./postgres-schema.js";
 
 /**
  * Revocation across three real API nodes on one PostgreSQL: how often a key revoked through node
@@ -414,9 +414,8 @@ async function main(): Promise<void> {
   const pinning = pinSelf(taskset);
   const pinned = pinning.startsWith("nodes on core 0");
 
-  // `wt_<pid>_<hex>`, the test suite's pattern: should this process die before dropping it, the
-  // PostgreSQL tests' global setup drops it as a schema whose owner is gone.
-  const schema = `wt_${process.pid}_${randomBytes(6).toString("hex")}`;
+  // Should this process die before dropping it, the PostgreSQL tests' global setup drops it.
+  const schema = benchSchemaName();
   // Only what the nodes need: none of the developer's own DATABASE_URL, pepper or API settings.
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -479,7 +478,8 @@ async function main(): Promise<void> {
     await sleep(500);
   } finally {
     await stopNodes(started);
-    await dropSchema(schema).catch((error: Error) => {
+    // Once no node uses it any more.
+    await dropPostgresSchema(DATABASE_URL, schema).catch((error: Error) => {
       failed = true;
       console.error(`[bench:revocation] could not drop schema ${schema}: ${error.message}`);
     });
@@ -487,17 +487,6 @@ async function main(): Promise<void> {
     process.off("SIGTERM", onSignal);
   }
   if (failed) process.exitCode = 1;
-}
-
-/** Drops the bench's schema, once no node uses it any more. */
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(`drop schema if exists "${schema}" cascade`);
-  } finally {
-    await client.end();
-  }
 }
 
 await main();

@@ -16,9 +16,8 @@ import type { App } from "./http/app-types.js";
 import { installAuthentication } from "./http/authentication.js";
 import { answerClientError } from "./http/client-errors.js";
 import { frameworkErrorHandler, installErrorHandler } from "./http/error-handler.js";
-import { lowerCaseIdParam } from "./http/id-param.js";
 import { installJsonBodyParser } from "./http/json-body.js";
-import { loggerOptions, RequestLog } from "./http/logging.js";
+import { createLoggers, RequestLog } from "./http/logging.js";
 import { createNotFoundHandler } from "./http/not-found.js";
 import { newRequestId } from "./http/request-id.js";
 import { RouteTable } from "./http/route-table.js";
@@ -80,11 +79,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   }
   const pepper = resolvePepper(config);
 
+  const loggers = options.logger === false ? undefined : createLoggers(config.logLevel, options.logger?.stream);
   const app = Fastify({
-    logger: options.logger === false ? false : { ...loggerOptions(config.logLevel), ...(options.logger ?? {}) },
+    ...(loggers ? { loggerInstance: loggers.logger } : { logger: false }),
     genReqId: newRequestId,
     requestIdHeader: false,
-    logController: new RequestLog(config.logLevel),
+    ...(loggers ? { logController: new RequestLog(config.logLevel, loggers.output) } : {}),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: trustedProxies(config.trustProxy),
     // Node refuses request lines over 16 KiB, so the router's own limit never answers first: a
@@ -202,7 +202,6 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   };
   app.register(
     async (v1: App) => {
-      v1.addHook("onRequest", lowerCaseIdParam);
       installAuthentication(v1, authentication);
       v1.setNotFoundHandler(notFound);
       registerApiKeyRoutes(v1, routes);

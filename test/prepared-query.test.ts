@@ -1,6 +1,8 @@
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
+import { findCredentialByDigest } from "../src/api-keys/api-key-repository.js";
 import { openDatabase, type DatabaseHandle } from "../src/db/database.js";
+import { writeJson } from "../src/db/json.js";
 import { migrateToLatest } from "../src/db/migrate.js";
 import { preparedInsert, preparedQuery, preparedStatementName } from "../src/db/prepared-query.js";
 import { freshDatabase, removeDatabase, TEST_DIALECT } from "./helpers/test-database.js";
@@ -89,6 +91,49 @@ describe("preparedQuery", () => {
       const compiled = customersNamedSql();
       expect(preparedStatementName(compiled)).toMatch(/^whatisup_\d+$/);
       expect(rows.map((row) => row.name)).toContain(preparedStatementName(compiled));
+    });
+  });
+
+  it("prepares the digest lookup of authentication: on PostgreSQL a named statement, parsed once", async () => {
+    const { db } = await open();
+    const customerId = "01a20000-0000-7000-8000-000000000021";
+    const keyId = "01a20000-0000-7000-8000-000000000022";
+    await db.insertInto("customers").values({ id: customerId, name: "Acme", created_at: "2026-01-01T00:00:00.000Z" }).execute();
+    await db
+      .insertInto("api_keys")
+      .values({
+        id: keyId,
+        customer_id: customerId,
+        instance_id: null,
+        name: "ci",
+        prefix: "wiu_test_abc",
+        digest: "digest-of-the-key",
+        scopes: writeJson(["messages:send"]),
+        last_used_at: null,
+        expires_at: null,
+        created_at: "2026-01-01T00:00:00.000Z",
+        revoked_at: null,
+      })
+      .execute();
+    await db.connection().execute(async (connection) => {
+      for (let run = 0; run < 3; run += 1) {
+        expect(await findCredentialByDigest(connection, "digest-of-the-key")).toEqual({
+          id: keyId,
+          customer_id: customerId,
+          instance_id: null,
+          prefix: "wiu_test_abc",
+          scopes: ["messages:send"],
+          expires_at: null,
+          revoked_at: null,
+        });
+      }
+      expect(await findCredentialByDigest(connection, "no-such-digest")).toBeUndefined();
+      if (TEST_DIALECT !== "postgres") return;
+      const { rows } = await sql<{ name: string; plans: number | string }>`
+        select name, generic_plans + custom_plans as plans from pg_prepared_statements
+        where statement like '%from "api_keys" where "digest" = $1%'`.execute(connection);
+      // One statement, named by the registry, parsed once and run all four times.
+      expect(rows.map((row) => [row.name, Number(row.plans)])).toEqual([[expect.stringMatching(/^whatisup_\d+$/), 4]]);
     });
   });
 });

@@ -7,9 +7,9 @@
 //                   floor stays the least a server must do however many keys are stored
 //   WHATISUP_KEY_PEPPER, PORT, LOG_LEVEL
 import Database from "better-sqlite3";
-import Fastify from "fastify";
 import { keyDigest } from "../../dist/crypto/key-digest.js";
 import { isWellFormedKey } from "../../dist/crypto/key-format.js";
+import { loggedFastify } from "./logged-fastify.mjs";
 
 const pepper = process.env.WHATISUP_KEY_PEPPER;
 const sqlite = new Database(process.env.DATABASE_PATH, { readonly: true });
@@ -30,11 +30,7 @@ function peek(name) {
   return { limit: burst, remaining: Math.floor(bucket.tokens), reset_at: new Date(now).toISOString() };
 }
 
-const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? "info" }, disableRequestLogging: true });
-app.addHook("onResponse", (request, reply, done) => {
-  request.log.info({ method: request.method, path: request.url.split("?")[0], status: reply.statusCode, duration_ms: reply.elapsedTime }, "request completed");
-  done();
-});
+const app = loggedFastify();
 app.get("/v1/limits", (request, reply) => {
   const header = request.headers.authorization ?? "";
   const token = header.startsWith("Bearer ") ? header.slice(7) : "";

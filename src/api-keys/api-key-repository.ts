@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type Selectable } from "kysely";
+import { sql, type Selectable } from "kysely";
 import type { ApiKey } from "../contract/api-key.js";
 import type { SqlDialect } from "../db/dialect.js";
 import { readJson, writeJson } from "../db/json.js";
@@ -136,35 +136,23 @@ const keyStanding = preparedQuery<"customerId" | "keyId", { revoked_at: string |
 
 /**
  * Authentication's lookup, before the customer is known: the digest is the credential. It filters
- * by the digest and never returns it.
+ * by the digest and never returns it. It runs for every key a node has not cached yet, where
+ * building and compiling the query cost more than SQLite takes to answer it: it is prepared.
  */
-type CredentialRow = Omit<KeyCredential, "scopes"> & { scopes: string };
-
-/**
- * The digest lookup, built and compiled once per database: it runs for every key a node has not
- * cached yet, where building and compiling the query cost more than SQLite takes to answer it.
- */
-const credentialLookups = new WeakMap<Db, CompiledQuery<CredentialRow>>();
-
-function credentialLookup(db: Db): CompiledQuery<CredentialRow> {
-  let compiled = credentialLookups.get(db);
-  if (compiled === undefined) {
-    compiled = db
-      .selectFrom("api_keys")
-      .select(["id", "customer_id", "instance_id", "prefix", "scopes", "expires_at", "revoked_at"])
-      .where("digest", "=", "")
-      .compile() as CompiledQuery<CredentialRow>;
-    credentialLookups.set(db, compiled);
-  }
-  return compiled;
-}
-
 export async function findCredentialByDigest(db: Db, digest: string): Promise<KeyCredential | undefined> {
-  const lookup = credentialLookup(db);
-  const { rows } = await db.executeQuery<CredentialRow>({ ...lookup, parameters: [digest] });
+  const { rows } = await credentialByDigest(db, { digest });
   const row = rows[0];
   return row && { ...row, scopes: readJson<string[]>(row.scopes) };
 }
+
+type CredentialRow = Omit<KeyCredential, "scopes"> & { scopes: string };
+
+const credentialByDigest = preparedQuery<"digest", CredentialRow>((db, value) =>
+  db
+    .selectFrom("api_keys")
+    .select(["id", "customer_id", "instance_id", "prefix", "scopes", "expires_at", "revoked_at"])
+    .where("digest", "=", value("digest")),
+);
 
 /**
  * Writes the latest use of each key in one statement. The guard keeps `last_used_at` from going

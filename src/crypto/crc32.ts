@@ -6,8 +6,12 @@ for (let n = 0; n < 256; n++) {
   TABLE[n] = c >>> 0;
 }
 
-export function crc32(data: Uint8Array): number {
+/**
+ * The CRC-32 of the first `length` characters of an ASCII text, read as the bytes they are: every
+ * request checks the key's checksum, and a Buffer of the text would cost more than the sum.
+ */
+export function crc32OfAscii(text: string, length = text.length): number {
   let crc = 0xffffffff;
-  for (const byte of data) crc = TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  for (let index = 0; index < length; index += 1) crc = TABLE[(crc ^ text.charCodeAt(index)) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }

@@ -2,9 +2,9 @@ import { randomFillSync } from "node:crypto";
 
 /**
  * Random bytes for ids and secrets, 4 KiB from the CSPRNG at a time: each call into it costs
- * several microseconds whatever its size, and an issued key took five (its id, its secret, its
- * audit event's id, its webhook event's id, a request id). Every byte handed out is a copy, used
- * once, and wiped from the pool.
+ * several microseconds whatever its size, and an issued key took four (its id, its secret, its
+ * audit event's id, its webhook event's id). Every byte handed out is a copy, used once, and wiped
+ * from the pool.
  */
 const POOL_BYTES = 4096;
 const pool = Buffer.alloc(POOL_BYTES);

@@ -12,6 +12,8 @@ import type { BucketState, RateLimiter } from "../rate-limit/token-buckets.js";
 import { nowTimestamp } from "../time/timestamps.js";
 import type { App } from "./app-types.js";
 import { clientAddress } from "./client-address.js";
+import { lowerCaseIdParam } from "./id-param.js";
+import { finishHook, thenMaybe, type MaybePromise } from "./maybe-promise.js";
 import type { RouteAccess } from "./route-access.js";
 
 /** What the authentication hook uses. */
@@ -29,9 +31,9 @@ export type AuthenticationDependencies = {
 
 /**
  * Makes `app` (an encapsulated context) authenticated: every route registered in it must declare
- * its access policy, or start-up fails, and every request passes authentication, the per-key
- * bucket and that policy in `onRequest`, before its body is read, and the key is verified again
- * once the body has arrived.
+ * its access policy, or start-up fails, and every request has its `:id` lowered, then passes
+ * authentication, the per-key bucket and that policy in `onRequest`, before its body is read, and
+ * the key is verified again once the body has arrived.
  */
 export function installAuthentication(app: App, context: AuthenticationDependencies): void {
   app.decorateRequest("apiKey", null as unknown as KeyCredential);
@@ -43,54 +45,68 @@ export function installAuthentication(app: App, context: AuthenticationDependenc
     }
   });
 
-  app.addHook("onRequest", async (request, reply) => {
+  // Callback-style hooks that finish synchronously for a cached key and in-memory buckets: the
+  // path every request takes costs no promise (see maybe-promise.ts).
+  app.addHook("onRequest", (request, reply, done) => {
+    lowerCaseIdParam(request);
     reply.header("cache-control", "no-store");
     const now = nowTimestamp();
-    let key: KeyCredential;
     try {
       request.keyDigest = context.verifier.digestOf(authorizationHeader(request));
-      key = await currentKey(context, request, now);
     } catch (error) {
-      countRefusal(context, error);
-      throw error;
+      refuse(context, error);
     }
-    context.metrics?.authOutcome("ok");
-    request.apiKey = key;
-    context.lastUsed.noteUse(key.id, now);
-
-    const access = request.is404 ? undefined : request.routeOptions.config.access;
-    // A route that only reports the buckets answers even when they are empty: that is how a
-    // throttled client learns when to come back.
-    if (access?.spendsToken === false) {
-      setRateLimitHeaders(reply, await context.keyLimits.peek(key.id));
-    } else {
-      const bucket = await context.keyLimits.take(key.id);
-      setRateLimitHeaders(reply, bucket);
-      if (!bucket.allowed) {
-        context.metrics?.rateLimited("key");
-        throw rateLimited(bucket, `This API key has used its ${bucket.limit} requests of burst.`);
-      }
-      // A customer's keys share one more bucket, so that minting keys does not multiply its rate.
-      const shared = await context.customerLimits.take(key.customer_id);
-      if (!shared.allowed) {
-        context.metrics?.rateLimited("customer");
-        throw rateLimited(shared, `This customer's keys together have used their ${shared.limit} requests of burst.`);
-      }
-    }
-
-    if (access) await authorize(context, request, access);
+    finishHook(
+      thenMaybe(currentKey(context, request, now), (key) => admit(context, request, reply, key, now)),
+      done,
+    );
   });
 
   // The body may arrive long after the headers: a key revoked or expired meanwhile must not reach
   // validation or the handler. A cached key costs a map lookup here, and a revocation evicts it.
-  app.addHook("preValidation", async (request) => {
-    const now = nowTimestamp();
-    try {
-      request.apiKey = await currentKey(context, request, now);
-    } catch (error) {
-      countRefusal(context, error);
-      throw error;
+  // Fastify reads no body for GET and HEAD: nothing can have arrived since onRequest.
+  app.addHook("preValidation", (request, _reply, done) => {
+    if (request.method === "GET" || request.method === "HEAD") return done();
+    finishHook(
+      thenMaybe(currentKey(context, request, nowTimestamp()), (key) => {
+        request.apiKey = key;
+      }),
+      done,
+    );
+  });
+}
+
+/** A verified key's way in: its use noted, its tokens spent and the route's policy applied. */
+function admit(context: AuthenticationDependencies, request: FastifyRequest, reply: FastifyReply, key: KeyCredential, now: string): MaybePromise<void> {
+  context.metrics?.authOutcome("ok");
+  request.apiKey = key;
+  context.lastUsed.noteUse(key.id, now);
+  const access = request.is404 ? undefined : request.routeOptions.config.access;
+  return thenMaybe(spendTokens(context, reply, key, access), () => (access ? authorize(context, request, access) : undefined));
+}
+
+/**
+ * The key's token and its customer's, with the rate-limit headers. A route that only reports the
+ * buckets answers even when they are empty: that is how a throttled client learns when to come
+ * back.
+ */
+function spendTokens(context: AuthenticationDependencies, reply: FastifyReply, key: KeyCredential, access: RouteAccess | undefined): MaybePromise<void> {
+  if (access?.spendsToken === false) {
+    return thenMaybe(context.keyLimits.peek(key.id), (bucket) => setRateLimitHeaders(reply, bucket));
+  }
+  return thenMaybe(context.keyLimits.take(key.id), (bucket) => {
+    setRateLimitHeaders(reply, bucket);
+    if (!bucket.allowed) {
+      context.metrics?.rateLimited("key");
+      throw rateLimited(bucket, `This API key has used its ${bucket.limit} requests of burst.`);
     }
+    // A customer's keys share one more bucket, so that minting keys does not multiply its rate.
+    return thenMaybe(context.customerLimits.take(key.customer_id), (shared) => {
+      if (!shared.allowed) {
+        context.metrics?.rateLimited("customer");
+        throw rateLimited(shared, `This customer's keys together have used their ${shared.limit} requests of burst.`);
+      }
+    });
   });
 }
 
@@ -109,20 +125,28 @@ function authorizationHeader(request: FastifyRequest): string | undefined {
   return request.headers.authorization;
 }
 
-/** The request's key as it stands now: from the cache without a promise, else from the database. */
-function currentKey(context: AuthenticationDependencies, request: FastifyRequest, now: string): KeyCredential | Promise<KeyCredential> {
-  return (
-    context.verifier.cachedCredentialFor(request.keyDigest, now) ??
-    context.verifier.storedCredentialFor(request.keyDigest, clientAddress(request), now)
-  );
+/**
+ * The request's key as it stands now: from the cache without a promise, else from the database.
+ * A refusal is counted by its code, thrown or rejected as it comes.
+ */
+function currentKey(context: AuthenticationDependencies, request: FastifyRequest, now: string): MaybePromise<KeyCredential> {
+  try {
+    const key =
+      context.verifier.cachedCredentialFor(request.keyDigest, now) ??
+      context.verifier.storedCredentialFor(request.keyDigest, clientAddress(request), now);
+    return key instanceof Promise ? key.catch((error: unknown) => refuse(context, error)) : key;
+  } catch (error) {
+    return refuse(context, error);
+  }
 }
 
-/** A refusal of authentication, counted by its code. */
-function countRefusal(context: AuthenticationDependencies, error: unknown): void {
+/** Counts a refusal of authentication by its code, and throws it on. */
+function refuse(context: AuthenticationDependencies, error: unknown): never {
   if (error instanceof AppError) {
     context.metrics?.authOutcome(error.code);
     if (error.code === "rate_limited") context.metrics?.rateLimited("auth_failures");
   }
+  throw error;
 }
 
 export function setRateLimitHeaders(reply: FastifyReply, bucket: BucketState): void {
@@ -141,7 +165,8 @@ function rateLimited(bucket: BucketState, what: string): AppError {
   );
 }
 
-async function authorize(context: AuthenticationDependencies, request: FastifyRequest, access: RouteAccess): Promise<void> {
+/** The route's policy for this key; only telling a bound key's other instances apart waits on a read. */
+function authorize(context: AuthenticationDependencies, request: FastifyRequest, access: RouteAccess): MaybePromise<void> {
   const key = request.apiKey;
   if (access.instances === "multi" && key.instance_id !== null) {
     throw new AppError(
@@ -160,11 +185,13 @@ async function authorize(context: AuthenticationDependencies, request: FastifyRe
     // A malformed id is left to validation (400); a well-formed other id is told apart only as
     // far as tenancy allows: the customer's own other instance is 403, anything else 404.
     if (!isUuid(instanceId) || instanceId === key.instance_id) return;
-    if (await findInstance(context.db, key.customer_id, instanceId)) {
-      throw new AppError("instance_access_denied", "This key is bound to another instance.", {
-        instance_id: key.instance_id,
-      });
-    }
-    throw new AppError("instance_not_found", "No such instance.");
+    return findInstance(context.db, key.customer_id, instanceId).then((instance) => {
+      if (instance) {
+        throw new AppError("instance_access_denied", "This key is bound to another instance.", {
+          instance_id: key.instance_id,
+        });
+      }
+      throw new AppError("instance_not_found", "No such instance.");
+    });
   }
 }

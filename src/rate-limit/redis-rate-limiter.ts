@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { BucketSettings, BucketState, RateLimiter } from "./token-buckets.js";
+import type { BucketAnswer, BucketSettings, BucketState, RateLimiter } from "./token-buckets.js";
 
 /**
  * The token bucket of MemoryRateLimiter, kept in Redis so that every node spends from the same
@@ -105,7 +105,7 @@ export class FallbackRateLimiter implements RateLimiter {
     return this.run((limiter) => limiter.peek(name));
   }
 
-  private async run(action: (limiter: RateLimiter) => Promise<BucketState>): Promise<BucketState> {
+  private async run(action: (limiter: RateLimiter) => BucketAnswer): Promise<BucketState> {
     if (this.failing && this.now() < this.retryAt) return action(this.local);
     try {
       const state = await action(this.shared);

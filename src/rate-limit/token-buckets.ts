@@ -14,12 +14,19 @@ export type BucketState = {
 };
 
 /**
- * Token buckets kept by name (a key id, a client address). Promise-returning so that a shared
- * store (Redis) can stand in for this in-memory one without changing a caller.
+ * A bucket's state: at once from the in-memory buckets, so that every request's path through them
+ * costs no promise; once it has arrived from a shared store (Redis).
+ */
+export type BucketAnswer = BucketState | Promise<BucketState>;
+
+/**
+ * Token buckets kept by name (a key id, a client address). A shared store (Redis) can stand in
+ * for the in-memory one without changing a caller: callers await the answer, or take it at once
+ * when it is not a promise.
  */
 export interface RateLimiter {
-  take(name: string): Promise<BucketState>;
-  peek(name: string): Promise<BucketState>;
+  take(name: string): BucketAnswer;
+  peek(name: string): BucketAnswer;
 }
 
 type Bucket = { tokens: number; updatedAt: number };
@@ -41,11 +48,11 @@ export class MemoryRateLimiter implements RateLimiter {
     this.buckets = new SecondChanceMap(maxBuckets);
   }
 
-  async take(name: string): Promise<BucketState> {
+  take(name: string): BucketState {
     return this.settle(name, "take");
   }
 
-  async peek(name: string): Promise<BucketState> {
+  peek(name: string): BucketState {
     return this.settle(name, "peek");
   }
 

@@ -1,20 +1,21 @@
-/** The one timestamp format the application writes: ISO 8601, UTC, milliseconds, `Z`. */
-export function toTimestamp(date: Date | number): string {
-  return new Date(date).toISOString();
-}
-
 let lastMillis = Number.NaN;
 let lastText = "";
 
 /**
- * Now, in that format. Every request asks at least twice, and many requests share a
- * millisecond: the text is made once per millisecond.
+ * The one timestamp format the application writes: ISO 8601, UTC, milliseconds, `Z`. Every
+ * request formats several instants (now, its buckets' refills), many of them the same millisecond
+ * as the last one: the text of the last is kept.
  */
-export function nowTimestamp(): string {
-  const millis = Date.now();
+export function toTimestamp(date: Date | number): string {
+  const millis = typeof date === "number" ? date : date.getTime();
   if (millis !== lastMillis) {
     lastMillis = millis;
     lastText = new Date(millis).toISOString();
   }
   return lastText;
+}
+
+/** Now, in that format. */
+export function nowTimestamp(): string {
+  return toTimestamp(Date.now());
 }

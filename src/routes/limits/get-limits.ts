@@ -15,11 +15,20 @@ export function registerGetLimits(app: App, { keyLimits, customerLimits }: Pick<
         response: { 200: LimitsSchema, ...errorResponses(...AUTHENTICATED_ERRORS) },
       },
     },
-    async (request) => {
-      const [perKey, perCustomer] = await Promise.all([keyLimits.peek(request.apiKey.id), customerLimits.peek(request.apiKey.customer_id)]);
-      return { per_key: headroom(perKey), per_customer: headroom(perCustomer) };
+    (request) => {
+      const perKey = keyLimits.peek(request.apiKey.id);
+      const perCustomer = customerLimits.peek(request.apiKey.customer_id);
+      // Both asked at once: from Redis they arrive together; in memory, without a promise.
+      if (perKey instanceof Promise || perCustomer instanceof Promise) {
+        return Promise.all([perKey, perCustomer]).then(([key, customer]) => limits(key, customer));
+      }
+      return limits(perKey, perCustomer);
     },
   );
+}
+
+function limits(perKey: BucketState, perCustomer: BucketState) {
+  return { per_key: headroom(perKey), per_customer: headroom(perCustomer) };
 }
 
 function headroom(bucket: BucketState) {
