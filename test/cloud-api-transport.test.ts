@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { sql } from "kysely";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EventEnvelope, Instance } from "../src/client/index.js";
 import type { Config } from "../src/config.js";
 import type { App } from "../src/http/app-types.js";
@@ -289,8 +289,19 @@ describe("sending through the Cloud API", () => {
 });
 
 describe("the message pump's retries and leases (driven by the test)", () => {
-  // The app's own workers run once at start, then sleep for an hour.
-  beforeEach(() => start({ workerPollMs: 3_600_000 }));
+  // The app's own workers run once at start, then sleep for an hour. On a loaded machine that
+  // first run can come after a test has sent, and take its messages: the tests drive their own
+  // pumps only once it is over.
+  beforeEach(async () => {
+    const runs = vi.spyOn(MessagePump.prototype, "runOnce");
+    try {
+      await start({ workerPollMs: 3_600_000 });
+      await expect.poll(() => runs.mock.results.length).toBeGreaterThan(0);
+      await runs.mock.results[0]!.value;
+    } finally {
+      runs.mockRestore();
+    }
+  });
 
   it("a 5xx, a 429 or no answer releases the claim; a later run sends it", async () => {
     const instance = await connectedInstance();

@@ -9,6 +9,7 @@
 import Database from "better-sqlite3";
 import { keyDigest } from "../../dist/crypto/key-digest.js";
 import { isWellFormedKey } from "../../dist/crypto/key-format.js";
+import { BatchedLogOutput } from "../../dist/http/log-output.js";
 import { loggedFastify } from "./logged-fastify.mjs";
 
 const pepper = process.env.WHATISUP_KEY_PEPPER;
@@ -30,7 +31,7 @@ function peek(name) {
   return { limit: burst, remaining: Math.floor(bucket.tokens), reset_at: new Date(now).toISOString() };
 }
 
-const app = loggedFastify();
+const app = loggedFastify(BatchedLogOutput);
 app.get("/v1/limits", (request, reply) => {
   const header = request.headers.authorization ?? "";
   const token = header.startsWith("Bearer ") ? header.slice(7) : "";

@@ -41,6 +41,7 @@ const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? "";
 const BETTER_AUTH = process.env.BENCH_BETTER_AUTH === "1";
 const LARGE_ROTATIONS = [1_000, 100_000];
 const BETTER_AUTH_ROW = "better-auth: GET /v1/limits, one key";
+const QUIET_ROW = "ours at LOG_LEVEL=warn: GET /v1/limits, one cached key";
 const CONNECTIONS = 32;
 const ROOT = resolve(import.meta.dirname, "../..");
 const CLI = join(ROOT, "dist/cli/main.js");
@@ -160,7 +161,7 @@ async function main(): Promise<void> {
   const servers: ChildProcess[] = [];
   try {
     const databasePath = join(folder, "whatisup.db");
-    const [ourPort, floorPort, postgresPort, betterAuthPort, profilePort] = await freePorts(5);
+    const [ourPort, floorPort, postgresPort, betterAuthPort, profilePort, quietPort] = await freePorts(6);
     const env = {
       ...process.env,
       DATABASE_URL: `sqlite:${databasePath}`,
@@ -192,6 +193,10 @@ async function main(): Promise<void> {
     const ours = start(onCore(0, [process.execPath, CLI, "serve"]), { ...env, PORT: String(ourPort) });
     servers.push(ours);
     await waitForHealth(ourPort!, ours);
+    // The same server logging only warnings: what our request line costs is the difference.
+    const quiet = start(onCore(0, [process.execPath, CLI, "serve"]), { ...env, PORT: String(quietPort), LOG_LEVEL: "warn" });
+    servers.push(quiet);
+    await waitForHealth(quietPort!, quiet);
     // The instance the send row sends from, made now: a connection kept from here until after the
     // read rows would be one the server has long closed.
     const instance = await createInstance(ourPort!, writer);
@@ -259,6 +264,7 @@ end
       { name: "floor: GET /v1/limits, one key", port: floorPort!, pid: floor.pid!, path: "/v1/limits", script: oneKey, keys: 1 },
       { name: `ours: GET /v1/limits, ${KEYS} keys in rotation`, port: ourPort!, pid: ours.pid!, path: "/v1/limits", script: manyKeys, keys: KEYS },
       { name: `floor: GET /v1/limits, ${KEYS} keys in rotation`, port: floorPort!, pid: floor.pid!, path: "/v1/limits", script: manyKeys, keys: KEYS },
+      { name: QUIET_ROW, port: quietPort!, pid: quiet.pid!, path: "/v1/limits", script: oneKey, keys: 1 },
       ...(betterAuth ? [{ name: BETTER_AUTH_ROW, port: betterAuthPort!, pid: betterAuth.pid, path: "/v1/limits", script: betterAuth.script, keys: 1 }] : []),
       ...(STORED > 0
         ? LARGE_ROTATIONS.map((count) => ({
@@ -276,7 +282,7 @@ end
     console.log("warming up…");
     for (const scenario of scenarios) wrk(scenario, Math.max(2, Math.ceil(scenario.keys / 5_000)));
     const runs = new Map(scenarios.map((scenario) => [scenario.name, [] as Run[]]));
-    const ratios = { floor: [] as number[], overHealth: [] as number[], manyFloor: [] as number[], manyOverOne: [] as number[], betterAuthCpu: [] as number[], betterAuthRate: [] as number[] };
+    const ratios = { floor: [] as number[], overHealth: [] as number[], manyFloor: [] as number[], manyOverOne: [] as number[], betterAuthCpu: [] as number[], betterAuthRate: [] as number[], logging: [] as number[] };
     for (let round = 0; round < ROUNDS; round += 1) {
       const order = round % 2 === 0 ? scenarios : [...scenarios].reverse();
       const thisRound = new Map<string, Run>();
@@ -290,6 +296,7 @@ end
       ratios.overHealth.push(cpu(1) - cpu(0));
       ratios.manyFloor.push(cpu(3) / cpu(4));
       ratios.manyOverOne.push(cpu(3) / cpu(1));
+      ratios.logging.push(cpu(1) - thisRound.get(QUIET_ROW)!.cpuMicrosPerRequest);
       if (betterAuth) {
         const theirs = thisRound.get(BETTER_AUTH_ROW)!;
         ratios.betterAuthCpu.push(theirs.cpuMicrosPerRequest / cpu(1));
@@ -297,6 +304,8 @@ end
       }
       console.log(`round ${round + 1}/${ROUNDS}: ours/floor ${(cpu(1) / cpu(2)).toFixed(2)}, ${KEYS} keys ours/floor ${(cpu(3) / cpu(4)).toFixed(2)}`);
     }
+
+    quiet.kill("SIGKILL");
 
     // Writes after every read row, so that what they leave behind (rows, WAL) weighs on none of them.
     const post = (name: string, secret: string, body: unknown) =>
@@ -333,6 +342,7 @@ wrk.headers["Authorization"] = "Bearer ${secret}"
 
     const floorRatio = median(ratios.floor);
     const overHealth = median(ratios.overHealth);
+    const loggingCost = median(ratios.logging);
     const issueRate = median(runs.get(writes[0]!.name)!.map((run) => run.perSecond));
     const sendCpu = median(runs.get(writes[1]!.name)!.map((run) => run.cpuMicrosPerRequest));
     const sendP99 = median(runs.get(writes[1]!.name)!.map((run) => run.p99Ms));
@@ -356,7 +366,7 @@ wrk.headers["Authorization"] = "Bearer ${secret}"
       return profileMarkdown(summarizeCpuProfile(file!, ROOT), scenario.name);
     };
     const profiles: string[] = [];
-    if (floorRatio > 1.15 || overHealth > 10) profiles.push(await profile(scenarios[1]!));
+    if (floorRatio > 1.15 || overHealth > 10 || loggingCost > 8) profiles.push(await profile(scenarios[1]!));
     if (issueRate < 2_500) profiles.push(await profile(writes[0]!));
     if (sendCpu > 339 || sendP99 >= 25) profiles.push(await profile(writes[1]!));
 
@@ -424,6 +434,7 @@ ${writes.map(row).join("\n")}
 | --- | --- | --- |
 | CPU per authenticated request at most 1.15× the floor's | ${floorRatio.toFixed(2)}× | ${floorRatio <= 1.15 ? "yes" : "no"} |
 | at most 10 µs more than our /healthz | +${overHealth.toFixed(1)} µs | ${overHealth <= 10 ? "yes" : "no"} |
+| our request line at \`info\`: CPU per request above the same server at \`warn\` | ${loggingCost.toFixed(1)} µs | ${loggingCost <= 8 ? "yes" : "no"} (target: at most 8 µs) |
 | ${KEYS} keys in rotation: ours against the floor | ${median(ratios.manyFloor).toFixed(2)}× | (no target; the floor keeps exactly these keys in a Map) |
 | ${KEYS} keys in rotation against one cached key (ours) | ${median(ratios.manyOverOne).toFixed(2)}× | ${median(ratios.manyOverOne) <= 1.1 ? "yes" : "no"} (target: within 10%) |
 | keys issued per second on SQLite | ${issueRate.toFixed(0)} | ${issueRate >= 2_500 ? "yes" : "no"} (target: at least 2,500) |

@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from "fastify";
 import { destination, pino, type DestinationStream, type LoggerOptions } from "pino";
+import { BatchedLogOutput } from "./log-output.js";
 
 /**
  * The server's loggers, and the one line each request writes when it is answered. A request is
@@ -37,9 +38,9 @@ function loggerOptions(level: string): LoggerOptions {
   };
 }
 
-/** Log lines are written by the kilobyte, and never wait longer than this for the rest. */
+/** Log lines are written by the 4 KiB, and never wait longer than 100 ms for the rest. */
+const LOG_BATCH_BYTES = 4096;
 const LOG_FLUSH_MS = 100;
-const LOG_WRITE_BYTES = 4096;
 
 export type Loggers = {
   /** Every log call of the app, redacted. */
@@ -49,17 +50,12 @@ export type Loggers = {
 };
 
 /**
- * The logger, on `stream` (tests) or on standard output. Standard output gets its lines in writes
- * of 4 KiB, or whatever is there after 100 ms: a write per line costs a system call on every
- * request. A process that exits flushes on its way out (pino registers it); only a kill -9 can
- * lose the last 100 ms of lines.
+ * The logger, on `stream` (tests) or on standard output, in batches (log-output.ts). The batches
+ * are written synchronously: a process that exits writes what it holds on its way out, and a
+ * batch of 4 KiB costs one system call, not one per line.
  */
 export function createLoggers(level: string, stream?: NodeJS.WritableStream): Loggers {
-  const output: DestinationStream = stream ?? destination({ dest: 1, minLength: LOG_WRITE_BYTES });
-  if (stream === undefined) {
-    const buffered = output as ReturnType<typeof destination>;
-    setInterval(() => buffered.flush(), LOG_FLUSH_MS).unref();
-  }
+  const output = stream ?? new BatchedLogOutput(destination({ dest: 1, sync: true }), LOG_BATCH_BYTES, LOG_FLUSH_MS);
   return { logger: pino(loggerOptions(level), output), output };
 }
 

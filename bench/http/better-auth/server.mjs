@@ -7,10 +7,11 @@
 //   PORT, LOG_LEVEL
 import { createAuth } from "./auth.mjs";
 import { loggedFastify } from "./logged-fastify.mjs";
+import { BatchedLogOutput } from "./log-output.js";
 
 const { auth } = createAuth(process.env.BETTER_AUTH_DB);
 
-const app = loggedFastify();
+const app = loggedFastify(BatchedLogOutput);
 app.get("/v1/limits", async (request, reply) => {
   const header = request.headers.authorization ?? "";
   const token = header.startsWith("Bearer ") ? header.slice(7) : "";

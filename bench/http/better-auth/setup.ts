@@ -75,6 +75,8 @@ export async function prepareBetterAuth(options: { folder: string; keys: number 
 
   for (const file of ["auth.mjs", "server.mjs", "setup.mjs"]) copyFileSync(join(HERE, file), join(folder, file));
   copyFileSync(join(HERE, "../logged-fastify.mjs"), join(folder, "logged-fastify.mjs"));
+  // Our compiled log output (npm run bench:http builds first): the same logger settings as ours.
+  copyFileSync(join(ROOT, "dist/http/log-output.js"), join(folder, "log-output.js"));
   const keysFile = join(folder, "better-auth-keys.txt");
   const env = {
     BETTER_AUTH_DB: join(folder, "better-auth.db"),
