@@ -169,6 +169,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await lastUsed.stop();
     await redis?.quit().catch(() => undefined);
     await db.destroy();
+    loggers?.close();
   });
 
   if (metrics) registerMetrics(app, metrics);

@@ -37,6 +37,21 @@ describe("the batched log output", () => {
     expect(sink.writes).toEqual(["a line\n"]);
   });
 
+  it("when closed, writes what it holds, leaves no timer or exit listener, and writes later lines at once", () => {
+    vi.useFakeTimers();
+    const listeners = process.listenerCount("exit");
+    const sink = recordingSink();
+    const output = new BatchedLogOutput(sink, 4096, 100);
+    expect(process.listenerCount("exit")).toBe(listeners + 1);
+    output.write("held\n");
+    output.close();
+    expect(sink.writes).toEqual(["held\n"]);
+    expect(process.listenerCount("exit")).toBe(listeners);
+    expect(vi.getTimerCount()).toBe(0);
+    output.write("after\n");
+    expect(sink.writes).toEqual(["held\n", "after\n"]);
+  });
+
   // The compiled module, as the server runs it (npm test builds first).
   const child = (ending: string) =>
     spawnSync(

@@ -13,17 +13,25 @@ type Sink = { write(text: string): unknown };
 export class BatchedLogOutput implements DestinationStream {
   private lines: string[] = [];
   private length = 0;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly flushAtExit = () => this.flush();
 
   constructor(
     private readonly sink: Sink,
     private readonly batchBytes: number,
     flushMs: number,
   ) {
-    setInterval(() => this.flush(), flushMs).unref();
-    process.on("exit", () => this.flush());
+    this.timer = setInterval(() => this.flush(), flushMs);
+    this.timer.unref();
+    process.on("exit", this.flushAtExit);
   }
 
   write(line: string): void {
+    if (this.closed) {
+      this.sink.write(line);
+      return;
+    }
     this.lines.push(line);
     this.length += line.length;
     if (this.length >= this.batchBytes) this.flush();
@@ -35,5 +43,16 @@ export class BatchedLogOutput implements DestinationStream {
     this.lines = [];
     this.length = 0;
     this.sink.write(batch);
+  }
+
+  /**
+   * Writes what it holds and stops batching, when its app closes: no timer or exit listener is
+   * left behind, and a line logged after that is written at once.
+   */
+  close(): void {
+    this.flush();
+    this.closed = true;
+    clearInterval(this.timer);
+    process.off("exit", this.flushAtExit);
   }
 }

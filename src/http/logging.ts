@@ -47,6 +47,8 @@ export type Loggers = {
   logger: FastifyBaseLogger;
   /** Where the logger writes: RequestLog writes the lines of answered requests there itself. */
   output: DestinationStream;
+  /** Writes what is held and stops the batching; the app calls it last when it closes. */
+  close: () => void;
 };
 
 /**
@@ -55,8 +57,9 @@ export type Loggers = {
  * batch of 4 KiB costs one system call, not one per line.
  */
 export function createLoggers(level: string, stream?: NodeJS.WritableStream): Loggers {
-  const output = stream ?? new BatchedLogOutput(destination({ dest: 1, sync: true }), LOG_BATCH_BYTES, LOG_FLUSH_MS);
-  return { logger: pino(loggerOptions(level), output), output };
+  if (stream !== undefined) return { logger: pino(loggerOptions(level), stream), output: stream, close: () => undefined };
+  const output = new BatchedLogOutput(destination({ dest: 1, sync: true }), LOG_BATCH_BYTES, LOG_FLUSH_MS);
+  return { logger: pino(loggerOptions(level), output), output, close: () => output.close() };
 }
 
 /**
