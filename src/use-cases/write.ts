@@ -48,7 +48,13 @@ export type Writer = <A extends Actor | null, T>(actor: A, work: (write: Write, 
 
 /** PostgreSQL's deadlock_detected and serialization_failure. */
 const RETRYABLE_SQLSTATES = new Set(["40P01", "40001"]);
-const MAX_ATTEMPTS = 3;
+const MAX_ATTEMPTS = 5;
+/**
+ * Before a deadlock's victim runs again it waits a random few milliseconds: run again at once, it
+ * can meet the same locks held the same way (a node's last_used_at flush locks a batch of keys,
+ * batch after batch) and lose every attempt, as the chaos test saw.
+ */
+const CONFLICT_PAUSE_MS = 25;
 
 export function createWriter(db: Db, dependencies: WriteDependencies): Writer {
   return async (actor, work) => {
@@ -64,7 +70,10 @@ export function createWriter(db: Db, dependencies: WriteDependencies): Writer {
           return value;
         });
       } catch (error) {
-        if (attempt < MAX_ATTEMPTS && mayRunAgain(error, reachedCommit)) continue;
+        if (attempt < MAX_ATTEMPTS && mayRunAgain(error, reachedCommit)) {
+          if (isLockConflict(error)) await new Promise((resolve) => setTimeout(resolve, Math.random() * CONFLICT_PAUSE_MS * attempt));
+          continue;
+        }
         if (isConnectionLoss(error)) throw databaseUnavailable(reachedCommit);
         throw error;
       }
@@ -82,8 +91,11 @@ export function createWriter(db: Db, dependencies: WriteDependencies): Writer {
  * unknown, and only the client can decide.
  */
 function mayRunAgain(error: unknown, reachedCommit: boolean): boolean {
-  if (RETRYABLE_SQLSTATES.has((error as { code?: unknown }).code as string)) return true;
-  return !reachedCommit && isConnectionLoss(error);
+  return isLockConflict(error) || (!reachedCommit && isConnectionLoss(error));
+}
+
+function isLockConflict(error: unknown): boolean {
+  return RETRYABLE_SQLSTATES.has((error as { code?: unknown }).code as string);
 }
 
 function databaseUnavailable(reachedCommit: boolean): AppError {
