@@ -3,13 +3,13 @@ import { describe, expect, it } from "vitest";
 import { openDatabase, type DatabaseHandle } from "../src/db/database.js";
 import { migrateToLatest } from "../src/db/migrate.js";
 import type { Executor } from "../src/db/schema.js";
-import { claimCloudApiMessages, findMessageByProviderId } from "../src/messages/message-repository.js";
+import { claimCloudApiMessages, dueSandboxMessages, findMessageByProviderId } from "../src/messages/message-repository.js";
 import { TEST_DIALECT } from "./helpers/test-database.js";
 
 /**
  * The Cloud API pump's claim runs every WORKER_POLL_MS. Through the index of provider ids it read
- * every message that has none, every sandbox message ever sent among them. SQLite's plans say
- * which index a statement goes through.
+ * every message that has none, every sandbox message ever sent among them; through the index of
+ * statuses, every queued sandbox message. SQLite's plans say which index a statement goes through.
  */
 describe.runIf(TEST_DIALECT === "sqlite")("the indexes of messages", () => {
   /** SQLite's plan for the last statement `run` sends of the given kind. */
@@ -30,14 +30,22 @@ describe.runIf(TEST_DIALECT === "sqlite")("the indexes of messages", () => {
     return rows.map((row) => row.detail).join(" | ");
   }
 
-  it("let the pump's claim read the queued messages alone, and the callbacks find a message by its provider id", async () => {
+  it("let the pump's claim read the queued messages of cloud_api instances alone, the sandbox's clock walk the messages it moves in order, and the callbacks find a message by its provider id", async () => {
     const database = await openDatabase({ dialect: "sqlite", path: ":memory:" });
     try {
       await migrateToLatest(database);
       const now = new Date().toISOString();
       const claim = await planOf(database, "UpdateQueryNode", (db) => claimCloudApiMessages(db, now, now, 20));
       expect(claim).not.toContain("messages_provider_id_idx");
-      expect(claim).toContain("SEARCH m USING INDEX messages_status_updated_idx (status=?)");
+      // Through the cloud_api messages' own index, in the order it claims them: no sandbox
+      // message is read, and nothing is sorted.
+      expect(claim).toContain("SCAN m USING INDEX messages_cloud_api_unsent_idx");
+      expect(claim).not.toContain("TEMP B-TREE");
+      // The UPDATE itself finds the rows it claims by their ids.
+      expect(claim).toContain("SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)");
+      const sandboxClock = await planOf(database, "SelectQueryNode", (db) => dueSandboxMessages(db, now, 100));
+      expect(sandboxClock).toContain("SEARCH m USING INDEX messages_sandbox_moving_idx (updated_at<?)");
+      expect(sandboxClock).not.toContain("TEMP B-TREE");
       const callback = await planOf(database, "SelectQueryNode", (db) => findMessageByProviderId(db, "wamid.HBgL"));
       expect(callback).toContain("messages_provider_id_idx (provider_message_id=?)");
     } finally {

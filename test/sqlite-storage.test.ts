@@ -85,6 +85,140 @@ describe.runIf(TEST_DIALECT === "sqlite")("the SQLite driver", () => {
   });
 });
 
+describe.runIf(TEST_DIALECT === "sqlite")("group commit on SQLite", () => {
+  /** A scratch database, a count of its COMMITs, and a second connection that sees only what is committed. */
+  async function groupedDatabase(name: string) {
+    const path = join(folder, name);
+    const sqlite = new SqliteDatabase(path);
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("foreign_keys = ON");
+    const commits = { count: 0 };
+    const prepare = sqlite.prepare.bind(sqlite);
+    sqlite.prepare = ((text: string) => {
+      const statement = prepare(text);
+      if (text !== "commit") return statement;
+      const run = statement.run.bind(statement);
+      statement.run = ((...parameters: unknown[]) => {
+        commits.count += 1;
+        return run(...parameters);
+      }) as typeof statement.run;
+      return statement;
+    }) as typeof sqlite.prepare;
+    const db = new Kysely<Scratch>({ dialect: new CachingSqliteDialect(sqlite, null) });
+    await sql`create table items (id integer primary key, note text not null)`.execute(db);
+    const outside = new SqliteDatabase(path, { readonly: true });
+    const committedIds = () => (outside.prepare("select id from items order by id").all() as Array<{ id: number }>).map((row) => row.id);
+    return { db, commits, committedIds, close: async () => { outside.close(); await db.destroy(); } };
+  }
+
+  const insert = (db: Kysely<Scratch>, id: number) => db.transaction().execute((tx) => tx.insertInto("items").values({ id, note: "n" }).execute());
+
+  it("commits the writes begun in one turn of the event loop together, and answers each only once its row is committed", async () => {
+    const { db, commits, committedIds, close } = await groupedDatabase("group.db");
+    const before = commits.count;
+    const seenWhenAnswered: number[][] = [];
+    await Promise.all(Array.from({ length: 20 }, (_, id) => insert(db, id).then(() => seenWhenAnswered.push(committedIds()))));
+    expect(commits.count - before).toBe(1);
+    expect(seenWhenAnswered).toHaveLength(20);
+    for (const seen of seenWhenAnswered) expect(seen).toEqual(Array.from({ length: 20 }, (_, id) => id));
+    await close();
+  });
+
+  it("rolls back a failing write alone: the rest of its group commits", async () => {
+    const { db, commits, committedIds, close } = await groupedDatabase("group-rollback.db");
+    const before = commits.count;
+    const outcomes = await Promise.all(
+      Array.from({ length: 12 }, (_, id) =>
+        db
+          .transaction()
+          .execute(async (tx) => {
+            await tx.insertInto("items").values({ id, note: "n" }).execute();
+            if (id % 3 === 0) throw new Error("rolled back on purpose");
+          })
+          .then(() => "committed", (error: Error) => error.message),
+      ),
+    );
+    expect(commits.count - before).toBe(1);
+    expect(outcomes.filter((outcome) => outcome === "rolled back on purpose")).toHaveLength(4);
+    expect(committedIds()).toEqual([1, 2, 4, 5, 7, 8, 10, 11]);
+    await close();
+  });
+
+  it("commits the open group before a query outside a write runs, so that nothing read can still be rolled back", async () => {
+    const { db, commits, committedIds, close } = await groupedDatabase("group-read.db");
+    const order: string[] = [];
+    const write = insert(db, 1).then(() => order.push("write answered"));
+    const read = db
+      .selectFrom("items")
+      .select("id")
+      .execute()
+      .then((rows) => {
+        order.push("read answered");
+        return { rows, committed: committedIds(), commits: commits.count };
+      });
+    const [, seen] = await Promise.all([write, read]);
+    expect(seen.rows).toEqual([{ id: 1 }]);
+    expect(seen.committed).toEqual([1]);
+    expect(order).toEqual(["write answered", "read answered"]);
+    await close();
+  });
+
+  it("lets a second connection of the same process write the same file while the first holds a group open", async () => {
+    const { db, committedIds, close } = await groupedDatabase("group-two-connections.db");
+    const second = new SqliteDatabase(join(folder, "group-two-connections.db"));
+    // No busy wait at all: had the first group not been committed, the second write would fail at once.
+    second.pragma("busy_timeout = 0");
+    const other = new Kysely<Scratch>({ dialect: new CachingSqliteDialect(second, null) });
+    const outcomes = await Promise.all([
+      insert(db, 1).then(() => "committed", (error: { code?: string }) => error.code),
+      insert(other, 2).then(() => "committed", (error: { code?: string }) => error.code),
+      insert(db, 3).then(() => "committed", (error: { code?: string }) => error.code),
+      other.selectFrom("items").select("id").execute().then((rows) => rows.length, (error: { code?: string }) => error.code),
+    ]);
+    // The connections take turns in the order asked: the read comes last, and sees all three.
+    expect(outcomes).toEqual(["committed", "committed", "committed", 3]);
+    expect(committedIds()).toEqual([1, 2, 3]);
+    await other.destroy();
+    await close();
+  });
+
+  it("fails every write of a group whose commit fails, keeps none of them, and goes on", async () => {
+    const { db, committedIds, close } = await groupedDatabase("group-commit-fails.db");
+    // A deferred foreign key is checked at COMMIT: the one way to make SQLite refuse a commit on demand.
+    await sql`create table children (id integer primary key, item_id integer not null references items (id) deferrable initially deferred)`.execute(db);
+    const orphan = db.transaction().execute((tx) => sql`insert into children (id, item_id) values (1, 999)`.execute(tx));
+    const outcomes = await Promise.all([
+      insert(db, 1).then(() => "committed", (error: { code?: string }) => error.code),
+      orphan.then(() => "committed", (error: { code?: string }) => error.code),
+      insert(db, 2).then(() => "committed", (error: { code?: string }) => error.code),
+    ]);
+    expect(outcomes).toEqual(["SQLITE_CONSTRAINT_FOREIGNKEY", "SQLITE_CONSTRAINT_FOREIGNKEY", "SQLITE_CONSTRAINT_FOREIGNKEY"]);
+    expect(committedIds()).toEqual([]);
+    await insert(db, 3);
+    expect(committedIds()).toEqual([3]);
+    await close();
+  });
+
+  it("fails the earlier writes of a group when SQLite ends its transaction under a later one", async () => {
+    const { db, committedIds, close } = await groupedDatabase("group-ended.db");
+    const first = insert(db, 1).then(() => "committed", () => "failed");
+    // What SQLite does by itself on a full disk or an I/O error: the whole transaction is gone.
+    const ending = db
+      .transaction()
+      .execute(async (tx) => {
+        await tx.insertInto("items").values({ id: 2, note: "n" }).execute();
+        await sql`rollback`.execute(tx);
+        throw new Error("the transaction ended under this write");
+      })
+      .then(() => "committed", () => "failed");
+    expect(await Promise.all([first, ending])).toEqual(["failed", "failed"]);
+    expect(committedIds()).toEqual([]);
+    await insert(db, 3);
+    expect(committedIds()).toEqual([3]);
+    await close();
+  });
+});
+
 describe.runIf(TEST_DIALECT === "sqlite")("checkpoints of the write-ahead log", () => {
   const walBytes = (path: string) => statSync(`${path}-wal`).size;
 

@@ -5,10 +5,13 @@ import { readJson, writeJson } from "../db/json.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
 import { preparedInsert, preparedQuery } from "../db/prepared-query.js";
 import type { ApiKeysTable, Db, Executor, Tx } from "../db/schema.js";
+import { Interner } from "../collections/interner.js";
 import { addToUnrevokedKeys } from "../customers/customer-repository.js";
 
 /** What authentication needs to know about a key, found by its digest. */
-export type KeyCredential = Pick<ApiKey, "id" | "customer_id" | "instance_id" | "prefix" | "scopes" | "expires_at" | "revoked_at">;
+export type KeyCredential = Pick<ApiKey, "id" | "customer_id" | "instance_id" | "prefix" | "expires_at" | "revoked_at"> & {
+  scopes: readonly string[];
+};
 
 /** Every column but the digest, which is read only by `findCredentialByDigest` (as a filter). */
 const PUBLIC_COLUMNS = [
@@ -142,10 +145,30 @@ const keyStanding = preparedQuery<"customerId" | "keyId", { revoked_at: string |
 export async function findCredentialByDigest(db: Db, digest: string): Promise<KeyCredential | undefined> {
   const { rows } = await credentialByDigest(db, { digest });
   const row = rows[0];
-  return row && { ...row, scopes: readJson<string[]>(row.scopes) };
+  if (row === undefined) return undefined;
+  const scopesText = typeof row.scopes === "string" ? row.scopes : JSON.stringify(row.scopes);
+  return {
+    id: row.id,
+    customer_id: sharedCustomerIds.intern(row.customer_id, () => row.customer_id),
+    instance_id: row.instance_id,
+    prefix: row.prefix,
+    scopes: sharedScopes.intern(scopesText, () => Object.freeze(readJson<string[]>(row.scopes))),
+    expires_at: row.expires_at,
+    revoked_at: row.revoked_at,
+  };
 }
 
-type CredentialRow = Omit<KeyCredential, "scopes"> & { scopes: string };
+/**
+ * Credentials are what the key cache holds, a hundred thousand of them on a busy node. Built in
+ * one shape, with the customer id and the scope list shared by every key that has the same, each
+ * takes about 140 bytes less (docs/performance.md, "Memory"). The scope lists are frozen: shared,
+ * none may be changed in place.
+ */
+const sharedCustomerIds = new Interner<string>(100_000);
+const sharedScopes = new Interner<readonly string[]>(10_000);
+
+/** On PostgreSQL the scopes come parsed (jsonb). */
+type CredentialRow = Omit<KeyCredential, "scopes"> & { scopes: string | string[] };
 
 const credentialByDigest = preparedQuery<"digest", CredentialRow>((db, value) =>
   db

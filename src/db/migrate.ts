@@ -5,6 +5,7 @@ import * as initialSchema from "./migrations/20261126130000_initial_schema.js";
 import * as messagesAndWebhooks from "./migrations/20261126140000_messages_and_webhooks.js";
 import * as keyCounts from "./migrations/20261201170000_key_counts.js";
 import * as sentMessagesIndex from "./migrations/20261201180000_sent_messages_index.js";
+import * as messageTransport from "./migrations/20261206020000_message_transport.js";
 
 type DialectMigration = {
   up(db: Kysely<any>, dialect: SqlDialect): Promise<void>;
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   "20261126140000_messages_and_webhooks": messagesAndWebhooks,
   "20261201170000_key_counts": keyCounts,
   "20261201180000_sent_messages_index": sentMessagesIndex,
+  "20261206020000_message_transport": messageTransport,
 };
 
 /** The names of every migration this build has, in the order they run. */

@@ -64,6 +64,11 @@ export interface MessagesTable {
   text: string;
   client_ref: string | null;
   status: string;
+  /**
+   * Its instance's transport when it was sent: the workers' indexes each hold the messages of one
+   * transport only (20261206020000_message_transport).
+   */
+  transport: string;
   /** The transport's id for the message (the Cloud API's wamid), once it has one. */
   provider_message_id: string | null;
   error: string | null;

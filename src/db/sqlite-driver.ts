@@ -22,7 +22,15 @@ const PREPARED_STATEMENTS = 1_000;
  *   most of ours; here each statement is prepared once and kept;
  * - its lock on the one connection wakes every waiter at each release, each to look again and all
  *   but one to wait again, and a query that asks between the release and those wake-ups goes
- *   first. Here the connection passes straight to the longest waiter, and nobody else wakes.
+ *   first. Here the connection passes straight to the longest waiter, and nobody else wakes;
+ * - each transaction committed on its own, and a COMMIT (writing the log's pages) cost a third of a
+ *   key issue. Here the writes of one turn of the event loop share one (group commit): each write is
+ *   a savepoint within a transaction the driver opens, the connection passes on when the savepoint
+ *   is released, and the transaction commits once nobody is in the middle of a write, after the
+ *   turn's I/O. A write answers only when that commit is made, so an answered write is as durable
+ *   as before. A write that fails rolls back to its savepoint alone; a commit that fails (the disk
+ *   is full) fails every write of its group, none of which has answered yet. A query outside a
+ *   write commits the open group first, so it never reads what might yet be rolled back.
  */
 export class CachingSqliteDialect extends SqliteDialect {
   constructor(
@@ -38,50 +46,207 @@ export class CachingSqliteDialect extends SqliteDialect {
   }
 }
 
+/**
+ * Who holds the connections of one database file in this process, and who waits. Two connections
+ * of one process to one file (two apps as two nodes, in the tests) take turns through it: each
+ * waiting on the other inside SQLite would block, in SQLite's busy wait, the one thread that could
+ * end the other's transaction.
+ */
+class FileTurns {
+  held = false;
+  /** Who waits, longest first. */
+  readonly waiting: Array<() => void> = [];
+  /** The drivers on this file holding a group open. */
+  readonly openGroups = new Set<CachingSqliteDriver>();
+  drivers = 0;
+
+  private static readonly byFile = new Map<string, FileTurns>();
+
+  /** An in-memory database is a database of its own, whatever its name. */
+  static of(database: BetterSqlite3.Database): FileTurns {
+    if (database.memory) return new FileTurns();
+    let turns = FileTurns.byFile.get(database.name);
+    if (turns === undefined) {
+      turns = new FileTurns();
+      FileTurns.byFile.set(database.name, turns);
+    }
+    turns.drivers += 1;
+    return turns;
+  }
+
+  static leave(database: BetterSqlite3.Database, turns: FileTurns): void {
+    turns.drivers -= 1;
+    if (turns.drivers === 0 && FileTurns.byFile.get(database.name) === turns) FileTurns.byFile.delete(database.name);
+  }
+}
+
 class CachingSqliteDriver implements Driver {
   private readonly connection: CachingSqliteConnection;
-  private readonly waiting: Array<() => void> = [];
-  private held = false;
+  private readonly turns: FileTurns;
+  /**
+   * The writes whose transactions have ended but whose group has not committed yet, each waiting
+   * to be told how the commit went; `null` when no group transaction is open.
+   */
+  private group: Array<GroupMember> | null = null;
+  /** A write's transaction is between its savepoint and its release. */
+  private memberOpen = false;
+  private commitScheduled = false;
 
   constructor(
     private readonly database: BetterSqlite3.Database,
     private readonly checkpointer: Checkpointer | null,
   ) {
     this.connection = new CachingSqliteConnection(database);
+    this.turns = FileTurns.of(database);
   }
 
   async init(): Promise<void> {}
 
   acquireConnection(): Promise<DatabaseConnection> {
-    if (!this.held) {
-      this.held = true;
-      return Promise.resolve(this.connection);
+    const lease = new Lease(this);
+    if (!this.turns.held) {
+      this.turns.held = true;
+      return Promise.resolve(lease);
     }
-    return new Promise((resolve) => this.waiting.push(() => resolve(this.connection)));
+    return new Promise((resolve) => this.turns.waiting.push(() => resolve(lease)));
   }
 
-  async releaseConnection(): Promise<void> {
-    const next = this.waiting.shift();
-    // The connection passes straight to the next in line, so that nobody can take it between.
-    if (next === undefined) this.held = false;
-    else next();
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    this.handOver(connection as Lease);
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("begin"));
+    if (this.group === null) {
+      this.commitOtherGroups();
+      this.run("begin");
+      this.group = [];
+      this.turns.openGroups.add(this);
+    }
+    this.run("savepoint member");
+    this.memberOpen = true;
+    (connection as Lease).inTransaction = true;
   }
 
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("commit"));
+  /**
+   * Ends the write's part of the group and passes the connection on at once, so that the writes
+   * waiting for it join the same commit; answers only when that commit has been made.
+   */
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const lease = connection as Lease;
+    this.run("release member");
+    this.memberOpen = false;
+    lease.inTransaction = false;
+    const group = this.group!;
+    const committed = new Promise<void>((resolve, reject) => group.push({ resolve, reject }));
+    this.handOver(lease);
+    return committed;
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("rollback"));
+    const lease = connection as Lease;
+    // A write whose group failed to commit has already passed the connection on: nothing of it is left.
+    if (lease.released) return;
+    lease.inTransaction = false;
+    this.memberOpen = false;
+    try {
+      this.run("rollback to member");
+      this.run("release member");
+    } catch (error) {
+      // SQLite ends the whole transaction on some errors (a full disk, an I/O error): what the
+      // group's earlier writes did went with it.
+      this.abandonGroup(error);
+    }
   }
 
   async destroy(): Promise<void> {
+    if (this.group !== null && !this.memberOpen) this.commitGroup();
+    FileTurns.leave(this.database, this.turns);
     await this.checkpointer?.stop();
     this.database.close();
+  }
+
+  /** What the connection runs for a lease: outside a write, only what has been committed. */
+  executeQuery<R>(lease: Lease, compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    if (!lease.inTransaction && this.turns.openGroups.size > 0) this.commitGroups();
+    return this.connection.executeQuery(compiledQuery);
+  }
+
+  streamQuery<R>(lease: Lease, compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    if (!lease.inTransaction && this.turns.openGroups.size > 0) this.commitGroups();
+    return this.connection.streamQuery(compiledQuery);
+  }
+
+  private handOver(lease: Lease): void {
+    if (lease.released) return;
+    lease.released = true;
+    if (this.group !== null && !this.commitScheduled) {
+      this.commitScheduled = true;
+      // After the I/O phase of this turn of the event loop: every request read in it has begun
+      // its write, and the writes that found the connection taken are in the group too.
+      setImmediate(() => {
+        this.commitScheduled = false;
+        // A write still open commits the group when it ends (its own hand-over schedules it).
+        if (this.group !== null && !this.memberOpen) this.commitGroup();
+      });
+    }
+    const next = this.turns.waiting.shift();
+    // The connection passes straight to the next in line, so that nobody can take it between.
+    if (next === undefined) this.turns.held = false;
+    else next();
+  }
+
+  /** This driver's group and those of other connections to the file: none has a write under way. */
+  private commitGroups(): void {
+    for (const driver of this.turns.openGroups) driver.commitGroup();
+  }
+
+  private commitOtherGroups(): void {
+    for (const driver of this.turns.openGroups) if (driver !== this) driver.commitGroup();
+  }
+
+  private commitGroup(): void {
+    const members = this.group!;
+    this.group = null;
+    this.turns.openGroups.delete(this);
+    try {
+      this.run("commit");
+    } catch (error) {
+      if (this.database.inTransaction) this.run("rollback");
+      for (const member of members) member.reject(error);
+      return;
+    }
+    for (const member of members) member.resolve();
+  }
+
+  private abandonGroup(error: unknown): void {
+    const members = this.group ?? [];
+    this.group = null;
+    this.turns.openGroups.delete(this);
+    if (this.database.inTransaction) this.run("rollback");
+    for (const member of members) member.reject(error);
+  }
+
+  private run(sql: string): void {
+    this.connection.run(sql);
+  }
+}
+
+type GroupMember = { resolve: () => void; reject: (error: unknown) => void };
+
+/** One holder's use of the one connection, from acquireConnection to releaseConnection. */
+class Lease implements DatabaseConnection {
+  inTransaction = false;
+  /** The connection has passed on (at release, or earlier at the commit of its write). */
+  released = false;
+
+  constructor(private readonly driver: CachingSqliteDriver) {}
+
+  executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    return this.driver.executeQuery(this, compiledQuery);
+  }
+
+  streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    return this.driver.streamQuery(this, compiledQuery);
   }
 }
 
@@ -102,6 +267,11 @@ class CachingSqliteConnection implements DatabaseConnection {
   async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     const statement = this.database.prepare(compiledQuery.sql);
     for (const row of statement.iterate(compiledQuery.parameters as unknown[])) yield { rows: [row as R] };
+  }
+
+  /** Statements of the driver's own (begin, savepoints, commit), prepared once like the rest. */
+  run(sql: string): void {
+    this.prepared(sql).run();
   }
 
   private prepared(sql: string): BetterSqlite3.Statement {

@@ -1,15 +1,16 @@
-import type { Selectable } from "kysely";
+import { sql, type Selectable } from "kysely";
+import type { TransportName } from "../contract/instance.js";
 import type { MessageStatus } from "../contract/message.js";
 import { preparedInsert } from "../db/prepared-query.js";
 import type { Executor, MessagesTable, Tx } from "../db/schema.js";
 
-/** A message as the API and its webhook events show it: never its text, provider id or lease. */
-export type Message = Omit<Selectable<MessagesTable>, "text" | "provider_message_id" | "claimed_until" | "type" | "status"> & {
+/** A message as the API and its webhook events show it: never its text, provider id, lease or transport. */
+export type Message = Omit<Selectable<MessagesTable>, "text" | "provider_message_id" | "claimed_until" | "type" | "status" | "transport"> & {
   type: "text";
   status: MessageStatus;
 };
 
-export type NewMessage = Omit<Message, "customer_id" | "status" | "error" | "updated_at"> & { text: string };
+export type NewMessage = Omit<Message, "customer_id" | "status" | "error" | "updated_at"> & { text: string; transport: TransportName };
 
 const COLUMNS = [
   "id",
@@ -28,14 +29,15 @@ const insertMessageRow = preparedInsert("messages");
 
 /** Stores a new message, `queued`: the API answers 202 only after this. */
 export async function insertMessage(tx: Tx, customerId: string, message: NewMessage): Promise<Message> {
+  const { transport, ...shownFields } = message;
   const stored: Message & { text: string } = {
-    ...message,
+    ...shownFields,
     customer_id: customerId,
     status: "queued",
     error: null,
     updated_at: message.created_at,
   };
-  await insertMessageRow(tx, { ...stored, provider_message_id: null, claimed_until: null });
+  await insertMessageRow(tx, { ...stored, transport, provider_message_id: null, claimed_until: null });
   const { text: _text, ...shown } = stored;
   return shown;
 }
@@ -91,9 +93,11 @@ export async function dueSandboxMessages(db: Executor, cutoff: string, limit: nu
     .selectFrom("messages as m")
     .innerJoin("instances as i", "i.id", "m.instance_id")
     .select(["m.id", "m.customer_id", "m.to", "m.status"])
-    .where("i.transport", "=", "sandbox")
     .where("i.deleted_at", "is", null)
-    .where("m.status", "in", ["queued", "sent", "delivered"])
+    // Literals, not parameters: a partial index serves a statement only when its conditions are
+    // known to imply the index's (messages_sandbox_moving_idx).
+    .where("m.transport", "=", sql.lit("sandbox"))
+    .where("m.status", "in", [sql.lit("queued"), sql.lit("sent"), sql.lit("delivered")])
     .where("m.updated_at", "<=", cutoff)
     .orderBy("m.updated_at")
     .orderBy("m.id")
@@ -126,13 +130,14 @@ export async function claimCloudApiMessages(
   leaseUntil: string,
   limit: number,
 ): Promise<ClaimedMessage[]> {
+  // Literals, as above (messages_cloud_api_unsent_idx): the claim never reads a sandbox message.
   const due = db
     .selectFrom("messages as m")
     .innerJoin("instances as i", "i.id", "m.instance_id")
     .select("m.id")
-    .where("i.transport", "=", "cloud_api")
     .where("i.deleted_at", "is", null)
-    .where("m.status", "=", "queued")
+    .where("m.transport", "=", sql.lit("cloud_api"))
+    .where("m.status", "=", sql.lit("queued"))
     .where("m.provider_message_id", "is", null)
     .where((eb) => eb.or([eb("m.claimed_until", "is", null), eb("m.claimed_until", "<=", now)]))
     .orderBy("m.created_at")

@@ -29,7 +29,7 @@ export type IssueApiKeyInput = {
  */
 export async function issueApiKey(write: Write, actor: KeyActor, input: IssueApiKeyInput): Promise<IssuedApiKey> {
   const issuer = actor.key;
-  const scopes = input.scopes ?? issuer.scopes;
+  const scopes = input.scopes ?? [...issuer.scopes];
   const expiresAt = input.expiresAt === undefined ? issuer.expires_at : input.expiresAt;
   const beyond = scopesBeyond(issuer.scopes, scopes);
   if (beyond.length > 0) {

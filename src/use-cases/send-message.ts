@@ -33,6 +33,7 @@ export async function sendMessage(
   const message = await insertMessage(write.tx, customerId, {
     id: newId(),
     instance_id: instance.id,
+    transport: instance.transport,
     to: input.message.to,
     type: input.message.type,
     text: input.message.text,
