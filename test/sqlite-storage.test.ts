@@ -27,7 +27,7 @@ function scratchDatabase(name: string): { db: Kysely<Scratch>; prepared: string[
     prepared.push(text);
     return prepare(text);
   }) as typeof sqlite.prepare;
-  return { db: new Kysely<Scratch>({ dialect: new CachingSqliteDialect(sqlite, null) }), prepared };
+  return { db: new Kysely<Scratch>({ dialect: new CachingSqliteDialect(sqlite) }), prepared };
 }
 
 // SQLite's alone: the postgres project has nothing of its own to add here.
@@ -87,7 +87,7 @@ describe.runIf(TEST_DIALECT === "sqlite")("the SQLite driver", () => {
 
 describe.runIf(TEST_DIALECT === "sqlite")("group commit on SQLite", () => {
   /** A scratch database, a count of its COMMITs, and a second connection that sees only what is committed. */
-  async function groupedDatabase(name: string) {
+  async function groupedDatabase(name: string, options: { reader?: boolean } = {}) {
     const path = join(folder, name);
     const sqlite = new SqliteDatabase(path);
     sqlite.pragma("journal_mode = WAL");
@@ -104,7 +104,8 @@ describe.runIf(TEST_DIALECT === "sqlite")("group commit on SQLite", () => {
       }) as typeof statement.run;
       return statement;
     }) as typeof sqlite.prepare;
-    const db = new Kysely<Scratch>({ dialect: new CachingSqliteDialect(sqlite, null) });
+    const reader = options.reader === true ? new SqliteDatabase(path, { readonly: true }) : null;
+    const db = new Kysely<Scratch>({ dialect: new CachingSqliteDialect(sqlite, { reader }) });
     await sql`create table items (id integer primary key, note text not null)`.execute(db);
     const outside = new SqliteDatabase(path, { readonly: true });
     const committedIds = () => (outside.prepare("select id from items order by id").all() as Array<{ id: number }>).map((row) => row.id);
@@ -144,7 +145,23 @@ describe.runIf(TEST_DIALECT === "sqlite")("group commit on SQLite", () => {
     await close();
   });
 
-  it("commits the open group before a query outside a write runs, so that nothing read can still be rolled back", async () => {
+  it("sends a read outside a write to the reading connection: it sees the last commit, and the group goes on", async () => {
+    const { db, commits, committedIds, close } = await groupedDatabase("group-reader.db", { reader: true });
+    await insert(db, 1);
+    const before = commits.count;
+    const [, read] = await Promise.all([
+      insert(db, 2),
+      db.selectFrom("items").select("id").execute(),
+      insert(db, 3),
+    ]);
+    // Row 2 was written before the read but not yet committed: the read sees row 1 alone.
+    expect(read).toEqual([{ id: 1 }]);
+    expect(commits.count - before).toBe(1);
+    expect(committedIds()).toEqual([1, 2, 3]);
+    await close();
+  });
+
+  it("without a reading connection, commits the open group before a query outside a write runs, so that nothing read can still be rolled back", async () => {
     const { db, commits, committedIds, close } = await groupedDatabase("group-read.db");
     const order: string[] = [];
     const write = insert(db, 1).then(() => order.push("write answered"));
@@ -168,7 +185,7 @@ describe.runIf(TEST_DIALECT === "sqlite")("group commit on SQLite", () => {
     const second = new SqliteDatabase(join(folder, "group-two-connections.db"));
     // No busy wait at all: had the first group not been committed, the second write would fail at once.
     second.pragma("busy_timeout = 0");
-    const other = new Kysely<Scratch>({ dialect: new CachingSqliteDialect(second, null) });
+    const other = new Kysely<Scratch>({ dialect: new CachingSqliteDialect(second) });
     const outcomes = await Promise.all([
       insert(db, 1).then(() => "committed", (error: { code?: string }) => error.code),
       insert(other, 2).then(() => "committed", (error: { code?: string }) => error.code),
@@ -254,7 +271,7 @@ describe.runIf(TEST_DIALECT === "sqlite")("checkpoints of the write-ahead log", 
     const sqlite = new SqliteDatabase(path);
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("wal_autocheckpoint = 0");
-    const db = new Kysely<Scratch>({ dialect: new CachingSqliteDialect(sqlite, null) });
+    const db = new Kysely<Scratch>({ dialect: new CachingSqliteDialect(sqlite) });
     expect(await writeMegabytes(db, path, 24, 0)).toBeGreaterThan(20 * 1024 * 1024);
     await db.destroy();
   });

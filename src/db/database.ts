@@ -46,8 +46,15 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
       if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     });
   }
+  // Reads outside a write see what has been committed, from a connection of their own (see
+  // sqlite-driver.ts); an in-memory database has no second connection to it.
+  let reader: SqliteDatabase.Database | null = null;
+  if (config.path !== IN_MEMORY_SQLITE) {
+    reader = new SqliteDatabase(config.path, { readonly: true });
+    reader.pragma("busy_timeout = 5000");
+  }
   return {
-    db: new Kysely<Database>({ dialect: new CachingSqliteDialect(sqlite, checkpointer) }),
+    db: new Kysely<Database>({ dialect: new CachingSqliteDialect(sqlite, { reader, checkpointer }) }),
     dialect: "sqlite",
     schema: null,
   };

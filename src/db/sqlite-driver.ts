@@ -15,6 +15,8 @@ import type { Checkpointer } from "./sqlite-checkpointer.js";
  */
 const PREPARED_STATEMENTS = 1_000;
 
+const PRAGMA = /^\s*pragma\b/i;
+
 /**
  * Kysely's SQLite dialect with a driver of our own, for two costs of the stock one that show
  * under write load (docs/performance.md, "Writes"):
@@ -35,16 +37,25 @@ const PREPARED_STATEMENTS = 1_000;
 export class CachingSqliteDialect extends SqliteDialect {
   constructor(
     private readonly database: BetterSqlite3.Database,
-    /** Stopped before the database closes (see sqlite-checkpointer.ts). */
-    private readonly checkpointer: Checkpointer | null,
+    private readonly options: SqliteDriverOptions = {},
   ) {
     super({ database });
   }
 
   override createDriver(): Driver {
-    return new CachingSqliteDriver(this.database, this.checkpointer);
+    return new CachingSqliteDriver(this.database, this.options.reader ?? null, this.options.checkpointer ?? null);
   }
 }
+
+export type SqliteDriverOptions = {
+  /**
+   * A read-only connection to the same file, for the statements that only read outside a write:
+   * they see what has been committed without waiting for, or cutting short, the open group.
+   */
+  reader?: BetterSqlite3.Database | null;
+  /** Stopped before the database closes (see sqlite-checkpointer.ts). */
+  checkpointer?: Checkpointer | null;
+};
 
 /**
  * Who holds the connections of one database file in this process, and who waits. Two connections
@@ -82,6 +93,7 @@ class FileTurns {
 
 class CachingSqliteDriver implements Driver {
   private readonly connection: CachingSqliteConnection;
+  private readonly reading: CachingSqliteConnection | null;
   private readonly turns: FileTurns;
   /**
    * The writes whose transactions have ended but whose group has not committed yet, each waiting
@@ -94,9 +106,11 @@ class CachingSqliteDriver implements Driver {
 
   constructor(
     private readonly database: BetterSqlite3.Database,
+    private readonly reader: BetterSqlite3.Database | null,
     private readonly checkpointer: Checkpointer | null,
   ) {
     this.connection = new CachingSqliteConnection(database);
+    this.reading = reader === null ? null : new CachingSqliteConnection(reader);
     this.turns = FileTurns.of(database);
   }
 
@@ -162,18 +176,30 @@ class CachingSqliteDriver implements Driver {
     if (this.group !== null && !this.memberOpen) this.commitGroup();
     FileTurns.leave(this.database, this.turns);
     await this.checkpointer?.stop();
+    this.reader?.close();
     this.database.close();
   }
 
-  /** What the connection runs for a lease: outside a write, only what has been committed. */
+  /**
+   * Where a lease's statement runs. Outside a write it must see only what has been committed: a
+   * read goes to the reading connection, which sees the last commit (so a request that reads
+   * before it writes, as most do, neither waits for the group nor ends it); anything else, or any
+   * statement when there is no reading connection (an in-memory database), commits the open
+   * groups first.
+   */
+  private connectionFor(lease: Lease, sql: string): CachingSqliteConnection {
+    if (lease.inTransaction) return this.connection;
+    if (this.reading?.onlyReads(sql)) return this.reading;
+    if (this.turns.openGroups.size > 0) this.commitGroups();
+    return this.connection;
+  }
+
   executeQuery<R>(lease: Lease, compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    if (!lease.inTransaction && this.turns.openGroups.size > 0) this.commitGroups();
-    return this.connection.executeQuery(compiledQuery);
+    return this.connectionFor(lease, compiledQuery.sql).executeQuery(compiledQuery);
   }
 
   streamQuery<R>(lease: Lease, compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    if (!lease.inTransaction && this.turns.openGroups.size > 0) this.commitGroups();
-    return this.connection.streamQuery(compiledQuery);
+    return this.connectionFor(lease, compiledQuery.sql).streamQuery(compiledQuery);
   }
 
   private handOver(lease: Lease): void {
@@ -267,6 +293,20 @@ class CachingSqliteConnection implements DatabaseConnection {
   async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     const statement = this.database.prepare(compiledQuery.sql);
     for (const row of statement.iterate(compiledQuery.parameters as unknown[])) yield { rows: [row as R] };
+  }
+
+  /**
+   * Whether a statement changes nothing (on the reading connection, which cannot run one that
+   * does). A PRAGMA reads or sets its own connection's settings, so it is never one; nor is a
+   * statement this connection cannot even prepare: both are left to the writing connection.
+   */
+  onlyReads(sql: string): boolean {
+    if (PRAGMA.test(sql)) return false;
+    try {
+      return this.prepared(sql).readonly;
+    } catch {
+      return false;
+    }
   }
 
   /** Statements of the driver's own (begin, savepoints, commit), prepared once like the rest. */
