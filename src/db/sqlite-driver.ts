@@ -18,8 +18,8 @@ const PREPARED_STATEMENTS = 1_000;
 const PRAGMA = /^\s*pragma\b/i;
 
 /**
- * Kysely's SQLite dialect with a driver of our own, for two costs of the stock one that show
- * under write load (docs/performance.md, "Writes"):
+ * Kysely's SQLite dialect with a driver of our own, for the costs of the stock one that show under
+ * write load (docs/performance.md, "Writes" and "Group commit"):
  * - it prepares every statement again on every query, which costs more than SQLite takes to run
  *   most of ours; here each statement is prepared once and kept;
  * - its lock on the one connection wakes every waiter at each release, each to look again and all
@@ -31,8 +31,10 @@ const PRAGMA = /^\s*pragma\b/i;
  *   is released, and the transaction commits once nobody is in the middle of a write, after the
  *   turn's I/O. A write answers only when that commit is made, so an answered write is as durable
  *   as before. A write that fails rolls back to its savepoint alone; a commit that fails (the disk
- *   is full) fails every write of its group, none of which has answered yet. A query outside a
- *   write commits the open group first, so it never reads what might yet be rolled back.
+ *   is full) fails every write of its group, none of which has answered yet. Nothing outside a
+ *   write may see what might yet be rolled back: a read outside a write goes to a second,
+ *   read-only connection, which sees the last commit, and any other statement commits the open
+ *   group first.
  */
 export class CachingSqliteDialect extends SqliteDialect {
   constructor(
