@@ -133,7 +133,7 @@ class CachingSqliteDriver implements Driver {
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     if (this.group === null) {
-      this.commitOtherGroups();
+      this.commitGroups(this);
       this.run("begin");
       this.group = [];
       this.turns.openGroups.add(this);
@@ -223,35 +223,35 @@ class CachingSqliteDriver implements Driver {
     else next();
   }
 
-  /** This driver's group and those of other connections to the file: none has a write under way. */
-  private commitGroups(): void {
-    for (const driver of this.turns.openGroups) driver.commitGroup();
-  }
-
-  private commitOtherGroups(): void {
-    for (const driver of this.turns.openGroups) if (driver !== this) driver.commitGroup();
+  /**
+   * Commits the groups open on this file, but `except`'s: whoever asks holds the connection, so
+   * none of them has a write under way.
+   */
+  private commitGroups(except?: CachingSqliteDriver): void {
+    for (const driver of this.turns.openGroups) if (driver !== except) driver.commitGroup();
   }
 
   private commitGroup(): void {
-    const members = this.group!;
-    this.group = null;
-    this.turns.openGroups.delete(this);
     try {
       this.run("commit");
     } catch (error) {
-      if (this.database.inTransaction) this.run("rollback");
-      for (const member of members) member.reject(error);
+      this.abandonGroup(error);
       return;
     }
-    for (const member of members) member.resolve();
+    for (const member of this.closeGroup()) member.resolve();
   }
 
+  /** Rolls back what is left of the group and fails each of its writes with `error`. */
   private abandonGroup(error: unknown): void {
+    if (this.database.inTransaction) this.run("rollback");
+    for (const member of this.closeGroup()) member.reject(error);
+  }
+
+  private closeGroup(): Array<GroupMember> {
     const members = this.group ?? [];
     this.group = null;
     this.turns.openGroups.delete(this);
-    if (this.database.inTransaction) this.run("rollback");
-    for (const member of members) member.reject(error);
+    return members;
   }
 
   private run(sql: string): void {
