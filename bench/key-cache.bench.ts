@@ -12,7 +12,7 @@ const LARGE = 100_000;
 
 function credential(index: number): KeyCredential {
   const id = `0190f3c2-7b1e-7000-8000-${String(index).padStart(12, "0")}`;
-  return { id, customer_id: id, instance_id: null, prefix: "zpk_live_abcdefgh", scopes: ["*"], expires_at: null, revoked_at: null };
+  return { id, customer_id: id, instance_id: null, prefix: "zpk_live_abcdefgh", mode: "live", scopes: ["*"], expires_at: null, allowed_ips: null, revoked_at: null };
 }
 
 function filledCache(size: number): { cache: VerifiedKeyCache; digests: string[] } {

@@ -2,7 +2,7 @@ import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { crc32OfAscii } from "../src/crypto/crc32.js";
 import { keyDigest } from "../src/crypto/key-digest.js";
-import { displayPrefix, generateKey, isWellFormedKey } from "../src/crypto/key-format.js";
+import { displayPrefix, generateKey, isWellFormedKey, keyMode } from "../src/crypto/key-format.js";
 
 // Everything below the imports is rebuilt from docs/api.md, independently of src/, so that a test
 // that agrees with the implementation agrees with the spec too.
@@ -122,11 +122,22 @@ describe("isWellFormedKey", () => {
     expect(isWellFormedKey("zpk_livf_" + key.slice(9))).toBe(false);
   });
 
-  it("refuses the reserved zpk_test_ prefix even with a checksum that matches it", () => {
-    const body = SAMPLE_KEYS[2]!.slice(MODE_PREFIX.length, MODE_PREFIX.length + 43);
+  it("takes a zpk_test_ key whose checksum covers zpk_test_, and refuses one that carries a live key's checksum", () => {
+    const live = SAMPLE_KEYS[2]!;
+    const body = live.slice(MODE_PREFIX.length, MODE_PREFIX.length + 43);
     const testModeKey = keyWithBody(body, "zpk_test_");
     expect(testModeKey).toHaveLength(58);
-    expect(isWellFormedKey(testModeKey)).toBe(false);
+    expect(isWellFormedKey(testModeKey)).toBe(true);
+    expect(isWellFormedKey(`zpk_test_${live.slice(MODE_PREFIX.length)}`)).toBe(false);
+  });
+
+  it("generates test keys: zpk_test_, the same length, well formed, their mode read back from the prefix", () => {
+    const key = generateKey("test");
+    expect(key).toMatch(/^zpk_test_[0-9A-Za-z]{49}$/);
+    expect(isWellFormedKey(key)).toBe(true);
+    expect(displayPrefix(key)).toBe(key.slice(0, 17));
+    expect(keyMode(displayPrefix(key))).toBe("test");
+    expect(keyMode(generateKey())).toBe("live");
   });
 
   it("refuses keys of the wrong length", () => {

@@ -16,7 +16,7 @@ const REVOCATION_BOUND_MS = 1_000;
 const silentLog = { warn() {}, error() {}, info() {}, debug() {} } as never;
 
 function credential(id: string): KeyCredential {
-  return { id, customer_id: id, instance_id: null, prefix: "zpk_live_x", scopes: ["*"], expires_at: null, revoked_at: null };
+  return { id, customer_id: id, instance_id: null, prefix: "zpk_live_x", mode: "live", scopes: ["*"], expires_at: null, allowed_ips: null, revoked_at: null };
 }
 
 /** The pg client a PostgresRevocationChannel listens on (private: reached into only by these tests). */

@@ -7,10 +7,12 @@ import { preparedInsert, preparedQuery } from "../db/prepared-query.js";
 import type { ApiKeysTable, Db, Executor, Tx } from "../db/schema.js";
 import { Interner } from "../collections/interner.js";
 import { addToUnrevokedKeys } from "../customers/customer-repository.js";
+import { keyMode } from "../crypto/key-format.js";
 
 /** What authentication needs to know about a key, found by its digest. */
-export type KeyCredential = Pick<ApiKey, "id" | "customer_id" | "instance_id" | "prefix" | "expires_at" | "revoked_at"> & {
+export type KeyCredential = Pick<ApiKey, "id" | "customer_id" | "instance_id" | "prefix" | "mode" | "expires_at" | "revoked_at"> & {
   scopes: readonly string[];
+  allowed_ips: readonly string[] | null;
 };
 
 /** Every column but the digest, which is read only by `findCredentialByDigest` (as a filter). */
@@ -25,10 +27,19 @@ const PUBLIC_COLUMNS = [
   "expires_at",
   "created_at",
   "revoked_at",
+  "allowed_ips",
 ] as const;
 
-function toApiKey(row: Omit<Selectable<ApiKeysTable>, "digest">): ApiKey {
-  return { ...row, scopes: readJson<string[]>(row.scopes) };
+type PublicRow = Pick<Selectable<ApiKeysTable>, (typeof PUBLIC_COLUMNS)[number]>;
+
+/** The mode is not stored: a key's prefix says it. */
+function toApiKey(row: PublicRow): ApiKey {
+  return {
+    ...row,
+    mode: keyMode(row.prefix),
+    scopes: readJson<string[]>(row.scopes),
+    allowed_ips: row.allowed_ips === null ? null : readJson<string[]>(row.allowed_ips),
+  };
 }
 
 /** A new key as stored: what the API shows of it, and its digest. */
@@ -42,7 +53,15 @@ const insertKeyRow = preparedInsert("api_keys");
  * a write stores its key last: every other issue of the customer waits for as short a time as it can.
  */
 export async function insertApiKey(tx: Tx, customerId: string, key: NewApiKey): Promise<number> {
-  await insertKeyRow(tx, { ...key, customer_id: customerId, scopes: writeJson(key.scopes) });
+  const { mode: _inPrefix, ...row } = key;
+  await insertKeyRow(tx, {
+    ...row,
+    customer_id: customerId,
+    scopes: writeJson(key.scopes),
+    allowed_ips: key.allowed_ips === null ? null : writeJson(key.allowed_ips),
+    expiring_notice_at: null,
+    expired_notice_at: null,
+  });
   return addToUnrevokedKeys(tx, customerId, 1);
 }
 
@@ -146,16 +165,23 @@ export async function findCredentialByDigest(db: Db, digest: string): Promise<Ke
   const { rows } = await credentialByDigest(db, { digest });
   const row = rows[0];
   if (row === undefined) return undefined;
-  const scopesText = typeof row.scopes === "string" ? row.scopes : JSON.stringify(row.scopes);
+  const scopesText = listText(row.scopes);
   return {
     id: row.id,
     customer_id: sharedCustomerIds.intern(row.customer_id, () => row.customer_id),
     instance_id: row.instance_id,
     prefix: row.prefix,
+    mode: keyMode(row.prefix),
     scopes: sharedScopes.intern(scopesText, () => Object.freeze(readJson<string[]>(row.scopes))),
+    allowed_ips: row.allowed_ips === null ? null : sharedLists.intern(listText(row.allowed_ips), () => Object.freeze(readJson<string[]>(row.allowed_ips!))),
     expires_at: row.expires_at,
     revoked_at: row.revoked_at,
   };
+}
+
+/** On PostgreSQL a JSON column comes parsed (jsonb), on SQLite as its text. */
+function listText(value: string | string[]): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
 }
 
 /**
@@ -166,14 +192,15 @@ export async function findCredentialByDigest(db: Db, digest: string): Promise<Ke
  */
 const sharedCustomerIds = new Interner<string>(100_000);
 const sharedScopes = new Interner<readonly string[]>(10_000);
+const sharedLists = new Interner<readonly string[]>(10_000);
 
-/** On PostgreSQL the scopes come parsed (jsonb). */
-type CredentialRow = Omit<KeyCredential, "scopes"> & { scopes: string | string[] };
+/** On PostgreSQL the lists come parsed (jsonb). */
+type CredentialRow = Omit<KeyCredential, "scopes" | "allowed_ips" | "mode"> & { scopes: string | string[]; allowed_ips: string | string[] | null };
 
 const credentialByDigest = preparedQuery<"digest", CredentialRow>((db, value) =>
   db
     .selectFrom("api_keys")
-    .select(["id", "customer_id", "instance_id", "prefix", "scopes", "expires_at", "revoked_at"])
+    .select(["id", "customer_id", "instance_id", "prefix", "scopes", "allowed_ips", "expires_at", "revoked_at"])
     .where("digest", "=", value("digest")),
 );
 

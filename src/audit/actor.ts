@@ -6,7 +6,9 @@ import type { KeyCredential } from "../api-keys/api-key-repository.js";
  */
 export type Actor =
   | { type: "api_key"; key: KeyCredential; ip: string; userAgent: string | null; requestId: string }
-  | { type: "cli" };
+  | { type: "cli" }
+  /** Someone who found keys in the open and reported them (`POST /v1/leaked-keys`): anonymous. */
+  | { type: "leak_report" };
 
 /** The operator at the command line (`whatisup customers create`), acting on the database itself. */
 export const CLI_ACTOR: Actor = { type: "cli" };

@@ -50,7 +50,9 @@ function toAuditEvent(row: Selectable<AuditEventsTable>): AuditEvent {
     actor:
       row.actor_type === "api_key"
         ? { type: "api_key", id: row.actor_id ?? "", prefix: row.actor_prefix ?? "" }
-        : { type: "cli" },
+        : row.actor_type === "leak_report"
+          ? { type: "leak_report" }
+          : { type: "cli" },
     target: { type: row.target_type, id: row.target_id },
     metadata: readJson(row.metadata),
     ip: row.ip,

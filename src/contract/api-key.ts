@@ -2,14 +2,24 @@ import Type, { type Static } from "typebox";
 import { NullableTimestamp, NullableUuid, Timestamp, Uuid } from "./common.js";
 import { SCOPES } from "./scopes.js";
 
+/** `test` keys work like `live` ones but can never make a real WhatsApp message. */
+export const KeyModeSchema = Type.Union([Type.Literal("live"), Type.Literal("test")]);
+
+/** At most this many entries in a key's `allowed_ips`. */
+export const MAX_ALLOWED_IPS = 100;
+
 export const ApiKeySchema = Type.Object(
   {
     id: Uuid,
     customer_id: Uuid,
     instance_id: NullableUuid,
     name: Type.String(),
-    prefix: Type.String({ description: "zpk_live_ and the first 8 characters of the key: for display only" }),
+    prefix: Type.String({ description: "zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only" }),
+    mode: KeyModeSchema,
     scopes: Type.Array(Type.String()),
+    allowed_ips: Type.Union([Type.Array(Type.String()), Type.Null()], {
+      description: "The addresses and CIDR blocks the key may be used from; null for anywhere",
+    }),
     last_used_at: NullableTimestamp,
     expires_at: NullableTimestamp,
     created_at: Timestamp,
@@ -32,7 +42,9 @@ export const IssuedApiKeySchema = Type.Object(
         instance_id: null,
         name: "CI deploys",
         prefix: "zpk_live_Q7mX2kPz",
+        mode: "live",
         scopes: ["messages:send"],
+        allowed_ips: null,
         last_used_at: null,
         expires_at: "2027-01-31T12:00:00.000Z",
         created_at: "2026-11-26T14:00:00.000Z",
@@ -51,6 +63,12 @@ export const IssueApiKeyBody = Type.Object(
     expires_at: Type.Optional(
       Type.Union([Timestamp, Type.Null()], {
         description: "When the key stops working; null for never. Omitted: the issuing key's expiry.",
+      }),
+    ),
+    mode: Type.Optional(KeyModeSchema),
+    allowed_ips: Type.Optional(
+      Type.Union([Type.Array(Type.String({ maxLength: 64 }), { maxItems: MAX_ALLOWED_IPS }), Type.Null()], {
+        description: "IPv4 or IPv6 addresses or CIDR blocks; null for anywhere. Omitted: the issuing key's list.",
       }),
     ),
   },

@@ -9,6 +9,8 @@ export const EVENT_TYPES = [
   "message.failed",
   "api_key.issued",
   "api_key.revoked",
+  "api_key.expiring",
+  "api_key.expired",
   "instance.created",
   "instance.deleted",
 ] as const;

@@ -2,18 +2,22 @@ import { pooledRandomBytes } from "./random-pool.js";
 import { crc32OfAscii } from "./crc32.js";
 
 /**
- * The key format of docs/api.md ("API keys"): `zpk_live_` + 43 base62 characters of 32 random bytes + a
- * 6-character base62 CRC-32 of everything before it. The checksum lets the server (and secret
- * scanners) refuse a mistyped or made-up token without touching the database.
+ * The key format of docs/api.md ("API keys"): `zpk_live_` or `zpk_test_` + 43 base62 characters of
+ * 32 random bytes + a 6-character base62 CRC-32 of everything before it. The checksum lets the
+ * server (and secret scanners) refuse a mistyped or made-up token without touching the database.
  */
-export const KEY_MODE_PREFIX = "zpk_live_";
+export const KEY_MODES = ["live", "test"] as const;
+export type KeyMode = (typeof KEY_MODES)[number];
+const MODE_PREFIX_LENGTH = "zpk_live_".length;
 const BODY_LENGTH = 43;
 const CHECKSUM_LENGTH = 6;
 const PREFIX_TAIL_LENGTH = 8;
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const KEY_PATTERN = new RegExp(`^${KEY_MODE_PREFIX}[0-9A-Za-z]{${BODY_LENGTH + CHECKSUM_LENGTH}}$`);
+const KEY_PATTERN = new RegExp(`^zpk_(live|test)_[0-9A-Za-z]{${BODY_LENGTH + CHECKSUM_LENGTH}}$`);
+/** What a secret scanner looks for (docs/leaked-keys.md): the same shape, unanchored. */
+export const KEY_SEARCH_PATTERN = `zpk_(live|test)_[0-9A-Za-z]{${BODY_LENGTH + CHECKSUM_LENGTH}}`;
 
-export const KEY_LENGTH = KEY_MODE_PREFIX.length + BODY_LENGTH + CHECKSUM_LENGTH;
+export const KEY_LENGTH = MODE_PREFIX_LENGTH + BODY_LENGTH + CHECKSUM_LENGTH;
 
 function toBase62(value: bigint, width: number): string {
   let text = "";
@@ -29,9 +33,9 @@ function checksumOf(text: string): string {
   return toBase62(BigInt(crc32OfAscii(text)), CHECKSUM_LENGTH);
 }
 
-export function generateKey(): string {
+export function generateKey(mode: KeyMode = "live"): string {
   const body = toBase62(BigInt(`0x${pooledRandomBytes(32).toString("hex")}`), BODY_LENGTH);
-  const head = KEY_MODE_PREFIX + body;
+  const head = `zpk_${mode}_${body}`;
   return head + checksumOf(head);
 }
 
@@ -51,7 +55,12 @@ export function isWellFormedKey(token: string): boolean {
   return true;
 }
 
-/** The displayed, non-secret identifier of a key: `zpk_live_` and the tail's first 8 characters. */
+/** The displayed, non-secret identifier of a key: `zpk_live_` or `zpk_test_` and the tail's first 8 characters. */
 export function displayPrefix(key: string): string {
-  return key.slice(0, KEY_MODE_PREFIX.length + PREFIX_TAIL_LENGTH);
+  return key.slice(0, MODE_PREFIX_LENGTH + PREFIX_TAIL_LENGTH);
+}
+
+/** A key's mode, read from its text or its display prefix. */
+export function keyMode(keyOrPrefix: string): KeyMode {
+  return keyOrPrefix.startsWith("zpk_test_") ? "test" : "live";
 }

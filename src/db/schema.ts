@@ -37,6 +37,20 @@ export interface ApiKeysTable {
   expires_at: string | null;
   created_at: string;
   revoked_at: string | null;
+  /** JSON: a list of addresses and CIDR blocks, or null for anywhere. */
+  allowed_ips: string | null;
+  expiring_notice_at: string | null;
+  expired_notice_at: string | null;
+}
+
+/** Requests made with a key in one hour (`period_start`), as the nodes' flushes add them up. */
+export interface ApiKeyUsageTable {
+  key_id: string;
+  customer_id: string;
+  period_start: string;
+  requests: number;
+  rejected: number;
+  rate_limited: number;
 }
 
 export interface AuditEventsTable {
@@ -116,6 +130,7 @@ export interface Database {
   customers: CustomersTable;
   instances: InstancesTable;
   api_keys: ApiKeysTable;
+  api_key_usage: ApiKeyUsageTable;
   audit_events: AuditEventsTable;
   messages: MessagesTable;
   webhook_endpoints: WebhookEndpointsTable;

@@ -17,5 +17,5 @@ export async function addCustomerKey(write: Write, actor: Actor, input: { custom
   if (!(await customerExists(write.tx, input.customerId))) {
     throw new CustomerNotFoundError(`no customer has the id ${input.customerId}`);
   }
-  return storeNewKey(write, actor, input.customerId, { name: input.name, instanceId: null, scopes: [ALL_SCOPES], expiresAt: null }, null);
+  return storeNewKey(write, actor, input.customerId, { name: input.name, instanceId: null, mode: "live", scopes: [ALL_SCOPES], allowedIps: null, expiresAt: null }, null);
 }

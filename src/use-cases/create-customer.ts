@@ -22,6 +22,6 @@ export async function createCustomer(
     target: { type: "customer", id: customer.id },
     metadata: { name: input.name },
   });
-  const apiKey = await storeNewKey(write, actor, customer.id, { name: FIRST_KEY_NAME, instanceId: null, scopes: [ALL_SCOPES], expiresAt: null }, null);
+  const apiKey = await storeNewKey(write, actor, customer.id, { name: FIRST_KEY_NAME, instanceId: null, mode: "live", scopes: [ALL_SCOPES], allowedIps: null, expiresAt: null }, null);
   return { customer, api_key: apiKey };
 }

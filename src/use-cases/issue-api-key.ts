@@ -4,7 +4,7 @@ import { recordAuditEvent } from "../audit/audit-repository.js";
 import type { ApiKey, IssuedApiKey } from "../contract/api-key.js";
 import { scopesBeyond } from "../contract/scopes.js";
 import { keyDigest } from "../crypto/key-digest.js";
-import { displayPrefix, generateKey } from "../crypto/key-format.js";
+import { displayPrefix, generateKey, type KeyMode } from "../crypto/key-format.js";
 import { AppError } from "../errors/app-error.js";
 import { newId } from "../ids/uuid-v7.js";
 import { lockLiveInstance } from "../instances/instance-repository.js";
@@ -19,6 +19,10 @@ export type IssueApiKeyInput = {
   scopes?: string[] | undefined;
   /** Omitted: the issuer's expiry; null: never. A timestamp already checked to be in the future. */
   expiresAt?: string | null | undefined;
+  /** Omitted: the issuer's mode. */
+  mode?: KeyMode | undefined;
+  /** Omitted: the issuer's list; null: anywhere. */
+  allowedIps?: string[] | null | undefined;
 };
 
 /**
@@ -50,7 +54,14 @@ export async function issueApiKey(write: Write, actor: KeyActor, input: IssueApi
     write,
     actor,
     issuer.customer_id,
-    { name: input.name, instanceId: input.instanceId, scopes, expiresAt },
+    {
+      name: input.name,
+      instanceId: input.instanceId,
+      mode: input.mode ?? issuer.mode,
+      scopes,
+      allowedIps: input.allowedIps === undefined ? (issuer.allowed_ips && [...issuer.allowed_ips]) : input.allowedIps,
+      expiresAt,
+    },
     write.maxActiveKeys,
   );
 }
@@ -61,21 +72,33 @@ export async function issueApiKey(write: Write, actor: KeyActor, input: IssueApi
  * With `maxActiveKeys`, a customer that would then hold more active keys is refused (409
  * key_limit_reached, and the transaction rolls back); the operator's keys are not capped (null).
  */
+/** Everything a new key is given; the rest (id, prefix, times) is made for it. */
+export type NewKeySettings = {
+  name: string;
+  instanceId: string | null;
+  mode: KeyMode;
+  scopes: string[];
+  allowedIps: string[] | null;
+  expiresAt: string | null;
+};
+
 export async function storeNewKey(
   write: Write,
   actor: Actor,
   customerId: string,
-  key: { name: string; instanceId: string | null; scopes: string[]; expiresAt: string | null },
+  key: NewKeySettings,
   maxActiveKeys: number | null,
 ): Promise<IssuedApiKey> {
-  const secret = generateKey();
+  const secret = generateKey(key.mode);
   const stored: ApiKey = {
     id: newId(),
     customer_id: customerId,
     instance_id: key.instanceId,
     name: key.name,
     prefix: displayPrefix(secret),
+    mode: key.mode,
     scopes: key.scopes,
+    allowed_ips: key.allowedIps,
     last_used_at: null,
     expires_at: key.expiresAt,
     created_at: nowTimestamp(),
@@ -87,7 +110,9 @@ export async function storeNewKey(
     metadata: {
       name: stored.name,
       prefix: stored.prefix,
+      mode: stored.mode,
       scopes: stored.scopes,
+      allowed_ips: stored.allowed_ips,
       instance_id: stored.instance_id,
       expires_at: stored.expires_at,
     },

@@ -41,7 +41,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -135,7 +135,7 @@ export interface paths {
                         "text/plain": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -235,7 +235,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -255,7 +255,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -312,7 +312,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -332,7 +332,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -393,7 +393,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -413,7 +413,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -433,7 +433,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -478,7 +478,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -499,7 +499,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -519,7 +519,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -539,7 +539,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -559,7 +559,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -621,9 +621,12 @@ export interface paths {
                             customer_id: string;
                             instance_id: string | null;
                             name: string;
-                            /** @description zpk_live_ and the first 8 characters of the key: for display only */
+                            /** @description zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only */
                             prefix: string;
+                            mode: "live" | "test";
                             scopes: string[];
+                            /** @description The addresses and CIDR blocks the key may be used from; null for anywhere */
+                            allowed_ips: string[] | null;
                             last_used_at: string | null;
                             expires_at: string | null;
                             /**
@@ -648,7 +651,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -669,7 +672,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -692,7 +695,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -715,7 +718,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -738,7 +741,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -762,7 +765,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -785,7 +788,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -808,7 +811,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -852,6 +855,9 @@ export interface paths {
                         scopes?: ("*" | "api_keys:read" | "api_keys:write" | "instances:read" | "instances:write" | "messages:send" | "webhooks:read" | "webhooks:write" | "deliveries:read" | "audit:read")[];
                         /** @description When the key stops working; null for never. Omitted: the issuing key's expiry. */
                         expires_at?: string | null;
+                        mode?: "live" | "test";
+                        /** @description IPv4 or IPv6 addresses or CIDR blocks; null for anywhere. Omitted: the issuing key's list. */
+                        allowed_ips?: string[] | null;
                     };
                 };
             };
@@ -873,9 +879,11 @@ export interface paths {
                          *       "instance_id": null,
                          *       "name": "CI deploys",
                          *       "prefix": "zpk_live_Q7mX2kPz",
+                         *       "mode": "live",
                          *       "scopes": [
                          *         "messages:send"
                          *       ],
+                         *       "allowed_ips": null,
                          *       "last_used_at": null,
                          *       "expires_at": "2027-01-31T12:00:00.000Z",
                          *       "created_at": "2026-11-26T14:00:00.000Z",
@@ -890,9 +898,12 @@ export interface paths {
                             customer_id: string;
                             instance_id: string | null;
                             name: string;
-                            /** @description zpk_live_ and the first 8 characters of the key: for display only */
+                            /** @description zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only */
                             prefix: string;
+                            mode: "live" | "test";
                             scopes: string[];
+                            /** @description The addresses and CIDR blocks the key may be used from; null for anywhere */
+                            allowed_ips: string[] | null;
                             last_used_at: string | null;
                             expires_at: string | null;
                             /**
@@ -919,7 +930,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -940,7 +951,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -963,7 +974,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -986,7 +997,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1009,7 +1020,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1032,7 +1043,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1055,7 +1066,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1079,7 +1090,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1102,7 +1113,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1125,7 +1136,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1184,9 +1195,12 @@ export interface paths {
                             customer_id: string;
                             instance_id: string | null;
                             name: string;
-                            /** @description zpk_live_ and the first 8 characters of the key: for display only */
+                            /** @description zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only */
                             prefix: string;
+                            mode: "live" | "test";
                             scopes: string[];
+                            /** @description The addresses and CIDR blocks the key may be used from; null for anywhere */
+                            allowed_ips: string[] | null;
                             last_used_at: string | null;
                             expires_at: string | null;
                             /**
@@ -1211,7 +1225,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1232,7 +1246,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1255,7 +1269,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1278,7 +1292,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1301,7 +1315,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1324,7 +1338,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1348,7 +1362,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1371,7 +1385,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1394,7 +1408,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1449,7 +1463,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1470,7 +1484,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1493,7 +1507,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1516,7 +1530,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1539,7 +1553,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1562,7 +1576,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1586,7 +1600,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1609,7 +1623,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1632,7 +1646,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1727,7 +1741,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1748,7 +1762,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1771,7 +1785,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1794,7 +1808,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1817,7 +1831,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1841,7 +1855,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1864,7 +1878,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1887,7 +1901,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1978,7 +1992,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -1999,7 +2013,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2022,7 +2036,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2045,7 +2059,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2068,7 +2082,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2092,7 +2106,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2115,7 +2129,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2138,7 +2152,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2230,7 +2244,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2251,7 +2265,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2274,7 +2288,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2297,7 +2311,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2320,7 +2334,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2343,7 +2357,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2367,7 +2381,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2390,7 +2404,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2413,7 +2427,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2468,7 +2482,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2489,7 +2503,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2512,7 +2526,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2535,7 +2549,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2558,7 +2572,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2581,7 +2595,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2605,7 +2619,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2628,7 +2642,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2651,7 +2665,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2720,6 +2734,9 @@ export interface paths {
                                 } | {
                                     /** @enum {string} */
                                     type: "cli";
+                                } | {
+                                    /** @enum {string} */
+                                    type: "leak_report";
                                 };
                                 target: {
                                     type: string;
@@ -2755,7 +2772,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2776,7 +2793,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2799,7 +2816,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2822,7 +2839,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2845,7 +2862,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2869,7 +2886,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2892,7 +2909,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -2915,7 +2932,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3006,7 +3023,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3027,7 +3044,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3050,7 +3067,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3073,7 +3090,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3096,7 +3113,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3120,7 +3137,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3143,7 +3160,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3166,7 +3183,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3269,7 +3286,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3290,7 +3307,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3313,7 +3330,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3336,7 +3353,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3359,7 +3376,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3382,7 +3399,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3405,7 +3422,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3429,7 +3446,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3452,7 +3469,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3475,7 +3492,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3537,7 +3554,7 @@ export interface paths {
                                 /** @description The one instance whose events it receives; null for every instance of the customer */
                                 instance_id: string | null;
                                 url: string;
-                                events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "instance.created" | "instance.deleted" | "*")[];
+                                events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
                                 /**
                                  * Format: date-time
                                  * @description ISO 8601, UTC, with milliseconds
@@ -3561,7 +3578,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3582,7 +3599,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3605,7 +3622,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3628,7 +3645,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3651,7 +3668,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3675,7 +3692,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3698,7 +3715,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3721,7 +3738,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3752,7 +3769,7 @@ export interface paths {
                     "application/json": {
                         /** @description An http(s) URL whose host resolves to a public address */
                         url: string;
-                        events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "instance.created" | "instance.deleted" | "*")[];
+                        events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
                         /** Format: uuid */
                         instance_id?: string;
                     };
@@ -3777,7 +3794,7 @@ export interface paths {
                             /** @description The one instance whose events it receives; null for every instance of the customer */
                             instance_id: string | null;
                             url: string;
-                            events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "instance.created" | "instance.deleted" | "*")[];
+                            events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
                             /**
                              * Format: date-time
                              * @description ISO 8601, UTC, with milliseconds
@@ -3801,7 +3818,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3822,7 +3839,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3845,7 +3862,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3868,7 +3885,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3891,7 +3908,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3914,7 +3931,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3938,7 +3955,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3961,7 +3978,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -3984,7 +4001,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4044,7 +4061,7 @@ export interface paths {
                             /** @description The one instance whose events it receives; null for every instance of the customer */
                             instance_id: string | null;
                             url: string;
-                            events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "instance.created" | "instance.deleted" | "*")[];
+                            events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
                             /**
                              * Format: date-time
                              * @description ISO 8601, UTC, with milliseconds
@@ -4066,7 +4083,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4087,7 +4104,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4110,7 +4127,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4133,7 +4150,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4156,7 +4173,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4179,7 +4196,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4203,7 +4220,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4226,7 +4243,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4249,7 +4266,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4304,7 +4321,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4325,7 +4342,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4348,7 +4365,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4371,7 +4388,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4394,7 +4411,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4417,7 +4434,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4441,7 +4458,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4464,7 +4481,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4487,7 +4504,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4523,7 +4540,7 @@ export interface paths {
                     cursor?: string;
                     limit?: number;
                     status?: "pending" | "success" | "failed" | "retrying";
-                    event?: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "instance.created" | "instance.deleted";
+                    event?: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
                     instance_id?: string;
                 };
                 header?: never;
@@ -4552,11 +4569,11 @@ export interface paths {
                                 customer_id: string;
                                 instance_id: string | null;
                                 /** @enum {unknown} */
-                                event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "instance.created" | "instance.deleted";
+                                event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
                                 event_id: string;
                                 payload: {
                                     /** @enum {unknown} */
-                                    event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "instance.created" | "instance.deleted";
+                                    event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
                                     /** @description A ULID; the same on every attempt and every endpoint of the event */
                                     event_id: string;
                                     /** @description The envelope's version, e.g. 2026-04 */
@@ -4608,7 +4625,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4629,7 +4646,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4652,7 +4669,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4675,7 +4692,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4698,7 +4715,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4722,7 +4739,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4745,7 +4762,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4768,7 +4785,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4831,11 +4848,11 @@ export interface paths {
                             customer_id: string;
                             instance_id: string | null;
                             /** @enum {unknown} */
-                            event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "instance.created" | "instance.deleted";
+                            event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
                             event_id: string;
                             payload: {
                                 /** @enum {unknown} */
-                                event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "instance.created" | "instance.deleted";
+                                event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
                                 /** @description A ULID; the same on every attempt and every endpoint of the event */
                                 event_id: string;
                                 /** @description The envelope's version, e.g. 2026-04 */
@@ -4885,7 +4902,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4906,7 +4923,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4929,7 +4946,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4952,7 +4969,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4975,7 +4992,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -4998,7 +5015,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -5022,7 +5039,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -5045,7 +5062,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
@@ -5068,7 +5085,7 @@ export interface paths {
                         "application/json": {
                             error: {
                                 /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                                 message: string;
                                 details?: {
                                     [key: string]: unknown;
