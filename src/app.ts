@@ -4,6 +4,7 @@ import { Redis } from "ioredis";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { LastUsedRecorder } from "./auth/last-used-recorder.js";
 import { PostgresRevocationChannel, SingleNodeRevocationChannel } from "./auth/revocation-channel.js";
+import { UsageCounters } from "./auth/usage-counters.js";
 import { VerifiedKeyCache } from "./auth/verified-key-cache.js";
 import { KeyVerifier } from "./auth/verify-key.js";
 import type { Config } from "./config.js";
@@ -21,6 +22,7 @@ import { createLoggers, RequestLog } from "./http/logging.js";
 import { createNotFoundHandler } from "./http/not-found.js";
 import { newRequestId } from "./http/request-id.js";
 import { RouteTable } from "./http/route-table.js";
+import { installUsageCounting } from "./http/usage-counting.js";
 import { validatorCompiler } from "./http/validation.js";
 import { AppMetrics } from "./metrics/metrics.js";
 import { FallbackRateLimiter, REDIS_COMMAND_TIMEOUT_MS, RedisRateLimiter } from "./rate-limit/redis-rate-limiter.js";
@@ -32,6 +34,7 @@ import { registerGetLimits } from "./routes/limits/get-limits.js";
 import { registerMessageRoutes } from "./routes/messages/index.js";
 import { registerDashboard } from "./routes/public/dashboard.js";
 import { registerHealth } from "./routes/public/healthz.js";
+import { registerLeakedKeys } from "./routes/public/leaked-keys.js";
 import { registerMetrics } from "./routes/public/metrics.js";
 import { registerOpenApi } from "./routes/public/openapi.js";
 import { registerReadiness } from "./routes/public/readyz.js";
@@ -40,6 +43,7 @@ import type { RouteDependencies } from "./routes/route-dependencies.js";
 import { registerWebhookDeliveryRoutes } from "./routes/webhook-deliveries/index.js";
 import { registerWebhookEndpointRoutes } from "./routes/webhook-endpoints/index.js";
 import { createWriter, writeDependencies } from "./use-cases/write.js";
+import { KeyExpiryNotifier } from "./workers/key-expiry-notifier.js";
 import { MessagePump } from "./workers/message-pump.js";
 import { SandboxClock } from "./workers/sandbox-clock.js";
 import { WebhookDispatcher } from "./workers/webhook-dispatcher.js";
@@ -52,6 +56,8 @@ declare module "fastify" {
     dialect: SqlDialect;
     /** Every route the app registered (see http/route-table.ts). */
     routeTable: RouteTable;
+    /** Writes `last_used_at` and the per-key usage behind the requests; tests flush it. */
+    keyUses: LastUsedRecorder;
   }
 }
 
@@ -142,8 +148,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const write = createWriter(db, writes);
   const keyLimits = rateLimiter(redis, "keys", config.rateLimit, config.maxBuckets, app.log);
   const customerLimits = rateLimiter(redis, "customers", config.customerRateLimit, config.maxBuckets, app.log);
-  const lastUsed = new LastUsedRecorder(db, dialect, config.lastUsedFlushMs, app.log);
+  const usage = new UsageCounters();
+  const lastUsed = new LastUsedRecorder(db, dialect, config.lastUsedFlushMs, app.log, {
+    counters: usage,
+    retentionDays: config.usageRetentionDays,
+  });
   lastUsed.start();
+  app.decorate("keyUses", lastUsed);
   // Before the server closes, so neither a held request nor a hard exit at the deadline can lose it.
   app.addHook("preClose", () => lastUsed.flush());
 
@@ -158,6 +169,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     }),
     new SandboxClock({ db, write, stepMs: config.sandboxStepMs }),
     new MessagePump({ db, write, cloudApi: config.cloudApi }),
+    new KeyExpiryNotifier({ write, noticeDays: config.keyExpiryNoticeDays, clock: Date.now }),
   ].map((worker) => new WorkerLoop(worker, config.workerPollMs, app.log));
   app.addHook("onReady", async () => {
     await revocations.start();
@@ -177,6 +189,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   registerReadiness(app, database);
   registerDashboard(app);
   registerWhatsAppCallbacks(app, { cloudApi: config.cloudApi, write });
+  // Reports are throttled like failed authentications (the same settings and per-network names),
+  // in buckets of their own: a busy reporter must not starve its network's key verifications.
+  const leakReports = rateLimiter(redis, "leak-reports", config.authFailureLimit, config.maxBuckets, app.log);
+  registerLeakedKeys(app, { db, write, pepper, reports: leakReports });
 
   const routes: RouteDependencies = {
     db,
@@ -204,6 +220,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.register(
     async (v1: App) => {
       installAuthentication(v1, authentication);
+      installUsageCounting(v1, usage);
       v1.setNotFoundHandler(notFound);
       registerApiKeyRoutes(v1, routes);
       registerInstanceRoutes(v1, routes);

@@ -28,6 +28,8 @@ export type Config = {
   /** Well-formed keys that matched no key, each node remembers for 10 s (UNKNOWN_KEY_CACHE_SIZE). */
   unknownKeyCacheSize: number;
   lastUsedFlushMs: number;
+  /** Days of per-key usage kept; older hourly rows are deleted (USAGE_RETENTION_DAYS). */
+  usageRetentionDays: number;
   /** The whole request, headers and body, must arrive within this; it also bounds an idle keep-alive connection. */
   requestTimeoutMs: number;
   /** How long shutdown waits for open requests before it closes their connections. */
@@ -48,6 +50,8 @@ export type Config = {
   };
   /** How often the background workers (dispatcher, sandbox clock) look for due work. */
   workerPollMs: number;
+  /** Days before a key's `expires_at` its `api_key.expiring` notice is sent; 0 sends none. */
+  keyExpiryNoticeDays: number;
   sandboxStepMs: number;
   cloudApi: CloudApiConfig | null;
   /** Shared rate limits across nodes; null keeps them in each node's memory. */
@@ -111,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBuckets: readInteger(env, "RATE_LIMIT_MAX_BUCKETS", 100_000, 1, 10_000_000),
     unknownKeyCacheSize: readInteger(env, "UNKNOWN_KEY_CACHE_SIZE", 10_000, 1, 10_000_000),
     lastUsedFlushMs: readInteger(env, "LAST_USED_FLUSH_MS", 10_000, 1, MAX_TIMER_MS),
+    usageRetentionDays: readInteger(env, "USAGE_RETENTION_DAYS", 90, 1, 36_500),
     requestTimeoutMs: readInteger(env, "REQUEST_TIMEOUT_MS", 30_000, 1, MAX_TIMER_MS),
     shutdownTimeoutMs: readInteger(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 1, MAX_SHUTDOWN_TIMEOUT_MS),
     trustProxy: readTrustProxy(env.TRUST_PROXY),
@@ -121,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       attemptTimeoutMs: readInteger(env, "WEBHOOK_TIMEOUT_MS", 10_000, 1, MAX_TIMER_MS),
     },
     workerPollMs: readInteger(env, "WORKER_POLL_MS", 250, 1, MAX_TIMER_MS),
+    keyExpiryNoticeDays: readInteger(env, "KEY_EXPIRY_NOTICE_DAYS", 7, 0, 365),
     sandboxStepMs: readInteger(env, "SANDBOX_STEP_MS", 1_000, 0, MAX_TIMER_MS),
     cloudApi: readCloudApi(env),
     redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX || "whatisup" } : null,

@@ -15,9 +15,11 @@ const KEY: ApiKey = {
   id: "0198c0de-0000-7000-8000-000000000001",
   customer_id: "0198c0de-0000-7000-8000-0000000000c1",
   prefix: "zpk_live_abcd1234",
+  mode: "live",
   name: HOSTILE,
   instance_id: null,
   scopes: ["*"],
+  allowed_ips: ["203.0.113.0/24\u001b[2J"],
   last_used_at: null,
   expires_at: null,
   created_at: "2026-05-10T12:00:00.000Z",
@@ -81,12 +83,14 @@ describe("human output escapes what would drive the terminal", () => {
     const lines = output.trimEnd().split("\n");
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain("\\u001b[31mred\\u0007\\nzpk_live_forged  all  *");
+    expect(lines[1]).toContain("203.0.113.0/24\\u001b[2J");
   });
 
   it("keys show and instances list and show: the same", async () => {
     const shown = await stdoutOf(() => runKeys(["show", KEY.id]));
     expect(shown).not.toMatch(TERMINAL_CONTROLS);
-    expect(shown).toContain("name:       \\u001b[31mred\\u0007\\nzpk_live_forged  all  *\n");
+    expect(shown).toContain("name:         \\u001b[31mred\\u0007\\nzpk_live_forged  all  *\n");
+    expect(shown).toContain("allowed ips:  203.0.113.0/24\\u001b[2J\n");
 
     const listed = await stdoutOf(() => runInstances(["list"]));
     expect(listed).not.toMatch(TERMINAL_CONTROLS);

@@ -142,7 +142,11 @@ describe("text that a database cannot store", () => {
     "POST /v1/instances": { name: "main" },
     "POST /v1/webhook-endpoints": { url: HOOK_URL, events: ["*"] },
     "POST /v1/instances/:id/messages": { type: "text", to: "+15551234567", text: "hello", client_ref: "ref-1" },
+    "POST /v1/leaked-keys": { keys: ["zpk_live_reported"], source: "https://example.com/leak" },
+    "POST /v1/api-keys/:id/roll": { expires_in_seconds: 60 },
   };
+  /** Body routes whose body has no text field: only a field name can carry the text there. */
+  const TEXTLESS_BODIES = ["POST /v1/api-keys/:id/roll"];
 
   function bodyRoutes() {
     return app.routeTable.routes.filter((route) => route.hasBody && route.url.startsWith("/v1/"));
@@ -185,7 +189,7 @@ describe("text that a database cannot store", () => {
     for (const route of bodyRoutes()) {
       const response = await app.inject({
         method: "POST",
-        url: route.url.replace(":id", scratchInstance),
+        url: route.url.replace(":id", route.url.startsWith("/v1/api-keys/") ? scratch.key.id : scratchInstance),
         headers: bearer(scratch.secret),
         payload: VALID_BODIES[`${route.method} ${route.url}`]!,
       });
@@ -199,7 +203,7 @@ describe("text that a database cannot store", () => {
     for (const route of bodyRoutes()) {
       for (const [label, text] of Object.entries(UNSTORABLE_TEXT)) {
         const placed = placements(route.method, route.url, text);
-        expect(placed.length, route.url).toBeGreaterThan(0);
+        expect(placed.length > 0, route.url).toBe(!TEXTLESS_BODIES.includes(`${route.method} ${route.url}`));
         for (const [field, body] of placed) {
           const response = await post(route.url, mallory.secret, body);
           expect(response.statusCode, `${route.url} ${field}, ${label}: ${response.body}`).toBe(400);

@@ -38,6 +38,7 @@ describe("authenticated reads", () => {
       "/v1/limits",
       "/v1/api-keys",
       `/v1/api-keys/${acme.key.id}`,
+      `/v1/api-keys/${acme.key.id}/usage`,
       "/v1/instances",
       `/v1/instances/${instanceId}`,
       "/v1/audit-events",

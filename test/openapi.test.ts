@@ -41,9 +41,10 @@ function openapiPath(url: string): string {
   return path.length > 1 ? path.replace(/\/$/, "") : path;
 }
 
+/** The /v1 operations that take a key: all but the leak report (see the test of public routes). */
 function v1Operations(): [string, string, Operation][] {
   return Object.entries(document.paths)
-    .filter(([path]) => path.startsWith("/v1/"))
+    .filter(([path]) => path.startsWith("/v1/") && path !== "/v1/leaked-keys")
     .flatMap(([path, operations]) => Object.entries(operations).map(([method, operation]) => [path, method, operation] as [string, string, Operation]));
 }
 
@@ -93,6 +94,18 @@ describe("GET /openapi.json", () => {
     expect(document.paths["/v1/api-keys"]!.post!["x-required-scope"]).toBe("api_keys:write");
     expect(document.paths["/v1/limits"]!.get!["x-required-scope"]).toBeNull();
     expect(document.paths["/healthz"]!.get!.security ?? []).toEqual([]);
+  });
+
+  it("documents the leak report as the one public /v1 operation: no bearer, 202, Retry-After on its 429", () => {
+    expect(Object.keys(document.paths).filter((path) => path.startsWith("/v1/") && !v1Operations().some(([known]) => known === path))).toEqual([
+      "/v1/leaked-keys",
+    ]);
+    const report = document.paths["/v1/leaked-keys"]!.post!;
+    expect(report.security).toEqual([]);
+    expect(report["x-required-scope"]).toBeUndefined();
+    expect(Object.keys(report.responses).sort()).toEqual(["202", "400", "413", "415", "429", "500", "503"]);
+    expect(Object.keys(report.responses["202"]!.headers ?? {})).not.toContain("X-RateLimit-Limit");
+    expect(Object.keys(report.responses["429"]!.headers ?? {})).toContain("Retry-After");
   });
 
   it("documents the error envelope, with its codes, on every /v1 operation's 401, 403, 429 and 500", () => {

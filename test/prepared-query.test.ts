@@ -122,7 +122,9 @@ describe("preparedQuery", () => {
           customer_id: customerId,
           instance_id: null,
           prefix: "wiu_test_abc",
+          mode: "live",
           scopes: ["messages:send"],
+          allowed_ips: null,
           expires_at: null,
           revoked_at: null,
         });

@@ -24,6 +24,8 @@ const HELD_WRITES: Record<string, { path: (instanceId: string) => string; body: 
   "POST /v1/instances": { path: () => "/v1/instances", body: { name: "made while held" } },
   "POST /v1/webhook-endpoints": { path: () => "/v1/webhook-endpoints", body: { url: HOOK_URL, events: ["*"] } },
   "POST /v1/instances/:id/messages": { path: (id) => `/v1/instances/${id}/messages`, body: HELLO },
+  // A key no one has: a roll that got past the re-check would answer 404, never the 401 expected.
+  "POST /v1/api-keys/:id/roll": { path: () => "/v1/api-keys/00000000-0000-7000-8000-000000000000/roll", body: { expires_in_seconds: 60 } },
 };
 
 const settings: Partial<Config> = {
@@ -103,8 +105,8 @@ async function expectRefusedAndNothingWritten(held: HeldRequest, customerId: str
 }
 
 describe("a request held mid-body", () => {
-  it("walks every /v1 route that reads a body", () => {
-    const bodyRoutes = a.routeTable.routes.filter((route) => route.hasBody && route.url.startsWith("/v1/"));
+  it("walks every /v1 route that reads a body with a key (the leak report takes none)", () => {
+    const bodyRoutes = a.routeTable.routes.filter((route) => route.hasBody && route.url.startsWith("/v1/") && !route.public);
     expect(bodyRoutes.map((route) => `${route.method} ${route.url}`).sort()).toEqual(Object.keys(HELD_WRITES).sort());
   });
 

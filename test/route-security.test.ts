@@ -19,6 +19,8 @@ const KNOWN_V1_ROUTES = [
   "DELETE /v1/instances/:id",
   "GET /v1/api-keys",
   "GET /v1/api-keys/:id",
+  "GET /v1/api-keys/current",
+  "POST /v1/api-keys/:id/roll",
   "GET /v1/audit-events",
   "GET /v1/instances",
   "GET /v1/instances/:id",
@@ -36,10 +38,13 @@ const KNOWN_V1_ROUTES = [
 
 type WalkedRoute = RegisteredRoute & { name: string };
 
-/** One entry per method and path under /v1, HEAD excluded (Fastify adds it beside each GET). */
+/**
+ * One entry per method and path under /v1 that takes a key, HEAD excluded (Fastify adds it beside
+ * each GET). The routes declared public (config.public) are walked by their own tests.
+ */
 function v1Routes(table: readonly RegisteredRoute[]): WalkedRoute[] {
   return table
-    .filter((route) => (route.url.startsWith("/v1/") || route.url === "/v1") && route.method !== "HEAD")
+    .filter((route) => (route.url.startsWith("/v1/") || route.url === "/v1") && route.method !== "HEAD" && !route.public)
     .map((route) => ({ ...route, name: `${route.method} ${route.url}` }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -78,6 +83,8 @@ for (const scope of SCOPES) {
   if (scope !== "*") singleScopeKeys.set(scope, await issueKey(app, acme.secret, { name: `only ${scope}`, scopes: [scope] }));
 }
 const revokedKey = await issueKey(app, acme.secret, { name: "revoked" });
+// Usable only from 203.0.113.0/24; the walk's requests come from 127.0.0.1.
+const listedKey = await issueKey(app, acme.secret, { name: "listed", allowed_ips: ["203.0.113.0/24"] });
 expect((await app.inject({ method: "DELETE", url: `/v1/api-keys/${revokedKey.id}`, headers: bearer(acme.secret) })).statusCode).toBe(204);
 await sleep(Date.parse(expiresAt) - Date.now() + 50);
 
@@ -171,8 +178,11 @@ describe("the route walk", () => {
     expect(declared).toMatchObject({
       "GET /v1/api-keys": ["api_keys:read", "multi"],
       "GET /v1/api-keys/:id": ["api_keys:read", "multi"],
+      "GET /v1/api-keys/:id/usage": ["api_keys:read", "multi"],
       "POST /v1/api-keys": ["api_keys:write", "multi"],
       "DELETE /v1/api-keys/:id": ["api_keys:write", "multi"],
+      "POST /v1/api-keys/:id/roll": ["api_keys:write", "none"],
+      "GET /v1/api-keys/current": [null, "none"],
       "GET /v1/instances": ["instances:read", "multi"],
       "POST /v1/instances": ["instances:write", "multi"],
       "GET /v1/instances/:id": ["instances:read", "param"],
@@ -189,10 +199,13 @@ describe("the route walk", () => {
     });
   });
 
-  it("has public routes only outside /v1", () => {
-    const publicOnes = allRoutes.filter((route) => !route.access).map((route) => route.url);
+  it("has public routes outside /v1, and under /v1 only the leak report, declared public", () => {
+    const publicOnes = allRoutes.filter((route) => !route.access);
     expect(publicOnes.length).toBeGreaterThan(0);
-    for (const url of publicOnes) expect(url.startsWith("/v1")).toBe(false);
+    const underV1 = publicOnes.filter((route) => route.url.startsWith("/v1"));
+    expect(underV1.map((route) => `${route.method} ${route.url}`)).toEqual(["POST /v1/leaked-keys"]);
+    for (const route of underV1) expect(route.public, route.url).toBe(true);
+    for (const route of allRoutes.filter((route) => route.public)) expect(route.access, route.url).toBeUndefined();
   });
 
   it("has a narrowing fixture for every narrowed route, of the route's kind, and none for any other route", () => {
@@ -253,6 +266,16 @@ describe.each(routes.map((route) => [route.name, route] as const))("%s", (_name,
 
   it("refuses a key whose expires_at has passed: 401 auth_expired", async () => {
     expectError(await call(route, bearer(expiredKey.secret)), 401, "auth_expired");
+  });
+
+  it("refuses a key with an IP allowlist from an address outside it: 403 ip_not_allowed, before scope, policy or body", async () => {
+    const body = expectError(await call(route, bearer(listedKey.secret), concrete(route, "not-a-uuid")), 403, "ip_not_allowed");
+    expect(body.error.details).toEqual({ ip: "127.0.0.1" });
+  });
+
+  it("lets the same key through from an address inside its allowlist", async () => {
+    const response = await app.inject({ method: route.method as "GET", url: concrete(route), headers: bearer(listedKey.secret), remoteAddress: "203.0.113.7" });
+    expect([401, 403], response.body).not.toContain(response.statusCode);
   });
 });
 
@@ -368,7 +391,9 @@ describe("every route, with another customer's ids", () => {
   type TenantFixture = { id: (globex: Globex) => string; notFound: ErrorCode; body?: Record<string, unknown> };
   const TENANT_FIXTURES: Record<string, TenantFixture> = {
     "GET /v1/api-keys/:id": { id: (globex) => globex.keyId, notFound: "api_key_not_found" },
+    "GET /v1/api-keys/:id/usage": { id: (globex) => globex.keyId, notFound: "api_key_not_found" },
     "DELETE /v1/api-keys/:id": { id: (globex) => globex.keyId, notFound: "api_key_not_found" },
+    "POST /v1/api-keys/:id/roll": { id: (globex) => globex.keyId, notFound: "api_key_not_found" },
     "GET /v1/instances/:id": { id: (globex) => globex.instanceId, notFound: "instance_not_found" },
     "DELETE /v1/instances/:id": { id: (globex) => globex.instanceId, notFound: "instance_not_found" },
     "POST /v1/instances/:id/messages": {

@@ -61,6 +61,7 @@ export async function insertApiKey(tx: Tx, customerId: string, key: NewApiKey): 
     allowed_ips: key.allowed_ips === null ? null : writeJson(key.allowed_ips),
     expiring_notice_at: null,
     expired_notice_at: null,
+    rolled_at: null,
   });
   return addToUnrevokedKeys(tx, customerId, 1);
 }
@@ -127,6 +128,40 @@ export async function markRevoked(tx: Tx, customerId: string, selection: KeySele
     .execute();
   if (rows.length > 0) await addToUnrevokedKeys(tx, customerId, -rows.length);
   return rows.map(toApiKey);
+}
+
+/** A key as a roll reads it: with when it was rolled already, if it was. */
+export type RollableKey = ApiKey & { rolled_at: string | null };
+
+/**
+ * A key a roll is about to replace, locked FOR UPDATE on PostgreSQL until the transaction ends:
+ * two rolls of one key run one after the other, and the second reads what the first committed.
+ * SQLite runs one write at a time.
+ */
+export async function lockKeyToRoll(tx: Tx, customerId: string, id: string): Promise<RollableKey | undefined> {
+  const row = (await keyForUpdate(tx, { customerId, id })).rows[0];
+  if (row === undefined) return undefined;
+  const { rolled_at, ...key } = row;
+  return { ...toApiKey(key), rolled_at };
+}
+
+const keyForUpdate = preparedQuery<"customerId" | "id", PublicRow & { rolled_at: string | null }>((db, value, dialect) => {
+  const query = db
+    .selectFrom("api_keys")
+    .select([...PUBLIC_COLUMNS, "rolled_at"])
+    .where("customer_id", "=", value("customerId"))
+    .where("id", "=", value("id"));
+  return dialect === "postgres" ? query.forUpdate() : query;
+});
+
+/** Records that a key was replaced at `at`, and the expiry it keeps until then. */
+export async function markRolled(tx: Tx, customerId: string, id: string, at: string, expiresAt: string | null): Promise<void> {
+  await tx
+    .updateTable("api_keys")
+    .set({ rolled_at: at, expires_at: expiresAt })
+    .where("customer_id", "=", customerId)
+    .where("id", "=", id)
+    .execute();
 }
 
 /** Whether a key may still act: what a write re-checks about its actor. */
@@ -204,6 +239,23 @@ const credentialByDigest = preparedQuery<"digest", CredentialRow>((db, value) =>
     .where("digest", "=", value("digest")),
 );
 
+/** A key found by a leak report: enough to revoke it, and never its digest. */
+export type ReportedKey = { id: string; customer_id: string };
+
+/**
+ * The unrevoked keys among these digests, in one indexed read (the digest's unique index). Like
+ * authentication's lookup it spans customers: whoever holds a key's text may report it.
+ */
+export async function findUnrevokedKeysByDigests(db: Executor, digests: readonly string[]): Promise<ReportedKey[]> {
+  if (digests.length === 0) return [];
+  return db
+    .selectFrom("api_keys")
+    .select(["id", "customer_id"])
+    .where("digest", "in", digests)
+    .where("revoked_at", "is", null)
+    .execute();
+}
+
 /**
  * Writes the latest use of each key in one statement. The guard keeps `last_used_at` from going
  * backwards when an older batch (from another node, or a retry) lands after a newer one. Like the
@@ -223,4 +275,85 @@ export async function recordKeyUses(db: Executor, dialect: SqlDialect, uses: Rea
   await sql`update api_keys set last_used_at = v.at
     from (select column1 as id, column2 as at from (values ${values})) as v
     where api_keys.id = v.id and (api_keys.last_used_at is null or api_keys.last_used_at < v.at)`.execute(db);
+}
+
+/*
+ * The expiry notifier's claims (src/workers/key-expiry-notifier.ts). Like `recordKeyUses` they span
+ * customers: the worker serves them all. Each claims up to `limit` keys in ONE statement by setting
+ * its notice's column where it is still null, and returns them: on SQLite the UPDATE takes the write
+ * lock before it reads; on PostgreSQL the selection locks the keys it picks and skips those another
+ * node is claiming, or a write holds (a revocation, a write re-checking its key, a last_used_at
+ * flush), and the outer conditions are checked again on the locked row, so that two nodes never
+ * claim the same notice and the worker never waits for a request. The lock is FOR NO KEY UPDATE,
+ * what the UPDATE takes anyway: rows inserted with a reference to the key do not wait for it. The
+ * selection is a MATERIALIZED CTE for the reason `claimStatement` gives (delivery-queue.ts). A
+ * revoked key is never claimed.
+ */
+
+/**
+ * Claims the `api_key.expired` notice of keys whose `expires_at` has passed at `now`, oldest
+ * expiry first (api_keys_expired_notice_idx). It marks their `expiring` notice too, so that one is
+ * never emitted after this one.
+ */
+export async function claimExpiredNotices(tx: Tx, dialect: SqlDialect, now: string, limit: number): Promise<ApiKey[]> {
+  const rows = await tx
+    .with(
+      (cte) => cte("due").materialized(),
+      (query) => {
+        const due = query
+          .selectFrom("api_keys")
+          .select("id")
+          .where("expires_at", "<=", now)
+          .where("expired_notice_at", "is", null)
+          .where("revoked_at", "is", null)
+          .orderBy("expires_at")
+          .orderBy("id")
+          .limit(limit);
+        return dialect === "postgres" ? due.forNoKeyUpdate().skipLocked() : due;
+      },
+    )
+    .updateTable("api_keys")
+    .set((eb) => ({ expired_notice_at: now, expiring_notice_at: eb.fn.coalesce("expiring_notice_at", eb.val(now)) }))
+    .where("id", "in", (eb) => eb.selectFrom("due").select("due.id"))
+    .where("expires_at", "<=", now)
+    .where("expired_notice_at", "is", null)
+    .where("revoked_at", "is", null)
+    .returning(PUBLIC_COLUMNS)
+    .execute();
+  return rows.map(toApiKey);
+}
+
+/**
+ * Claims the `api_key.expiring` notice of keys that expire after `now` and by `horizon`, soonest
+ * first (api_keys_expiring_notice_idx). A key that has expired already is left to
+ * `claimExpiredNotices`.
+ */
+export async function claimExpiringNotices(tx: Tx, dialect: SqlDialect, now: string, horizon: string, limit: number): Promise<ApiKey[]> {
+  const rows = await tx
+    .with(
+      (cte) => cte("due").materialized(),
+      (query) => {
+        const due = query
+          .selectFrom("api_keys")
+          .select("id")
+          .where("expires_at", ">", now)
+          .where("expires_at", "<=", horizon)
+          .where("expiring_notice_at", "is", null)
+          .where("revoked_at", "is", null)
+          .orderBy("expires_at")
+          .orderBy("id")
+          .limit(limit);
+        return dialect === "postgres" ? due.forNoKeyUpdate().skipLocked() : due;
+      },
+    )
+    .updateTable("api_keys")
+    .set({ expiring_notice_at: now })
+    .where("id", "in", (eb) => eb.selectFrom("due").select("due.id"))
+    .where("expires_at", ">", now)
+    .where("expires_at", "<=", horizon)
+    .where("expiring_notice_at", "is", null)
+    .where("revoked_at", "is", null)
+    .returning(PUBLIC_COLUMNS)
+    .execute();
+  return rows.map(toApiKey);
 }

@@ -1,8 +1,11 @@
 import { setImmediate as yieldToRequests } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
 import { recordKeyUses } from "../api-keys/api-key-repository.js";
+import { addKeyUsage, deleteKeyUsageBefore } from "../api-keys/api-key-usage-repository.js";
 import type { SqlDialect } from "../db/dialect.js";
 import type { Db } from "../db/schema.js";
+import { toTimestamp } from "../time/timestamps.js";
+import type { UsageCounters } from "./usage-counters.js";
 
 /**
  * Keys per UPDATE. On SQLite a statement holds the event loop while it runs, so a large flush is
@@ -13,21 +16,32 @@ import type { Db } from "../db/schema.js";
  */
 const BATCH_SIZE: Record<SqlDialect, number> = { sqlite: 50, postgres: 250 };
 
+/** Old usage rows are deleted this many at a time, at most once an hour. */
+const RETENTION_BATCH = 500;
+const RETENTION_EVERY_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** The per-key usage counts this recorder flushes too, and how long their rows are kept. */
+export type UsageFlush = { counters: UsageCounters; retentionDays: number };
+
 /**
  * The write-behind of `last_used_at`. Authentication only notes a use in memory; uses are
  * coalesced per key (the latest wins) and written in batched UPDATEs every `flushMs` and at close,
- * so the request path never waits on a write.
+ * so the request path never waits on a write. The same flush adds the usage counted since the last
+ * one to `api_key_usage` and, once an hour, deletes the rows past retention.
  */
 export class LastUsedRecorder {
   private pending = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  private nextRetentionAt = 0;
 
   constructor(
     private readonly db: Db,
     private readonly dialect: SqlDialect,
     private readonly flushMs: number,
     private readonly log: FastifyBaseLogger,
+    private readonly usage?: UsageFlush,
   ) {}
 
   noteUse(keyId: string, at: string): void {
@@ -54,6 +68,14 @@ export class LastUsedRecorder {
   }
 
   private async writePending(): Promise<void> {
+    await this.writeUses();
+    if (this.usage) {
+      await this.writeUsage(this.usage.counters);
+      await this.deleteExpiredUsage(this.usage.retentionDays);
+    }
+  }
+
+  private async writeUses(): Promise<void> {
     if (this.pending.size === 0) return;
     const uses = this.pending.entries();
     this.pending = new Map();
@@ -67,6 +89,34 @@ export class LastUsedRecorder {
         this.log.error({ err: error, keys: chunk.size }, "could not record key uses; will retry");
         for (const [keyId, at] of chunk) this.noteUse(keyId, at);
       }
+    }
+  }
+
+  /** In batches like the uses, in key order: nodes adding to the same rows lock them in one order. */
+  private async writeUsage(counters: UsageCounters): Promise<void> {
+    const counts = counters.drain();
+    const size = BATCH_SIZE[this.dialect];
+    for (let start = 0; start < counts.length; start += size) {
+      if (start > 0) await yieldToRequests();
+      const batch = counts.slice(start, start + size);
+      try {
+        await addKeyUsage(this.db, batch);
+      } catch (error) {
+        this.log.error({ err: error, rows: batch.length }, "could not record key usage; will retry");
+        counters.restore(batch);
+      }
+    }
+  }
+
+  private async deleteExpiredUsage(retentionDays: number): Promise<void> {
+    const now = Date.now();
+    if (now < this.nextRetentionAt) return;
+    this.nextRetentionAt = now + RETENTION_EVERY_MS;
+    const before = toTimestamp(now - retentionDays * DAY_MS);
+    try {
+      while ((await deleteKeyUsageBefore(this.db, before, RETENTION_BATCH)) === RETENTION_BATCH) await yieldToRequests();
+    } catch (error) {
+      this.log.error({ err: error }, "could not delete expired key usage; will retry in an hour");
     }
   }
 }

@@ -33,6 +33,11 @@ Each takes --json (the API's answer, exactly) and --help (its options).
   whatisup keys issue --name NAME [--instance ID] [--scope S]... [--expires-at T]
                                                a new key; its secret is printed once
   whatisup keys revoke ID                      revoke a key at once (no prompt)
+  whatisup keys roll ID [--expires-in SECONDS] a new key in place of this one (secret printed once);
+                                               the old one stops working now or after SECONDS
+  whatisup keys current                        the key in WHATISUP_API_KEY
+  whatisup keys usage ID [--granularity hour|day] [--from T] [--to T]
+                                               a key's requests per hour or day
   whatisup instances list [--limit N]          the instances, as a table
   whatisup instances show ID                   one instance
   whatisup instances create --name NAME        a new (sandbox) instance

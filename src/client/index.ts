@@ -50,6 +50,36 @@ export type CreatedWebhookEndpoint = Json<"/v1/webhook-endpoints", "post", 201>;
 export type AcceptedMessage = Json<"/v1/instances/{id}/messages", "post", 202>;
 /** `GET /v1/limits`: the calling key's bucket. */
 export type Limits = Json<"/v1/limits", "get", 200>;
+/** `GET /v1/api-keys/{id}/usage`: a key's requests per hour or UTC day, oldest first. */
+export type ApiKeyUsage = Json<"/v1/api-keys/{id}/usage", "get", 200>;
+export type ApiKeyUsageQuery = NonNullable<paths["/v1/api-keys/{id}/usage"]["get"]["parameters"]["query"]>;
+
+/** A key's usage (`GET /v1/api-keys/{id}/usage`); without a query, the last 30 days by day. */
+export function apiKeyUsage(client: WhatIsUpClient, id: string, query: ApiKeyUsageQuery = {}) {
+  return client.GET("/v1/api-keys/{id}/usage", { params: { path: { id }, query } });
+}
+/** `POST /v1/api-keys/{id}/roll`: `expires_in_seconds` (0 to 604800, default 0) is how long the old key keeps working. */
+export type RollApiKeyOptions = NonNullable<paths["/v1/api-keys/{id}/roll"]["post"]["requestBody"]>["content"]["application/json"];
+
+/** Replaces a key with a new one of the same settings; the 201 holds the new key's secret, shown this once. */
+export function rollApiKey(client: WhatIsUpClient, id: string, options: RollApiKeyOptions = {}) {
+  return client.POST("/v1/api-keys/{id}/roll", { params: { path: { id } }, body: options });
+}
+
+/** `GET /v1/api-keys/current`: the calling key's own metadata, for any key; it spends no token. */
+export function currentApiKey(client: WhatIsUpClient) {
+  return client.GET("/v1/api-keys/current");
+}
+/** `POST /v1/leaked-keys`: `keys` (1 to 1000 tokens found in the open) and an optional `source`. */
+export type LeakReport = NonNullable<paths["/v1/leaked-keys"]["post"]["requestBody"]>["content"]["application/json"];
+
+/**
+ * Reports leaked keys (docs/leaked-keys.md). It needs no key, so it takes no client: the answer,
+ * 202 `{"received": n}`, is the same whether or not any entry matched.
+ */
+export function reportLeakedKeys({ baseUrl, fetch }: Omit<ClientOptions, "apiKey">, report: LeakReport) {
+  return createFetchClient<paths>({ baseUrl, ...(fetch ? { fetch } : {}) }).POST("/v1/leaked-keys", { body: report });
+}
 /** The body of every 4xx and 5xx; `error.code` is the stable contract. */
 export type ErrorEnvelope = Json<"/v1/api-keys", "get", 401>;
 export type ErrorCode = ErrorEnvelope["error"]["code"];

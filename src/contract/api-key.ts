@@ -67,8 +67,8 @@ export const IssueApiKeyBody = Type.Object(
     ),
     mode: Type.Optional(KeyModeSchema),
     allowed_ips: Type.Optional(
-      Type.Union([Type.Array(Type.String({ maxLength: 64 }), { maxItems: MAX_ALLOWED_IPS }), Type.Null()], {
-        description: "IPv4 or IPv6 addresses or CIDR blocks; null for anywhere. Omitted: the issuing key's list.",
+      Type.Union([Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: MAX_ALLOWED_IPS }), Type.Null()], {
+        description: "IPv4 or IPv6 addresses or CIDR blocks, 1 to 100; null for anywhere. Omitted: the issuing key's list.",
       }),
     ),
   },
@@ -76,6 +76,20 @@ export const IssueApiKeyBody = Type.Object(
     additionalProperties: false,
     examples: [{ name: "CI deploys", scopes: ["messages:send"], expires_at: "2027-01-31T12:00:00Z" }],
   },
+);
+
+/** No body at all is the same as `{}`. */
+export const RollApiKeyBody = Type.Object(
+  {
+    expires_in_seconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 604_800,
+        description: "How many seconds the rolled key keeps working beside the new one, at most a week. 0 (the default): it is revoked at once.",
+      }),
+    ),
+  },
+  { additionalProperties: false, examples: [{ expires_in_seconds: 3600 }] },
 );
 
 /** A key as customers see it: never its digest. */

@@ -1,16 +1,38 @@
-import { SCOPES, type ApiKey, type Instance, type IssuedApiKey } from "../client/index.js";
+import { apiKeyUsage, SCOPES, type ApiKey, type Instance, type IssuedApiKey } from "../client/index.js";
 import { keyStatus } from "../format/human-readable.js";
 import { announce, byId, cell, element, fillTable, timeElement } from "./dom.js";
 import { describeFailure, type Session } from "./session.js";
+import { usageChart } from "./usage-chart.js";
 
-/** The keys table, the "issue key" dialog and the revoke confirmation. */
+/**
+ * Each chart is one request, and each spends a token of the signed-in key: only the newest keys'
+ * are drawn, so that opening the page leaves most of a default burst (60) to the rest.
+ */
+const CHARTED_KEYS = 10;
+const DAY_MS = 86_400_000;
+
+const ROLLED_OWN_KEY = "Signed out: the key you signed in with was rolled. Sign in with its new key.";
+
+/** The keys table, the "issue key" dialog, the roll dialog and the revoke confirmation. */
 export class KeysView {
   private instances: Instance[] = [];
   private revoking: ApiKey | null = null;
+  private rolling: ApiKey | null = null;
+  /**
+   * Set once the signed-in key was rolled with no overlap: the session ends as the secret's
+   * dialog closes, so the new secret can still be copied first.
+   */
+  private signOutOnClose = false;
+  /** A rolled key's secret, between the roll dialog closing and the secret's dialog opening. */
+  private rolled: IssuedApiKey | null = null;
   /** The button that opened a dialog, to give focus back to when it closes. */
   private opener: HTMLElement | null = null;
 
-  constructor(private readonly session: Session) {
+  constructor(
+    private readonly session: Session,
+    /** Ends the session and shows the sign-in screen with this message. */
+    private readonly endSession: (message: string) => void,
+  ) {
     byId("issue-open").addEventListener("click", (event) => this.openIssueDialog(event.currentTarget as HTMLElement));
     byId("issue-cancel").addEventListener("click", () => byId<HTMLDialogElement>("issue-dialog").close());
     byId<HTMLFormElement>("issue-form").addEventListener("submit", (event) => {
@@ -28,7 +50,27 @@ export class KeysView {
     });
     byId("issue-dialog").addEventListener("close", () => {
       this.forgetSecret();
-      this.restoreFocus();
+      if (this.signOutOnClose) {
+        this.signOutOnClose = false;
+        this.opener = null;
+        this.endSession(ROLLED_OWN_KEY);
+      } else {
+        this.restoreFocus();
+      }
+    });
+    byId("roll-cancel").addEventListener("click", () => byId<HTMLDialogElement>("roll-dialog").close());
+    byId<HTMLFormElement>("roll-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      void this.roll();
+    });
+    byId("roll-form").addEventListener("input", () => (byId("roll-error").textContent = ""));
+    byId("roll-dialog").addEventListener("close", () => {
+      const rolled = this.rolled;
+      this.rolled = null;
+      // Opened from here, as `close` comes a task after close(): opened earlier, this handler
+      // would hand the focus back to the table behind the new dialog.
+      if (rolled) this.openSecretDialog(rolled);
+      else this.restoreFocus();
     });
     byId("revoke-cancel").addEventListener("click", () => byId<HTMLDialogElement>("revoke-dialog").close());
     byId("revoke-confirm").addEventListener("click", () => void this.revoke());
@@ -49,6 +91,7 @@ export class KeysView {
       ]);
       this.instances = instances;
       fillTable("keys-table", "keys-empty", keys.map((key) => this.row(key)));
+      void this.drawUsage(keys.slice(0, CHARTED_KEYS));
     } catch (refusal) {
       error.textContent = describeFailure(refusal);
     }
@@ -63,10 +106,12 @@ export class KeysView {
       "Revoke",
     );
     revoke.addEventListener("click", () => this.openRevokeDialog(key, revoke));
+    const roll = element("button", { type: "button", class: "link", "aria-label": `Roll ${key.name} (${key.prefix})` }, "Roll");
+    roll.addEventListener("click", () => this.openRollDialog(key, roll));
     return element(
       "tr",
       { "data-key-id": key.id },
-      element("th", { scope: "row", class: "mono" }, key.prefix),
+      element("th", { scope: "row", class: "mono" }, key.prefix, key.mode === "test" ? element("span", { class: "badge test" }, "test") : null),
       cell(key.name, current ? element("span", { class: "hint" }, " (this session)") : null),
       cell(key.instance_id === null ? "all instances" : this.instanceName(key.instance_id)),
       cell(element("ul", { class: "scope-list" }, ...(key.scopes ?? []).map((scope) => element("li", { class: "badge mono" }, scope)))),
@@ -74,8 +119,34 @@ export class KeysView {
       cell(timeElement(key.expires_at)),
       cell(timeElement(key.created_at)),
       cell(element("span", { class: `badge ${status === "active" ? "ok" : "bad"}` }, status)),
-      cell(revoke),
+      cell(
+        key.allowed_ips === null
+          ? "anywhere"
+          : element("ul", { class: "scope-list" }, ...key.allowed_ips.map((entry) => element("li", { class: "badge mono" }, entry))),
+      ),
+      element("td", { "data-usage-for": key.id }, "…"),
+      // One cell for both actions: the table's columns stay where they were.
+      element("td", { class: "row-actions" }, roll, revoke),
     );
+  }
+
+  /** The last 7 UTC days of each key, today included; a refusal leaves a dash in its cell. */
+  private async drawUsage(keys: ApiKey[]): Promise<void> {
+    const from = new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS - 6 * DAY_MS).toISOString();
+    const cells = new Map<string, HTMLElement>();
+    for (const node of document.querySelectorAll<HTMLElement>("[data-usage-for]")) cells.set(node.dataset.usageFor!, node);
+    await Promise.all(
+      keys.map(async (key) => {
+        const chartCell = cells.get(key.id);
+        if (!chartCell) return;
+        try {
+          chartCell.replaceChildren(usageChart(await this.session.call((client) => apiKeyUsage(client, key.id, { granularity: "day", from }))));
+        } catch {
+          chartCell.textContent = "—";
+        }
+      }),
+    );
+    for (const node of cells.values()) if (node.textContent === "…") node.textContent = "—";
   }
 
   private instanceName(id: string): string {
@@ -89,6 +160,13 @@ export class KeysView {
     form.hidden = false;
     byId("issued").hidden = true;
     byId("issue-error").textContent = "";
+    byId("issued-title").textContent = "Key issued";
+    const mode = byId<HTMLSelectElement>("issue-mode");
+    // Usually known since sign-in; if not, the choice follows when the answer comes.
+    this.session.currentKey().then(
+      (key) => (mode.value = key.mode),
+      () => undefined,
+    );
     byId<HTMLSelectElement>("issue-instance").replaceChildren(
       element("option", { value: "" }, "All instances (not bound)"),
       ...this.instances.map((instance) => element("option", { value: instance.id }, `${instance.name} (${instance.id})`)),
@@ -114,6 +192,10 @@ export class KeysView {
     const checked = new Set([...document.querySelectorAll<HTMLInputElement>("#issue-scopes input:checked")].map((box) => box.value));
     const scopes = SCOPES.filter((scope) => checked.has(scope));
     const expires = byId<HTMLInputElement>("issue-expires").value;
+    const mode = byId<HTMLSelectElement>("issue-mode").value as "live" | "test";
+    const allowedIps = byId<HTMLTextAreaElement>("issue-allowed-ips")
+      .value.split(/[\s,]+/)
+      .filter((entry) => entry !== "");
     const submit = byId<HTMLButtonElement>("issue-submit");
     submit.disabled = true;
     error.textContent = "";
@@ -124,12 +206,15 @@ export class KeysView {
             name,
             ...(instanceId ? { instance_id: instanceId } : {}),
             ...(scopes.length > 0 ? { scopes } : {}),
+            mode,
+            // Left out, the API gives the new key the signed-in key's allowlist.
+            ...(allowedIps.length > 0 ? { allowed_ips: allowedIps } : {}),
             // datetime-local is the user's local time; the API wants an instant.
             ...(expires ? { expires_at: new Date(expires).toISOString() } : {}),
           },
         }),
       );
-      this.showSecret(issued);
+      this.showSecret(issued, "issued");
       void this.load();
     } catch (refusal) {
       error.textContent = describeFailure(refusal);
@@ -138,14 +223,14 @@ export class KeysView {
     }
   }
 
-  private showSecret(issued: IssuedApiKey): void {
+  private showSecret(issued: IssuedApiKey, done: "issued" | "rolled"): void {
     byId("issue-form").hidden = true;
     byId("issued").hidden = false;
     byId("issued-prefix").textContent = issued.prefix;
     byId<HTMLInputElement>("issued-secret").value = issued.secret;
     byId("issued-copy-status").textContent = "";
     byId("issued-title").focus();
-    announce(`Key ${issued.prefix} issued. Copy its secret now: it won't be shown again.`);
+    announce(`Key ${issued.prefix} ${done}. Copy its secret now: it won't be shown again.`);
   }
 
   private async copySecret(): Promise<void> {
@@ -194,6 +279,54 @@ export class KeysView {
     } finally {
       confirm.disabled = false;
     }
+  }
+
+  private openRollDialog(key: ApiKey, opener: HTMLElement): void {
+    this.rolling = key;
+    this.opener = opener;
+    byId<HTMLFormElement>("roll-form").reset();
+    byId("roll-prefix").textContent = key.prefix;
+    byId("roll-name").textContent =
+      key.prefix === this.session.prefix
+        ? `${key.name}, the key you signed in with (with no overlap you will be signed out once you have its new secret),`
+        : key.name;
+    byId("roll-error").textContent = "";
+    byId<HTMLDialogElement>("roll-dialog").showModal();
+    // Rolling with no overlap, the default, revokes: the safe default is not to.
+    byId("roll-cancel").focus();
+  }
+
+  private async roll(): Promise<void> {
+    const key = this.rolling;
+    if (key === null) return;
+    const overlap = Number(byId<HTMLSelectElement>("roll-overlap").value);
+    const confirm = byId<HTMLButtonElement>("roll-confirm");
+    confirm.disabled = true;
+    try {
+      const rolled = await this.session.call((client) =>
+        client.POST("/v1/api-keys/{id}/roll", { params: { path: { id: key.id } }, body: { expires_in_seconds: overlap } }),
+      );
+      const ownKeyGone = key.prefix === this.session.prefix && overlap === 0;
+      // The row that opened the dialog is replaced when the table reloads.
+      this.opener = byId("issue-open");
+      this.signOutOnClose = ownKeyGone;
+      this.rolled = rolled;
+      byId<HTMLDialogElement>("roll-dialog").close();
+      // The signed-in key no longer works: reloading would only be refused.
+      if (!ownKeyGone) void this.load();
+    } catch (refusal) {
+      byId("roll-error").textContent = describeFailure(refusal);
+    } finally {
+      confirm.disabled = false;
+    }
+  }
+
+  /** The issue dialog's "shown once" panel, for a rolled key's secret. */
+  private openSecretDialog(rolled: IssuedApiKey): void {
+    byId("issue-form").hidden = true;
+    byId("issued-title").textContent = "Key rolled";
+    byId<HTMLDialogElement>("issue-dialog").showModal();
+    this.showSecret(rolled, "rolled");
   }
 
   private restoreFocus(): void {

@@ -9,7 +9,11 @@ type Section = (typeof SECTIONS)[number];
 
 const session = new Session();
 const views: Record<Section, { load(): Promise<void> }> = {
-  keys: new KeysView(session),
+  keys: new KeysView(session, (message) => {
+    session.signOut();
+    showSignIn(message);
+    announce(message);
+  }),
   audit: new AuditView(session),
   deliveries: new DeliveriesView(session),
 };
@@ -71,7 +75,15 @@ function showApp(moveFocus: boolean): void {
   byId("sign-in").hidden = true;
   byId("sections").hidden = false;
   byId("session").hidden = false;
-  byId("session-key").textContent = `Signed in as ${session.prefix}…`;
+  const label = byId("session-key");
+  label.textContent = `Signed in as ${session.prefix}…`;
+  // The key's name too, once known; a refused key signs the session out through call() anyway.
+  session.currentKey().then(
+    (key) => {
+      if (!byId("session").hidden && key.prefix === session.prefix) label.textContent = `Signed in as ${key.prefix}… (${key.name})`;
+    },
+    () => undefined,
+  );
   void showSection(sectionInUrl(), moveFocus);
 }
 

@@ -1,4 +1,4 @@
-import { createClient, type ErrorEnvelope, type WhatIsUpClient } from "../client/index.js";
+import { createClient, currentApiKey, type ApiKey, type ErrorEnvelope, type WhatIsUpClient } from "../client/index.js";
 
 /**
  * sessionStorage only: the key lives as long as the tab, is never written to a cookie or a URL
@@ -32,6 +32,8 @@ type Answer<T> = { data?: T; error?: ErrorEnvelope | unknown; response: Response
 export class Session {
   private client: WhatIsUpClient | null = null;
   private secret: string | null = null;
+  /** The signed-in key's metadata, once asked for; kept in memory only, like the client. */
+  private key: ApiKey | null = null;
 
   /** Called when the API refuses the key itself (401): the dashboard goes back to sign-in. */
   onKeyRefused: (refusal: ApiRefusal) => void = () => undefined;
@@ -43,11 +45,15 @@ export class Session {
     return true;
   }
 
-  /** Tries the key on `GET /v1/limits`, which any valid key may call, and keeps it if it works. */
+  /**
+   * Tries the key on `GET /v1/api-keys/current`, which any valid key may call without spending a
+   * token, and keeps it if it works.
+   */
   async signIn(secret: string): Promise<void> {
     const client = createClient({ baseUrl: location.origin, apiKey: secret });
-    await answerOf(client.GET("/v1/limits"));
+    const key = await answerOf(currentApiKey(client));
     this.use(secret);
+    this.key = key;
     sessionStorage.setItem(STORAGE_KEY, secret);
   }
 
@@ -55,6 +61,17 @@ export class Session {
     sessionStorage.removeItem(STORAGE_KEY);
     this.client = null;
     this.secret = null;
+    this.key = null;
+  }
+
+  /** The signed-in key's metadata: asked for once (a restored session has not asked yet). */
+  async currentKey(): Promise<ApiKey> {
+    if (this.key) return this.key;
+    const client = this.client;
+    const key = await this.call(currentApiKey);
+    // Signed out, or in with another key, while asking: the answer is not this session's.
+    if (this.client === client) this.key = key;
+    return key;
   }
 
   /** The key's prefix, for "signed in as": the first 17 characters, never the rest. */
@@ -88,10 +105,23 @@ async function answerOf<T>(pending: Promise<Answer<T>>): Promise<T> {
   }
   if (answer.response.ok) return answer.data as T;
   const envelope = answer.error as Partial<ErrorEnvelope> | undefined;
+  const message = envelope?.error?.message ?? `The server answered ${answer.response.status}.`;
   throw new ApiRefusal(
     answer.response.status,
     envelope?.error?.code ?? "unknown_error",
-    envelope?.error?.message ?? `The server answered ${answer.response.status}.`,
+    [message, ...fieldProblems(envelope)].join(" "),
     envelope?.request_id ?? answer.response.headers.get("x-request-id"),
   );
+}
+
+/**
+ * validation_failed says only "The request is not valid."; its details name each bad field, and
+ * the user needs those to know which entry to fix.
+ */
+function fieldProblems(envelope: Partial<ErrorEnvelope> | undefined): string[] {
+  const details = (envelope?.error as { details?: { fields?: unknown } } | undefined)?.details;
+  if (!Array.isArray(details?.fields)) return [];
+  return (details.fields as { field?: unknown; message?: unknown }[])
+    .filter((problem) => typeof problem.field === "string" && typeof problem.message === "string")
+    .map((problem) => `${String(problem.field)}: ${String(problem.message)}`);
 }

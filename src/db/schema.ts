@@ -41,6 +41,8 @@ export interface ApiKeysTable {
   allowed_ips: string | null;
   expiring_notice_at: string | null;
   expired_notice_at: string | null;
+  /** When the key was replaced by a roll; null: never rolled. */
+  rolled_at: string | null;
 }
 
 /** Requests made with a key in one hour (`period_start`), as the nodes' flushes add them up. */

@@ -8,6 +8,7 @@ import { AppError } from "../errors/app-error.js";
 import { isUuid } from "../ids/uuid-v7.js";
 import { findInstance } from "../instances/instance-repository.js";
 import type { MetricsSink } from "../metrics/metrics.js";
+import { allowsAddress } from "../net/ip-allowlist.js";
 import type { BucketState, RateLimiter } from "../rate-limit/token-buckets.js";
 import { nowTimestamp } from "../time/timestamps.js";
 import type { App } from "./app-types.js";
@@ -76,13 +77,27 @@ export function installAuthentication(app: App, context: AuthenticationDependenc
   });
 }
 
-/** A verified key's way in: its use noted, its tokens spent and the route's policy applied. */
+/**
+ * A verified key's way in: its address allowed, its use noted, its tokens spent and the route's
+ * policy applied. A request from outside the key's allowlist is refused before it is noted as a
+ * use or spends a token, so whoever holds the key elsewhere cannot drain its owner's buckets; it
+ * is still the key's request in the log line and the usage counts. The address and the list
+ * cannot change while the body arrives: the re-check in preValidation need not look again.
+ */
 function admit(context: AuthenticationDependencies, request: FastifyRequest, reply: FastifyReply, key: KeyCredential, now: string): MaybePromise<void> {
-  context.metrics?.authOutcome("ok");
   request.apiKey = key;
+  if (key.allowed_ips !== null) refuseOutsideAllowlist(context, request, key.allowed_ips);
+  context.metrics?.authOutcome("ok");
   context.lastUsed.noteUse(key.id, now);
   const access = request.is404 ? undefined : request.routeOptions.config.access;
   return thenMaybe(spendTokens(context, reply, key, access), () => (access ? authorize(context, request, access) : undefined));
+}
+
+function refuseOutsideAllowlist(context: AuthenticationDependencies, request: FastifyRequest, allowedIps: readonly string[]): void {
+  const address = clientAddress(request);
+  if (allowsAddress(allowedIps, address)) return;
+  context.metrics?.authOutcome("ip_not_allowed");
+  throw new AppError("ip_not_allowed", "This API key may not be used from this address.", { ip: address });
 }
 
 /**

@@ -23,6 +23,11 @@ export type RouteAccess = {
 declare module "fastify" {
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /**
+     * A route under /v1 that takes no key (`POST /v1/leaked-keys`), registered at the root. Said
+     * here, not inferred from its URL, so that the tests walking /v1 know it is meant to be open.
+     */
+    public?: true;
   }
   interface FastifyRequest {
     /** The authenticated key; set by the authentication hook on every authenticated route. */

@@ -7,6 +7,8 @@ export type RegisteredRoute = {
   url: string;
   /** The route's declared access; undefined for the public routes, outside `/v1`. */
   access: RouteAccess | undefined;
+  /** Declared public although under `/v1` (config.public): it takes no key. */
+  public: boolean;
   /** Whether the route reads a body (it declares a body schema): the held-body tests walk these. */
   hasBody: boolean;
 };
@@ -27,7 +29,13 @@ export class RouteTable {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       for (const method of methods.map((name) => String(name).toUpperCase())) {
         if (this.registered.some((known) => known.method === method && known.url === route.url)) continue;
-        this.registered.push({ method, url: route.url, access: route.config?.access, hasBody: route.schema?.body !== undefined });
+        this.registered.push({
+          method,
+          url: route.url,
+          access: route.config?.access,
+          public: route.config?.public === true,
+          hasBody: route.schema?.body !== undefined,
+        });
         this.methodsByPath.on(method as HTTPMethod, route.url, () => undefined);
       }
     });

@@ -27,6 +27,7 @@ export const AUTHENTICATED_ERRORS: ErrorCode[] = [
   "auth_invalid",
   "auth_expired",
   "insufficient_scope",
+  "ip_not_allowed",
   "rate_limited",
   "validation_failed",
   "unsupported_media_type",

@@ -8,6 +8,7 @@ import { displayPrefix, generateKey, type KeyMode } from "../crypto/key-format.j
 import { AppError } from "../errors/app-error.js";
 import { newId } from "../ids/uuid-v7.js";
 import { lockLiveInstance } from "../instances/instance-repository.js";
+import { entriesOutside } from "../net/ip-allowlist.js";
 import { nowTimestamp } from "../time/timestamps.js";
 import type { Write } from "./write.js";
 
@@ -26,8 +27,9 @@ export type IssueApiKeyInput = {
 };
 
 /**
- * `POST /v1/api-keys`: a key issued by a key. It never holds a scope its issuer lacks nor outlives
- * an expiring issuer (403 scope_escalation), it is bound only to a live instance of the
+ * `POST /v1/api-keys`: a key issued by a key. It never holds a scope its issuer lacks, outlives
+ * an expiring issuer, is live when its issuer is a test key, nor is usable from an address its
+ * issuer is not (403 scope_escalation); it is bound only to a live instance of the
  * customer (404 instance_not_found), and a customer holds at most MAX_ACTIVE_KEYS active keys
  * (409 key_limit_reached).
  */
@@ -47,6 +49,25 @@ export async function issueApiKey(write: Write, actor: KeyActor, input: IssueApi
       issuer_expires_at: issuer.expires_at,
     });
   }
+  const mode = input.mode ?? issuer.mode;
+  if (issuer.mode === "test" && mode === "live") {
+    throw new AppError("scope_escalation", "A test key cannot issue a live key.", { issuer_mode: issuer.mode });
+  }
+  const allowedIps = input.allowedIps === undefined ? (issuer.allowed_ips && [...issuer.allowed_ips]) : input.allowedIps;
+  if (issuer.allowed_ips !== null) {
+    if (allowedIps === null) {
+      throw new AppError("scope_escalation", "A key with an IP allowlist cannot issue a key usable from anywhere.", {
+        issuer_allowed_ips: issuer.allowed_ips,
+      });
+    }
+    const outside = entriesOutside(issuer.allowed_ips, allowedIps);
+    if (outside.length > 0) {
+      throw new AppError("scope_escalation", "A key cannot be usable from addresses its issuer is not.", {
+        allowed_ips: outside,
+        issuer_allowed_ips: issuer.allowed_ips,
+      });
+    }
+  }
   if (input.instanceId !== null && !(await lockLiveInstance(write.tx, issuer.customer_id, input.instanceId))) {
     throw new AppError("instance_not_found", "No such instance to bind the key to.", { instance_id: input.instanceId });
   }
@@ -57,9 +78,9 @@ export async function issueApiKey(write: Write, actor: KeyActor, input: IssueApi
     {
       name: input.name,
       instanceId: input.instanceId,
-      mode: input.mode ?? issuer.mode,
+      mode,
       scopes,
-      allowedIps: input.allowedIps === undefined ? (issuer.allowed_ips && [...issuer.allowed_ips]) : input.allowedIps,
+      allowedIps,
       expiresAt,
     },
     write.maxActiveKeys,

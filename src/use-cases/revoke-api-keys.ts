@@ -7,8 +7,8 @@ import { AppError } from "../errors/app-error.js";
 import { nowTimestamp } from "../time/timestamps.js";
 import type { Write } from "./write.js";
 
-/** Why keys were revoked when it was not asked for by name: their instance was deleted. */
-export type RevocationReason = "instance_deleted";
+/** Why keys were revoked when it was not asked for by name: their instance was deleted, or someone reported them leaked. */
+export type RevocationReason = "instance_deleted" | "leaked";
 
 /**
  * Every revocation goes through here, one key or many: the keys stop working (`revoked_at`), each
@@ -20,17 +20,18 @@ export type RevocationReason = "instance_deleted";
 export async function revokeApiKeys(
   write: Write,
   actor: Actor,
-  input: { customerId: string; keys: KeySelection; reason?: RevocationReason },
+  /** `source`, for a leak: where the keys were found, as the reporter said it (null: not said). */
+  input: { customerId: string; keys: KeySelection; reason?: RevocationReason; source?: string | null },
 ): Promise<ApiKey[]> {
   const revoked = await markRevoked(write.tx, input.customerId, input.keys, nowTimestamp());
   if (revoked.length === 0) return revoked;
+  const because = reasonFields(input);
   for (const key of revoked) {
-    const because = input.reason === undefined ? {} : { reason: input.reason };
-    const named = { name: key.name, prefix: key.prefix };
+    const where = input.reason === "instance_deleted" ? { instance_id: key.instance_id } : {};
     await recordAuditEvent(write.tx, input.customerId, actor, {
       action: "api_key.revoked",
       target: { type: "api_key", id: key.id },
-      metadata: input.reason === undefined ? named : { ...named, ...because, instance_id: key.instance_id },
+      metadata: { name: key.name, prefix: key.prefix, ...because, ...where },
     });
     await write.outbox.emit(write.tx, input.customerId, {
       event: "api_key.revoked",
@@ -41,6 +42,13 @@ export async function revokeApiKeys(
   if (write.revocations === null) throw new Error("this process has no revocation channel: it cannot revoke keys");
   write.afterCommit(await write.revocations.announce(write.tx, revoked.map((key) => key.id)));
   return revoked;
+}
+
+/** What the audit event and the webhook event say of why: a leak also says where it was found. */
+function reasonFields(input: { reason?: RevocationReason; source?: string | null }): Record<string, unknown> {
+  if (input.reason === undefined) return {};
+  if (input.reason === "leaked") return { reason: input.reason, source: input.source ?? null };
+  return { reason: input.reason };
 }
 
 /**

@@ -14,7 +14,8 @@ export function instanceNotFound(): AppError {
 /**
  * `POST /v1/instances/:id/messages`: the message is stored `queued` (the 202) and its transport
  * moves it on from there. The instance is checked where the message is written, so an instance
- * deleted or disconnected since the request began cannot receive it.
+ * deleted or disconnected since the request began cannot receive it. A test key sends only from a
+ * sandbox instance (403 test_key_live_instance).
  */
 export async function sendMessage(
   write: Write,
@@ -24,6 +25,13 @@ export async function sendMessage(
   const customerId = actor.key.customer_id;
   const instance = await lockLiveInstance(write.tx, customerId, input.instanceId);
   if (!instance) throw instanceNotFound();
+  // Here, where every message is made, so that nothing done with a test key reaches a real number.
+  if (actor.key.mode === "test" && instance.transport !== "sandbox") {
+    throw new AppError("test_key_live_instance", "A test key can send only from a sandbox instance.", {
+      instance_id: instance.id,
+      transport: instance.transport,
+    });
+  }
   if (instance.status !== "connected") {
     throw new AppError("instance_unavailable", `This instance is ${instance.status}, not connected: it cannot send.`, {
       instance_id: instance.id,

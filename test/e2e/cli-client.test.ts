@@ -52,10 +52,10 @@ describe("whatisup keys / instances / deliveries against a running server", () =
     expect(table.code, table.stderr).toBe(0);
     const [header, row, ...rest] = table.stdout.trimEnd().split("\n");
     expect(rest).toEqual([]);
-    expect(header).toMatch(/^ID\s+PREFIX\s+NAME\s+INSTANCE\s+SCOPES\s+LAST USED\s+EXPIRES\s+CREATED\s+STATUS$/);
+    expect(header).toMatch(/^ID\s+PREFIX\s+MODE\s+NAME\s+INSTANCE\s+SCOPES\s+ALLOWED IPS\s+LAST USED\s+EXPIRES\s+CREATED\s+STATUS$/);
     expect(row).toContain(firstKey.id);
     expect(row).toContain(firstKey.prefix);
-    expect(row).toMatch(/\ball\s+\*\s+never\s+never\s+(just now|\d+ sec ago)\s+active$/);
+    expect(row).toMatch(/\blive\s+first key\s+all\s+\*\s+anywhere\s+never\s+never\s+(just now|\d+ sec ago)\s+active$/);
     // aligned: every column starts where its header does
     expect(row!.indexOf(firstKey.prefix)).toBe(header!.indexOf("PREFIX"));
     expect(row!.indexOf("active")).toBe(header!.indexOf("STATUS"));
@@ -149,7 +149,7 @@ describe("whatisup keys / instances / deliveries against a running server", () =
     expect(shown.stdout).not.toContain(secret);
 
     const listed = await runCli(["keys", "list"], env);
-    expect(listed.stdout).toMatch(new RegExp(`${id}.*sender\\s+${instance.id}\\s+deliveries:read,instances:read\\s+never\\s+in \\d+ years`));
+    expect(listed.stdout).toMatch(new RegExp(`${id}.*sender\\s+${instance.id}\\s+deliveries:read,instances:read\\s+anywhere\\s+never\\s+in \\d+ years`));
 
     const revoked = await runCli(["keys", "revoke", id], env);
     expect(revoked.code, revoked.stderr).toBe(0);
@@ -178,6 +178,58 @@ describe("whatisup keys / instances / deliveries against a running server", () =
     expect(escalated.stderr).toMatch(/insufficient_scope|scope_escalation/);
   });
 
+  it("keys issue --mode test --allowed-ip …: a test key usable from the listed addresses only", async () => {
+    const issued = await runCli(["keys", "issue", "--name", "ci", "--mode", "test", "--allowed-ip", "127.0.0.1", "--allowed-ip", "2001:DB8::/32", "--json"], env);
+    expect(issued.code, issued.stderr).toBe(0);
+    const key = JSON.parse(issued.stdout);
+    expect(key).toMatchObject({ mode: "test", allowed_ips: ["127.0.0.1", "2001:db8::/32"] });
+    expect(key.secret).toMatch(/^zpk_test_/);
+    const shown = await runCli(["keys", "show", key.id], env);
+    expect(shown.stdout).toMatch(/^mode:\s+test$/m);
+    expect(shown.stdout).toMatch(/^allowed ips:\s+127\.0\.0\.1, 2001:db8::\/32$/m);
+    const invalid = await runCli(["keys", "issue", "--name", "bad", "--allowed-ip", "10.0.0.1/33"], env);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain("body.allowed_ips.0");
+    const badMode = await runCli(["keys", "issue", "--name", "bad", "--mode", "prod"], env);
+    expect(badMode.code).toBe(2);
+  });
+
+  it("keys current shows the key in use; keys roll prints the new secret once, and the old key is refused (or kept for --expires-in)", async () => {
+    const issued = JSON.parse((await runCli(["keys", "issue", "--name", "rolling", "--scope", "api_keys:write", "--json"], env)).stdout);
+    const own = { ...env, WHATISUP_API_KEY: issued.secret };
+    const current = await runCli(["keys", "current"], own);
+    expect(current.code, current.stderr).toBe(0);
+    expect(current.stdout).toMatch(new RegExp(`^id:\\s+${issued.id}$`, "m"));
+    expect(current.stdout).toMatch(/^name:\s+rolling$/m);
+    expect(current.stdout).not.toContain(issued.secret);
+    const currentJson = await runCli(["keys", "current", "--json"], own);
+    expect(currentJson.stdout.trimEnd()).toBe((await api("/v1/api-keys/current", issued.secret)).text);
+
+    const kept = await runCli(["keys", "roll", issued.id, "--expires-in", "3600"], own);
+    expect(kept.code, kept.stderr).toBe(0);
+    const keptSecrets = kept.stdout.split("\n").filter((line) => /^zpk_live_[0-9A-Za-z]{49}$/.test(line));
+    expect(keptSecrets).toHaveLength(1);
+    expect(kept.stdout).toMatch(/will not be shown again/);
+    expect(kept.stdout).toMatch(/old key keeps working for at most 3600 s more/);
+    expect((await runCli(["keys", "current"], own)).code).toBe(0);
+
+    const successor = { ...env, WHATISUP_API_KEY: keptSecrets[0]! };
+    const successorId = /id ([0-9a-f-]{36})\n/.exec(kept.stdout)![1]!;
+    const rolled = await runCli(["keys", "roll", successorId, "--json"], successor);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    const third = JSON.parse(rolled.stdout);
+    expect(third).toMatchObject({ name: "rolling", scopes: ["api_keys:write"] });
+    const refused = await runCli(["keys", "current"], successor);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("auth_expired");
+    const again = await runCli(["keys", "roll", issued.id], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("api_key_not_active");
+    const badOverlap = await runCli(["keys", "roll", third.id, "--expires-in", "1h"], env);
+    expect(badOverlap.code).toBe(2);
+    expect(badOverlap.stderr).toContain("--expires-in");
+  });
+
   it("deliveries list: a table and --json {data, next_cursor}, with filters", async () => {
     const readable = await runCli(["deliveries", "list", "--status", "failed", "--limit", "5"], env);
     expect(readable.code, readable.stderr).toBe(0);
@@ -187,6 +239,28 @@ describe("whatisup keys / instances / deliveries against a running server", () =
     expect(json.stdout.trimEnd()).toBe((await api("/v1/webhook-deliveries?event=message.sent")).text);
     expect(Object.keys(JSON.parse(json.stdout)).sort()).toEqual(["data", "next_cursor"]);
     const invalid = await runCli(["deliveries", "list", "--status", "lost"], env);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain("validation_failed");
+  });
+
+  it("keys usage: a table of periods, --json exactly the API's body; a granularity it does not know exits 1", async () => {
+    const readable = await runCli(
+      ["keys", "usage", firstKey.id, "--granularity", "hour", "--from", "2026-12-01T10:30:00Z", "--to", "2026-12-01T13:00:00Z"],
+      env,
+    );
+    expect(readable.code, readable.stderr).toBe(0);
+    expect(readable.stdout.trimEnd().split("\n")).toEqual([
+      expect.stringMatching(/^START\s+REQUESTS\s+REJECTED\s+RATE LIMITED$/),
+      expect.stringMatching(/^2026-12-01T10:00:00\.000Z\s+0\s+0\s+0$/),
+      expect.stringMatching(/^2026-12-01T11:00:00\.000Z\s+0\s+0\s+0$/),
+      expect.stringMatching(/^2026-12-01T12:00:00\.000Z\s+0\s+0\s+0$/),
+    ]);
+    const query = "?from=2026-11-01T00:00:00Z&to=2026-11-08T00:00:00Z";
+    const json = await runCli(["keys", "usage", firstKey.id, "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-08T00:00:00Z", "--json"], env);
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.stdout.trimEnd()).toBe((await api(`/v1/api-keys/${firstKey.id}/usage${query}`)).text);
+    expect(JSON.parse(json.stdout).data).toHaveLength(7);
+    const invalid = await runCli(["keys", "usage", firstKey.id, "--granularity", "week"], env);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toContain("validation_failed");
   });
@@ -232,6 +306,9 @@ describe("whatisup keys / instances / deliveries against a running server", () =
       [["keys", "show", "--help"], ["--json"]],
       [["keys", "issue", "--help"], ["--name", "--instance", "--scope", "--expires-at", "--json"]],
       [["keys", "revoke", "--help"], ["without asking"]],
+      [["keys", "roll", "--help"], ["--expires-in", "--json"]],
+      [["keys", "current", "--help"], ["--json"]],
+      [["keys", "usage", "--help"], ["--granularity", "--from", "--to", "--json"]],
       [["instances", "--help"], ["instances list", "instances show ID", "instances create", "instances delete ID"]],
       [["instances", "list", "--help"], ["--limit", "--cursor", "--json"]],
       [["instances", "show", "--help"], ["--json"]],
@@ -240,10 +317,12 @@ describe("whatisup keys / instances / deliveries against a running server", () =
       [["deliveries", "--help"], ["deliveries list"]],
       [["deliveries", "list", "--help"], ["--status", "--event", "--instance", "--limit", "--json"]],
     ];
-    for (const [args, expected] of cases) {
-      const result = await runCli(args, bare);
+    // All at once: one after the other, a process start each, they outlast the test's timeout on a busy machine.
+    const results = await Promise.all(cases.map(([args]) => runCli(args, bare)));
+    cases.forEach(([args, expected], index) => {
+      const result = results[index]!;
       expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(0);
       for (const text of expected) expect(result.stdout, args.join(" ")).toContain(text);
-    }
+    });
   });
 });

@@ -11,7 +11,8 @@ import { WebhookReceiver } from "../helpers/webhook-receiver.js";
 /**
  * The dashboard in headless Chromium (Debian's package, installed by .ci/run) against the
  * compiled server on a socket: sign in, issue a key and see its secret once, revoke it and see
- * the API refuse it, read the audit log and an instance's deliveries. Every screen is kept as a
+ * the API refuse it, read the audit log and an instance's deliveries, issue a test-mode key with an
+ * allowlist, and roll keys (the signed-in one too). Every screen is kept as a
  * screenshot in test-artifacts/dashboard/.
  */
 
@@ -188,8 +189,9 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     expect(await inPage("localStorage.length")).toBe(0);
     expect(await context.cookies()).toEqual([]);
     expect(page.url()).not.toContain(firstKey.secret);
-    // The page shows the prefix it is signed in with, never the rest of the key.
-    expect(await page.locator("#session-key").innerText()).toBe(`Signed in as ${firstKey.prefix}…`);
+    // The page shows the prefix it is signed in with, never the rest of the key, and the key's name
+    // (from GET /v1/api-keys/current).
+    expect(await page.locator("#session-key").innerText()).toBe(`Signed in as ${firstKey.prefix}… (first key)`);
     expect(await pageText()).not.toContain(firstKey.secret);
     await checkScreen("03-keys");
   });
@@ -335,6 +337,130 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     await checkScreen("09-deliveries");
   });
 
+  it("issues a test-mode key with an IP allowlist, and shows the API's refusal of a bad entry", async () => {
+    await page.getByRole("link", { name: "API keys" }).click();
+    await page.getByRole("main").getByRole("button", { name: "Issue key" }).click();
+    const dialog = page.getByRole("dialog", { name: "Issue an API key" });
+    await dialog.waitFor();
+    // The signed-in key's mode is the default.
+    expect(await dialog.getByLabel("Mode", { exact: true }).inputValue()).toBe("live");
+    await dialog.getByLabel("Name", { exact: true }).fill("test-mode-e2e");
+    await dialog.getByLabel("Mode", { exact: true }).selectOption("test");
+    const allowlist = dialog.getByLabel("Allowed IPs (optional)", { exact: true });
+    await allowlist.fill("127.0.0.1, not-an-address");
+    await dialog.getByRole("button", { name: "Issue key" }).click();
+    const error = dialog.locator("#issue-error");
+    await error.filter({ hasText: "validation_failed" }).waitFor();
+    expect(await error.innerText()).toContain("body.allowed_ips.1");
+
+    await allowlist.fill("127.0.0.1,\n10.0.0.0/8");
+    expect(await error.innerText()).toBe("");
+    await checkScreen("11-issue-test-mode");
+    await dialog.getByRole("button", { name: "Issue key" }).click();
+    await dialog.getByRole("heading", { name: "Key issued" }).waitFor();
+    const prefix = await dialog.locator("#issued-prefix").innerText();
+    expect(prefix).toMatch(/^zpk_test_/);
+    const secret = await dialog.getByLabel(/^Secret of/).inputValue();
+    expect(secret.startsWith(prefix)).toBe(true);
+    await dialog.getByRole("button", { name: "I have saved it" }).click();
+    await dialog.waitFor({ state: "hidden" });
+
+    const stored = (await api("/v1/api-keys", firstKey.secret)).body.find((key: { prefix: string }) => key.prefix === prefix);
+    expect(stored).toMatchObject({ name: "test-mode-e2e", mode: "test" });
+    const fetched = await api(`/v1/api-keys/${stored.id}`, firstKey.secret);
+    expect(fetched.body.allowed_ips).toEqual(["127.0.0.1", "10.0.0.0/8"]);
+    const row = page.getByRole("row", { name: new RegExp(prefix) });
+    await row.waitFor();
+    expect((await row.locator("th, td").allInnerTexts())[0]).toMatch(new RegExp(`^${prefix}\\s*test$`));
+  });
+
+  it("rolls a key with no overlap: the new secret once, the old key refused at once", async () => {
+    const old = await api("/v1/api-keys", firstKey.secret, { method: "POST", body: JSON.stringify({ name: "roll-e2e" }) });
+    expect(old.status).toBe(201);
+    await page.reload();
+    const oldRow = page.getByRole("row", { name: new RegExp(old.body.prefix) });
+    const rollButton = oldRow.getByRole("button", { name: `Roll roll-e2e (${old.body.prefix})` });
+    await rollButton.click();
+    const dialog = page.getByRole("dialog", { name: `Roll ${old.body.prefix}?` });
+    await dialog.waitFor();
+    expect(await focusedText()).toBe("Cancel");
+    expect(await dialog.getByLabel("Overlap", { exact: true }).inputValue()).toBe("0");
+    await checkScreen("12-roll-dialog");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    expect(await focusedText()).toBe("Roll");
+    expect((await api("/v1/limits", old.body.secret)).status).toBe(200);
+
+    await rollButton.click();
+    await dialog.getByRole("button", { name: "Roll key" }).click();
+    const secretDialog = page.getByRole("dialog", { name: "Issue an API key" });
+    await secretDialog.getByRole("heading", { name: "Key rolled" }).waitFor();
+    expect(await secretDialog.innerText()).toContain("Copy this key now. It won't be shown again.");
+    const secret = await secretDialog.getByLabel(/^Secret of/).inputValue();
+    expect(secret).toMatch(new RegExp(`^${KEY_PATTERN.source}$`));
+    const prefix = await secretDialog.locator("#issued-prefix").innerText();
+    expect(prefix).not.toBe(old.body.prefix);
+    await page.locator("#announcer").filter({ hasText: `Key ${prefix} rolled.` }).waitFor();
+    await checkScreen("13-rolled-secret");
+
+    const refused = await api("/v1/limits", old.body.secret);
+    expect(refused.status).toBe(401);
+    expect((await api("/v1/limits", secret)).status).toBe(200);
+
+    await secretDialog.getByRole("button", { name: "I have saved it" }).click();
+    await secretDialog.waitFor({ state: "hidden" });
+    expect(await focusedText()).toBe("Issue key");
+    expect(await pageText()).not.toContain(secret);
+    await oldRow.waitFor({ state: "detached" });
+    const cells = await page.getByRole("row", { name: new RegExp(prefix) }).locator("th, td").allInnerTexts();
+    expect(cells[1]).toBe("roll-e2e");
+  });
+
+  it("shows the API's refusal in the roll dialog, and keeps it open", async () => {
+    const target = await api("/v1/api-keys", firstKey.secret, { method: "POST", body: JSON.stringify({ name: "gone-e2e" }) });
+    expect(target.status).toBe(201);
+    await page.reload();
+    const row = page.getByRole("row", { name: new RegExp(target.body.prefix) });
+    await row.getByRole("button", { name: `Roll gone-e2e (${target.body.prefix})` }).click();
+    const dialog = page.getByRole("dialog", { name: `Roll ${target.body.prefix}?` });
+    await dialog.waitFor();
+    // Revoked elsewhere while the dialog is open.
+    expect((await api(`/v1/api-keys/${target.body.id}`, firstKey.secret, { method: "DELETE" })).status).toBe(204);
+    await dialog.getByLabel("Overlap", { exact: true }).selectOption({ label: "1 day" });
+    await dialog.getByRole("button", { name: "Roll key" }).click();
+    await dialog.locator("#roll-error").filter({ hasText: "api_key_not_active" }).waitFor();
+    expect(await dialog.isVisible()).toBe(true);
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+  });
+
+  it("rolls the signed-in key with no overlap: shows its new secret, then signs out", async () => {
+    const own = page.getByRole("row", { name: new RegExp(firstKey.prefix) });
+    await own.getByRole("button", { name: /^Roll / }).click();
+    const dialog = page.getByRole("dialog", { name: `Roll ${firstKey.prefix}?` });
+    expect(await dialog.innerText()).toContain("the key you signed in with (with no overlap you will be signed out");
+    await dialog.getByRole("button", { name: "Roll key" }).click();
+    const secretDialog = page.getByRole("dialog", { name: "Issue an API key" });
+    await secretDialog.getByRole("heading", { name: "Key rolled" }).waitFor();
+    const secret = await secretDialog.getByLabel(/^Secret of/).inputValue();
+    const prefix = await secretDialog.locator("#issued-prefix").innerText();
+    // Still signed in while the secret is on screen: closing the dialog is what signs out.
+    expect(await page.getByRole("button", { name: "Sign out" }).isVisible()).toBe(true);
+    await secretDialog.getByRole("button", { name: "I have saved it" }).click();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    expect(await page.locator("#sign-in-error").innerText()).toContain("the key you signed in with was rolled");
+    expect(await focusedId()).toBe("sign-in-key");
+    expect(await inPage("sessionStorage.length")).toBe(0);
+    expect(await pageText()).not.toContain(secret);
+    expect((await api("/v1/limits", firstKey.secret)).status).toBe(401);
+
+    await page.getByLabel("API key", { exact: true }).fill(secret);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("row", { name: new RegExp(prefix) }).waitFor();
+    const rolled = (await api("/v1/api-keys", secret)).body.find((key: { prefix: string }) => key.prefix === prefix);
+    firstKey = { id: rolled.id, prefix, secret };
+  });
+
   it("signs out when the API refuses the key it signed in with, and fetched nothing from elsewhere", async () => {
     await page.getByRole("link", { name: "API keys" }).click();
     const own = page.getByRole("row", { name: new RegExp(firstKey.prefix) });
@@ -351,8 +477,8 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
 
     const origin = new URL(server.baseUrl).origin;
     expect(requested.filter((url) => new URL(url).origin !== origin)).toEqual([]);
-    // The only console errors are the browser reporting the API's refusals (401s) we caused.
-    expect(consoleProblems.filter((text) => !/status of 401/.test(text))).toEqual([]);
+    // The only console errors are the browser reporting the API's refusals (400, 401, 409) we caused.
+    expect(consoleProblems.filter((text) => !/status of (400|401|409)/.test(text))).toEqual([]);
     // The server logged paths and prefixes, never a key.
     expect(serverLog).not.toMatch(KEY_PATTERN);
     expect(serverLog).toContain("/v1/api-keys");

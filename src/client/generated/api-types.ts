@@ -352,6 +352,176 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/leaked-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Report leaked API keys: every one that exists is revoked at once. No key needed */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Tokens found in the open; those that are not well-formed keys are skipped */
+                        keys: string[];
+                        /** @description Where they were found: a URL or free text */
+                        source?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description How many entries the report had, matched or not */
+                            received: number;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `validation_failed`. */
+                400: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `payload_too_large`. */
+                413: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+                415: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `rate_limited`. */
+                429: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "Retry-After": components["headers"]["Retry-After"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `internal_error`. */
+                500: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `database_unavailable`. */
+                503: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/whatsapp": {
         parameters: {
             query?: never;
@@ -682,7 +852,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_scoped_key`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -856,7 +1026,7 @@ export interface paths {
                         /** @description When the key stops working; null for never. Omitted: the issuing key's expiry. */
                         expires_at?: string | null;
                         mode?: "live" | "test";
-                        /** @description IPv4 or IPv6 addresses or CIDR blocks; null for anywhere. Omitted: the issuing key's list. */
+                        /** @description IPv4 or IPv6 addresses or CIDR blocks, 1 to 100; null for anywhere. Omitted: the issuing key's list. */
                         allowed_ips?: string[] | null;
                     };
                 };
@@ -961,7 +1131,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_scoped_key`, `scope_escalation`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`, `scope_escalation`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1154,6 +1324,255 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/api-keys/current": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The calling key's own metadata; this request spends no token
+         * @description Requires any valid API key (no scope).
+         *
+         *     Any key, instance-bound or not.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            customer_id: string;
+                            instance_id: string | null;
+                            name: string;
+                            /** @description zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only */
+                            prefix: string;
+                            mode: "live" | "test";
+                            scopes: string[];
+                            /** @description The addresses and CIDR blocks the key may be used from; null for anywhere */
+                            allowed_ips: string[] | null;
+                            last_used_at: string | null;
+                            expires_at: string | null;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, with milliseconds
+                             */
+                            created_at: string;
+                            revoked_at: string | null;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `validation_failed`. */
+                400: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+                401: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`. */
+                403: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `payload_too_large`. */
+                413: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+                415: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `rate_limited`. */
+                429: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        "Retry-After": components["headers"]["Retry-After"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `internal_error`. */
+                500: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `database_unavailable`. */
+                503: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys/{id}": {
         parameters: {
             query?: never;
@@ -1256,7 +1675,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_scoped_key`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1494,7 +1913,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_scoped_key`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1663,6 +2082,615 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/api-keys/{id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A key's requests per hour or day (UTC), empty periods included
+         * @description Requires an API key holding the scope `api_keys:read` (or `*`).
+         *
+         *     Instance-bound keys are refused (403 `instance_scoped_key`).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    granularity?: "hour" | "day";
+                    /** @description Rounded down to the start of its period. Default: `to` less 30 days */
+                    from?: string;
+                    /** @description Exclusive: the last period is the one that holds the instant before it. Default: now */
+                    to?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            key_id: string;
+                            /** @enum {unknown} */
+                            granularity: "hour" | "day";
+                            data: {
+                                /**
+                                 * Format: date-time
+                                 * @description ISO 8601, UTC, with milliseconds
+                                 */
+                                start: string;
+                                /** @description Authenticated requests made with the key, whatever their answer */
+                                requests: number;
+                                /** @description Those of them answered 4xx or 5xx */
+                                rejected: number;
+                                /** @description Those of them answered 429 */
+                                rate_limited: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `validation_failed`. */
+                400: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+                401: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+                403: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `api_key_not_found`. */
+                404: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `payload_too_large`. */
+                413: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+                415: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `rate_limited`. */
+                429: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        "Retry-After": components["headers"]["Retry-After"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `internal_error`. */
+                500: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `database_unavailable`. */
+                503: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api-keys/{id}/roll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace a key with a new one of the same settings; the old one stops working now or after `expires_in_seconds`
+         * @description The body is optional: none is the same as `{}`. The response holds the new key's secret, shown this once. An instance-bound key may roll only keys bound to its own instance, itself included.
+         *
+         *     Requires an API key holding the scope `api_keys:write` (or `*`).
+         *
+         *     Any key, instance-bound or not.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    /**
+                     * @example {
+                     *       "expires_in_seconds": 3600
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description How many seconds the rolled key keeps working beside the new one, at most a week. 0 (the default): it is revoked at once. */
+                        expires_in_seconds?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+                         *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                         *       "instance_id": null,
+                         *       "name": "CI deploys",
+                         *       "prefix": "zpk_live_Q7mX2kPz",
+                         *       "mode": "live",
+                         *       "scopes": [
+                         *         "messages:send"
+                         *       ],
+                         *       "allowed_ips": null,
+                         *       "last_used_at": null,
+                         *       "expires_at": "2027-01-31T12:00:00.000Z",
+                         *       "created_at": "2026-11-26T14:00:00.000Z",
+                         *       "revoked_at": null,
+                         *       "secret": "zpk_live_Q7mX2kPz… (the whole key, shown in this response only)"
+                         *     }
+                         */
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            customer_id: string;
+                            instance_id: string | null;
+                            name: string;
+                            /** @description zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only */
+                            prefix: string;
+                            mode: "live" | "test";
+                            scopes: string[];
+                            /** @description The addresses and CIDR blocks the key may be used from; null for anywhere */
+                            allowed_ips: string[] | null;
+                            last_used_at: string | null;
+                            expires_at: string | null;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC, with milliseconds
+                             */
+                            created_at: string;
+                            revoked_at: string | null;
+                            /** @description The whole key. Shown in this response only. */
+                            secret: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `validation_failed`. */
+                400: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+                401: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`, `scope_escalation`. */
+                403: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `api_key_not_found`. */
+                404: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `api_key_not_active`, `key_limit_reached`. */
+                409: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `payload_too_large`. */
+                413: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+                415: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `rate_limited`. */
+                429: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        "Retry-After": components["headers"]["Retry-After"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `internal_error`. */
+                500: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Error envelope; error.code is one of `database_unavailable`. */
+                503: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["X-Request-Id"];
+                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @enum {string} */
+                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/instances": {
         parameters: {
             query?: never;
@@ -1772,7 +2800,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_scoped_key`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2023,7 +3051,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_scoped_key`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2275,7 +3303,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_access_denied`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2513,7 +3541,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_scoped_key`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2803,7 +3831,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_scoped_key`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3054,7 +4082,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3317,7 +4345,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_access_denied`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`, `test_key_live_instance`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3609,7 +4637,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_scoped_key`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3849,7 +4877,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_scoped_key`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4114,7 +5142,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_scoped_key`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4352,7 +5380,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_scoped_key`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4656,7 +5684,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `instance_access_denied`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4933,7 +5961,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Error envelope; error.code is one of `insufficient_scope`. */
+                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`. */
                 403: {
                     headers: {
                         "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -3,6 +3,7 @@ import { validationFailed } from "../../errors/app-error.js";
 import type { App } from "../../http/app-types.js";
 import { requestActor } from "../../http/request-actor.js";
 import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
+import { readAllowlist } from "../../net/ip-allowlist.js";
 import { toTimestamp } from "../../time/timestamps.js";
 import { issueApiKey } from "../../use-cases/issue-api-key.js";
 import type { RouteDependencies } from "../route-dependencies.js";
@@ -22,17 +23,28 @@ export function registerIssueApiKey(app: App, { write }: Pick<RouteDependencies,
       },
     },
     async (request, reply) => {
-      const { name, instance_id, scopes, expires_at } = request.body;
+      const { name, instance_id, scopes, expires_at, mode, allowed_ips } = request.body;
       const input = {
         name,
         instanceId: instance_id?.toLowerCase() ?? null,
         scopes,
         expiresAt: expires_at === undefined ? undefined : futureTimestamp(expires_at),
+        mode,
+        allowedIps: allowed_ips && canonicalAllowlist(allowed_ips),
       };
       const issued = await write(requestActor(request), (w, actor) => issueApiKey(w, actor, input));
       return reply.code(201).header("cache-control", "no-store").send(issued);
     },
   );
+}
+
+/** `allowed_ips` in its canonical form, or 400 naming every entry that is not an address or block. */
+function canonicalAllowlist(entries: string[]): string[] {
+  const { entries: canonical, problems } = readAllowlist(entries);
+  if (problems.length > 0) {
+    throw validationFailed(problems.map(({ index, message }) => ({ field: `body.allowed_ips.${index}`, message })));
+  }
+  return canonical;
 }
 
 /**

@@ -10,7 +10,8 @@ import type { RouteDependencies } from "../route-dependencies.js";
 /**
  * POST /v1/instances/:id/messages. The order of checks is the contract's (docs/messaging.md):
  * authentication (and a bound key's instance, in the authenticated context's onRequest), then the
- * instance (404), then the body (400), then the instance's state (409).
+ * instance (404), then the body (400), then a test key on an instance that is not sandbox (403),
+ * then the instance's state (409).
  *
  * The instance is looked up in `preParsing`, not `preValidation`: preParsing runs before the body
  * is even read, so an unknown instance is 404 whatever the body is (invalid JSON, another media
@@ -27,7 +28,7 @@ export function registerSendMessage(app: App, { db, write }: Pick<RouteDependenc
         body: SendMessageBody,
         response: {
           202: AcceptedMessageSchema,
-          ...errorResponses(...AUTHENTICATED_ERRORS, "instance_access_denied", "instance_not_found", "instance_unavailable"),
+          ...errorResponses(...AUTHENTICATED_ERRORS, "instance_access_denied", "instance_not_found", "test_key_live_instance", "instance_unavailable"),
         },
       },
       preParsing: async (request) => {

@@ -61,7 +61,7 @@ export async function registerOpenApi(app: App): Promise<void> {
           [BEARER_SCHEME]: {
             type: "http",
             scheme: "bearer",
-            bearerFormat: "zpk_live_…",
+            bearerFormat: "zpk_live_… or zpk_test_…",
             description: "An API key. The scopes listed on each operation are those the key must hold (or `*`).",
           },
         },
@@ -74,7 +74,7 @@ export async function registerOpenApi(app: App): Promise<void> {
     }),
     transformObject: (documents) => {
       const { openapiObject } = documents as { openapiObject: Parameters<typeof withResponseHeaders>[0] };
-      return withResponseHeaders(openapiObject) as ReturnType<SwaggerTransformObject>;
+      return withOptionalBodies(withResponseHeaders(openapiObject)) as ReturnType<SwaggerTransformObject>;
     },
   });
 
@@ -113,7 +113,7 @@ function documentedSchema(schema: Schema | undefined, url: string, route: RouteO
   }
   if (schema === undefined || schema.hide) return schema;
   const tags = schema.tags ?? [tagOf(url)];
-  if (!url.startsWith("/v1/")) return { ...schema, tags, security: [] };
+  if (!url.startsWith("/v1/") || route.config?.public) return { ...schema, tags, security: [] };
   const access = route.config?.access;
   if (!access) throw new Error(`${url} declares no access policy`);
   const scopeSentence =
@@ -140,7 +140,12 @@ function tagOf(url: string): string {
   return segments[0] === "v1" && segments[1] ? segments[1] : "operations";
 }
 
-type OpenApiOperation = { security?: unknown[]; responses?: Record<string, { headers?: Record<string, unknown> }> };
+type OpenApiOperation = {
+  security?: unknown[];
+  responses?: Record<string, { headers?: Record<string, unknown> }>;
+  requestBody?: { required?: boolean };
+  "x-body-optional"?: boolean;
+};
 type OpenApiDocument = {
   paths?: Record<string, Record<string, OpenApiOperation>>;
   components?: Record<string, Record<string, unknown>>;
@@ -155,6 +160,19 @@ const HEADERS = {
   "WWW-Authenticate": { description: "`Bearer realm=\"whatisup\"` (RFC 6750).", schema: { type: "string" } },
 };
 const RATE_LIMIT_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"];
+
+/**
+ * @fastify/swagger marks every request body required. A route whose schema says
+ * `"x-body-optional": true` takes none as `{}`: its body is documented as optional.
+ */
+function withOptionalBodies(document: OpenApiDocument): OpenApiDocument {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      if (operation["x-body-optional"] && operation.requestBody) operation.requestBody.required = false;
+    }
+  }
+  return document;
+}
 
 /**
  * Response headers, which route schemas do not declare: X-Request-Id on every answer; on
