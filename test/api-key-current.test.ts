@@ -5,6 +5,7 @@ import { generateKey } from "../src/crypto/key-format.js";
 import type { App } from "../src/http/app-types.js";
 import { storeNewKey } from "../src/use-cases/issue-api-key.js";
 import {
+  API_KEY_FIELDS,
   bearer,
   buildTestApp,
   createInstance,
@@ -16,20 +17,6 @@ import {
   writerOn,
 } from "./helpers/test-app.js";
 
-const API_KEY_FIELDS = [
-  "allowed_ips",
-  "created_at",
-  "customer_id",
-  "expires_at",
-  "id",
-  "instance_id",
-  "last_used_at",
-  "mode",
-  "name",
-  "prefix",
-  "revoked_at",
-  "scopes",
-];
 const BURST = 3;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -11,6 +11,7 @@ import {
   createInstance,
   createTestCustomer,
   expectError,
+  ISSUED_API_KEY_FIELDS,
   issueKey,
   TEST_PEPPER,
   type TestCustomer,
@@ -20,21 +21,6 @@ import {
 } from "./helpers/test-app.js";
 import { persistentDatabase, removeDatabase, rowCounts, TEST_DIALECT } from "./helpers/test-database.js";
 
-const ISSUED_API_KEY_FIELDS = [
-  "allowed_ips",
-  "created_at",
-  "customer_id",
-  "expires_at",
-  "id",
-  "instance_id",
-  "last_used_at",
-  "mode",
-  "name",
-  "prefix",
-  "revoked_at",
-  "scopes",
-  "secret",
-];
 /** The rows a refused roll must leave as they were. */
 const TABLES = ["api_keys", "audit_events", "webhook_deliveries"] as const;
 const NIL_UUID = "00000000-0000-7000-8000-000000000000";

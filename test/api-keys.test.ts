@@ -6,11 +6,13 @@ import { isWellFormedKey } from "../src/crypto/key-format.js";
 import type { FieldProblem } from "../src/errors/app-error.js";
 import type { App } from "../src/http/app-types.js";
 import {
+  API_KEY_FIELDS,
   bearer,
   buildTestApp,
   createInstance,
   createTestCustomer,
   expectError,
+  ISSUED_API_KEY_FIELDS,
   issueKey,
   TEST_PEPPER,
   type TestCustomer,
@@ -18,21 +20,6 @@ import {
   UUID,
 } from "./helpers/test-app.js";
 
-const API_KEY_FIELDS = [
-  "allowed_ips",
-  "created_at",
-  "customer_id",
-  "expires_at",
-  "id",
-  "instance_id",
-  "last_used_at",
-  "mode",
-  "name",
-  "prefix",
-  "revoked_at",
-  "scopes",
-];
-const ISSUED_API_KEY_FIELDS = [...API_KEY_FIELDS, "secret"].sort();
 /** The scopes of the contract (docs/api.md), written out here rather than imported. */
 const DOCUMENTED_SCOPES = [
   "*",

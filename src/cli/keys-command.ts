@@ -149,16 +149,23 @@ ${JSON_HELP}${ENV_HELP}`,
     return 0;
   }
   const key = response.body;
+  printNewKey(`Issued ${key.mode} key`, key, [], "Its secret:");
+  return 0;
+}
+
+/** A new key's settings and its secret, which is printed this once. */
+function printNewKey(headline: string, key: IssuedApiKey, notes: string[], secretTitle: string): void {
   const now = new Date();
   process.stdout.write(
     [
-      `Issued ${key.mode} key "${terminalSafe(key.name)}" (${terminalSafe(key.prefix)}), id ${terminalSafe(key.id)}`,
+      `${headline} "${terminalSafe(key.name)}" (${terminalSafe(key.prefix)}), id ${terminalSafe(key.id)}`,
       `  instance: ${terminalSafe(key.instance_id ?? "all instances")}`,
       `  scopes:   ${terminalSafe(key.scopes.join(", "))}`,
       `  from:     ${terminalSafe(allowedIpsText(key))}`,
       `  expires:  ${terminalSafe(absoluteAndRelative(key.expires_at, now))}`,
+      ...notes,
       "",
-      "Its secret:",
+      secretTitle,
       "",
       terminalSafe(key.secret),
       "",
@@ -166,7 +173,6 @@ ${JSON_HELP}${ENV_HELP}`,
       "",
     ].join("\n"),
   );
-  return 0;
 }
 
 async function revoke(args: string[]): Promise<number> {
@@ -254,25 +260,12 @@ ${JSON_HELP}${ENV_HELP}`,
     return 0;
   }
   const key = response.body;
-  const now = new Date();
-  process.stdout.write(
-    [
-      `Rolled key ${terminalSafe(id)} into ${key.mode} key "${terminalSafe(key.name)}" (${terminalSafe(key.prefix)}), id ${terminalSafe(key.id)}`,
-      `  instance: ${terminalSafe(key.instance_id ?? "all instances")}`,
-      `  scopes:   ${terminalSafe(key.scopes.join(", "))}`,
-      `  from:     ${terminalSafe(allowedIpsText(key))}`,
-      `  expires:  ${terminalSafe(absoluteAndRelative(key.expires_at, now))}`,
-      overlap === 0
-        ? `The old key is revoked: it is refused from now on.`
-        : `The old key keeps working for at most ${overlap} s more, until ${new Date(now.getTime() + overlap * 1000).toISOString()} at the latest.`,
-      "",
-      "The new key's secret:",
-      "",
-      terminalSafe(key.secret),
-      "",
-      "Save it now: this secret will not be shown again. It can be revoked, not recovered.",
-      "",
-    ].join("\n"),
+  const endOfOverlap = new Date(Date.now() + overlap * 1000).toISOString();
+  printNewKey(
+    `Rolled key ${terminalSafe(id)} into ${key.mode} key`,
+    key,
+    [overlap === 0 ? "The old key is revoked: it is refused from now on." : `The old key keeps working for at most ${overlap} s more, until ${endOfOverlap} at the latest.`],
+    "The new key's secret:",
   );
   return 0;
 }

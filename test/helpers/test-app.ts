@@ -20,6 +20,24 @@ export const FULL_KEY = /zpk_live_[0-9A-Za-z]{49}/;
 
 export type { Page } from "../../src/client/index.js";
 
+/** Every field of an ApiKey (docs/api.md), sorted, written out here rather than read from src/. */
+export const API_KEY_FIELDS = [
+  "allowed_ips",
+  "created_at",
+  "customer_id",
+  "expires_at",
+  "id",
+  "instance_id",
+  "last_used_at",
+  "mode",
+  "name",
+  "prefix",
+  "revoked_at",
+  "scopes",
+];
+/** An IssuedApiKey: the same and its secret. */
+export const ISSUED_API_KEY_FIELDS = [...API_KEY_FIELDS, "secret"].sort();
+
 export const TEST_PEPPER = "test-pepper-that-is-long-enough-0123456789";
 
 /** The server's defaults, on a private database (see test-database.ts), with a fixed pepper. */
