@@ -27,11 +27,14 @@ type Delivery = { event: string; instance_id: string | null; payload: Envelope }
 
 /**
  * The app's own workers run once at start and then sleep, and deliveries wait an hour for their
- * first attempt: the tests tick notifiers by hand and read the outbox as it was written.
+ * first attempt: the tests tick notifiers by hand and read the outbox as it was written. The app's
+ * own notifier sends no `expiring` notice: its first round, on the real clock, can run after a
+ * test has issued a key expiring within days, and claim the notice the test's notifier is to claim.
  */
 const IDLE: Partial<Config> = {
   webhooks: { allowLoopback: true, retryDelaysMs: [3_600_000], attemptTimeoutMs: 1000 },
   workerPollMs: 3_600_000,
+  keyExpiryNoticeDays: 0,
   rateLimit: { burst: 1_000_000, refillPerSecond: 1_000_000 },
 };
 
@@ -234,7 +237,7 @@ describe("key expiry notices", () => {
   });
 
   it("the app runs the notifier on its own clock", async () => {
-    const running = await buildTestApp({ ...IDLE, workerPollMs: 10 });
+    const running = await buildTestApp({ ...IDLE, workerPollMs: 10, keyExpiryNoticeDays: 7 });
     try {
       const owner = await createTestCustomer(running);
       const endpoint = await subscribe(running, owner.secret, ["*"]);
