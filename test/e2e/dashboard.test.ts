@@ -96,6 +96,8 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
 
   const focusedId = () => inPage<string | undefined>("document.activeElement?.id");
   const focusedText = () => inPage<string | undefined>("document.activeElement?.textContent");
+  // A dialog's \`close\` event, which hands the focus back, comes a task after the dialog is hidden:
+  // where a test waits for a dialog to hide, it polls for the focus.
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
@@ -245,7 +247,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     await dialog.getByRole("button", { name: "I have saved it" }).click();
     await dialog.waitFor({ state: "hidden" });
     // Focus goes back where it came from, and the secret is gone from the page.
-    expect(await focusedText()).toBe("Issue key");
+    await expect.poll(focusedText).toBe("Issue key");
     expect(await pageText()).not.toContain(secret);
 
     const row = page.getByRole("row", { name: new RegExp(prefix) });
@@ -268,7 +270,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     expect(await focusedId()).toBe("issue-name");
     await page.keyboard.press("Escape");
     await page.getByRole("dialog").waitFor({ state: "hidden" });
-    expect(await focusedText()).toBe("Issue key");
+    await expect.poll(focusedText).toBe("Issue key");
   });
 
   it("revokes after a confirmation, and the API refuses the key at once", async () => {
@@ -388,7 +390,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     await checkScreen("12-roll-dialog");
     await dialog.getByRole("button", { name: "Cancel" }).click();
     await dialog.waitFor({ state: "hidden" });
-    expect(await focusedText()).toBe("Roll");
+    await expect.poll(focusedText).toBe("Roll");
     expect((await api("/v1/limits", old.body.secret)).status).toBe(200);
 
     await rollButton.click();
@@ -409,7 +411,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
 
     await secretDialog.getByRole("button", { name: "I have saved it" }).click();
     await secretDialog.waitFor({ state: "hidden" });
-    expect(await focusedText()).toBe("Issue key");
+    await expect.poll(focusedText).toBe("Issue key");
     expect(await pageText()).not.toContain(secret);
     await oldRow.waitFor({ state: "detached" });
     const cells = await page.getByRole("row", { name: new RegExp(prefix) }).locator("th, td").allInnerTexts();
