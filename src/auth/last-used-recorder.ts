@@ -1,7 +1,7 @@
 import { setImmediate as yieldToRequests } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
 import { recordKeyUses } from "../api-keys/api-key-repository.js";
-import { addKeyUsage, deleteKeyUsageBefore } from "../api-keys/api-key-usage-repository.js";
+import { addKeyUsage, deleteKeyUsageBefore, PERIOD_MS } from "../api-keys/api-key-usage-repository.js";
 import type { SqlDialect } from "../db/dialect.js";
 import type { Db } from "../db/schema.js";
 import { toTimestamp } from "../time/timestamps.js";
@@ -19,7 +19,6 @@ const BATCH_SIZE: Record<SqlDialect, number> = { sqlite: 50, postgres: 250 };
 /** Old usage rows are deleted this many at a time, at most once an hour. */
 const RETENTION_BATCH = 500;
 const RETENTION_EVERY_MS = 3_600_000;
-const DAY_MS = 86_400_000;
 
 /** The per-key usage counts this recorder flushes too, and how long their rows are kept. */
 export type UsageFlush = { counters: UsageCounters; retentionDays: number };
@@ -112,7 +111,7 @@ export class LastUsedRecorder {
     const now = Date.now();
     if (now < this.nextRetentionAt) return;
     this.nextRetentionAt = now + RETENTION_EVERY_MS;
-    const before = toTimestamp(now - retentionDays * DAY_MS);
+    const before = toTimestamp(now - retentionDays * PERIOD_MS.day);
     try {
       while ((await deleteKeyUsageBefore(this.db, before, RETENTION_BATCH)) === RETENTION_BATCH) await yieldToRequests();
     } catch (error) {

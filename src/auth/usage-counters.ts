@@ -1,6 +1,5 @@
-import type { UsageIncrement } from "../api-keys/api-key-usage-repository.js";
+import { PERIOD_MS, type UsageIncrement } from "../api-keys/api-key-usage-repository.js";
 
-const HOUR_MS = 3_600_000;
 
 /**
  * The answers of each key, per hour, kept in memory until the last-used flush adds them to the
@@ -13,7 +12,7 @@ export class UsageCounters {
   private current = new Map<string, UsageIncrement>();
 
   count(keyId: string, customerId: string, status: number, nowMs: number): void {
-    const hour = nowMs - (nowMs % HOUR_MS);
+    const hour = nowMs - (nowMs % PERIOD_MS.hour);
     if (hour !== this.currentHour) this.enterHour(hour);
     let counts = this.current.get(keyId);
     if (counts === undefined) {

@@ -2,7 +2,7 @@ import { findCredentialByDigest, type KeyCredential } from "../api-keys/api-key-
 import { keyDigest } from "../crypto/key-digest.js";
 import { isWellFormedKey } from "../crypto/key-format.js";
 import type { Db } from "../db/schema.js";
-import { AppError } from "../errors/app-error.js";
+import { AppError, rateLimitedError } from "../errors/app-error.js";
 import { throttledNetwork } from "../rate-limit/client-network.js";
 import type { RateLimiter } from "../rate-limit/token-buckets.js";
 import { ExpiringSet } from "./expiring-set.js";
@@ -127,11 +127,5 @@ function live(credential: KeyCredential, now: string): KeyCredential {
 }
 
 function tooManyFailures(retryAfterMs: number): AppError {
-  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  return new AppError(
-    "rate_limited",
-    "Too many failed authentications from this address. Retry later.",
-    { retry_after_seconds: seconds },
-    { "retry-after": String(seconds) },
-  );
+  return rateLimitedError(retryAfterMs, () => "Too many failed authentications from this address. Retry later.");
 }

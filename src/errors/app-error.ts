@@ -20,6 +20,12 @@ export class AppError extends Error {
   }
 }
 
+/** A 429 that says, in its details and its Retry-After header, how many whole seconds to wait. */
+export function rateLimitedError(retryAfterMs: number, message: (seconds: number) => string): AppError {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new AppError("rate_limited", message(seconds), { retry_after_seconds: seconds }, { "retry-after": String(seconds) });
+}
+
 export type FieldProblem = { field: string; message: string; allowed?: unknown[] };
 
 /** A 400 that names each offending field, as validation_failed always does. */

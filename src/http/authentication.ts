@@ -4,7 +4,7 @@ import type { LastUsedRecorder } from "../auth/last-used-recorder.js";
 import type { KeyVerifier } from "../auth/verify-key.js";
 import { holdsScope } from "../contract/scopes.js";
 import type { Db } from "../db/schema.js";
-import { AppError } from "../errors/app-error.js";
+import { AppError, rateLimitedError } from "../errors/app-error.js";
 import { isUuid } from "../ids/uuid-v7.js";
 import { findInstance } from "../instances/instance-repository.js";
 import type { MetricsSink } from "../metrics/metrics.js";
@@ -171,13 +171,7 @@ export function setRateLimitHeaders(reply: FastifyReply, bucket: BucketState): v
 }
 
 function rateLimited(bucket: BucketState, what: string): AppError {
-  const seconds = Math.max(1, Math.ceil(bucket.retryAfterMs / 1000));
-  return new AppError(
-    "rate_limited",
-    `${what} Retry in ${seconds} s.`,
-    { retry_after_seconds: seconds },
-    { "retry-after": String(seconds) },
-  );
+  return rateLimitedError(bucket.retryAfterMs, (seconds) => `${what} Retry in ${seconds} s.`);
 }
 
 /** The route's policy for this key; only telling a bound key's other instances apart waits on a read. */

@@ -6,8 +6,6 @@ import type { App } from "../../http/app-types.js";
 import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
 import type { RouteDependencies } from "../route-dependencies.js";
 
-const DAY_MS = 86_400_000;
-
 export function registerGetApiKeyUsage(app: App, { db }: Pick<RouteDependencies, "db">): void {
   app.get(
     "/api-keys/:id/usage",
@@ -27,7 +25,7 @@ export function registerGetApiKeyUsage(app: App, { db }: Pick<RouteDependencies,
       const granularity = request.query.granularity ?? "day";
       const periodMs = PERIOD_MS[granularity];
       const to = request.query.to === undefined ? Date.now() : Date.parse(request.query.to);
-      const requestedFrom = request.query.from === undefined ? to - DEFAULT_USAGE_DAYS * DAY_MS : Date.parse(request.query.from);
+      const requestedFrom = request.query.from === undefined ? to - DEFAULT_USAGE_DAYS * PERIOD_MS.day : Date.parse(request.query.from);
       if (Number.isNaN(to) || Number.isNaN(requestedFrom)) {
         throw validationFailed([{ field: Number.isNaN(to) ? "to" : "from", message: "must be an instant" }]);
       }

@@ -1,5 +1,5 @@
 import Type from "typebox";
-import { AppError } from "../../errors/app-error.js";
+import { rateLimitedError } from "../../errors/app-error.js";
 import type { App } from "../../http/app-types.js";
 import { clientAddress } from "../../http/client-address.js";
 import { errorResponses } from "../../http/schemas.js";
@@ -47,13 +47,7 @@ export function registerLeakedKeys(
         reply.header("cache-control", "no-store");
         const bucket = await reports.take(throttledNetwork(clientAddress(request)));
         if (!bucket.allowed) {
-          const seconds = Math.max(1, Math.ceil(bucket.retryAfterMs / 1000));
-          throw new AppError(
-            "rate_limited",
-            `Too many leak reports from this address. Retry in ${seconds} s.`,
-            { retry_after_seconds: seconds },
-            { "retry-after": String(seconds) },
-          );
+          throw rateLimitedError(bucket.retryAfterMs, (seconds) => `Too many leak reports from this address. Retry in ${seconds} s.`);
         }
       },
       schema: {
