@@ -96,6 +96,11 @@ async function holdPastAuthentication(route: string, instanceId: string, secret:
   return held;
 }
 
+async function expiredNoticeAt(keyId: string): Promise<string | null> {
+  const row = await a.db.selectFrom("api_keys").select("expired_notice_at").where("id", "=", keyId).executeTakeFirstOrThrow();
+  return row.expired_notice_at;
+}
+
 async function expectRefusedAndNothingWritten(held: HeldRequest, customerId: string): Promise<void> {
   const before = await rowCounts(a.db, CUSTOMER_TABLES, customerId);
   const answer = await held.finish();
@@ -125,6 +130,9 @@ describe("a request held mid-body", () => {
     const brief = await issueKey(a, acme.secret, { name: "brief", expires_at: expiresAt });
     const held = await holdPastAuthentication(route, acme.instanceId, brief.secret);
     await waitFor(() => Date.now() > Date.parse(expiresAt) + 5, "the key to expire");
+    // The expiry notifier writes the key's api_key.expired event once it has expired: a write of
+    // its own, not the held request's, so it must be in before the counts are taken.
+    await waitFor(async () => (await expiredNoticeAt(brief.id)) !== null, "the api_key.expired notice to be sent");
     await expectRefusedAndNothingWritten(held, acme.customer.id);
   });
 
