@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI_ACTOR } from "../src/audit/actor.js";
-import { createClient, currentApiKey, rollApiKey, type ApiKey } from "../src/client/index.js";
+import { createClient, currentApiKey, rollApiKey, type ApiKey } from "@whatisup/client";
 import { generateKey } from "../src/crypto/key-format.js";
 import type { App } from "../src/http/app-types.js";
 import { storeNewKey } from "../src/use-cases/issue-api-key.js";

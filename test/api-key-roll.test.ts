@@ -1,7 +1,7 @@
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CLI_ACTOR } from "../src/audit/actor.js";
-import type { ApiKey, IssuedApiKey } from "../src/client/index.js";
+import type { ApiKey, IssuedApiKey } from "@whatisup/client";
 import type { Config } from "../src/config.js";
 import type { App } from "../src/http/app-types.js";
 import { storeNewKey, type NewKeySettings } from "../src/use-cases/issue-api-key.js";

@@ -1,6 +1,6 @@
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ApiKey, IssuedApiKey } from "../src/client/index.js";
+import type { ApiKey, IssuedApiKey } from "@whatisup/client";
 import { keyDigest } from "../src/crypto/key-digest.js";
 import { isWellFormedKey } from "../src/crypto/key-format.js";
 import type { FieldProblem } from "../src/errors/app-error.js";

@@ -16,7 +16,7 @@ const LAYERS: string[][] = [
   ["use-cases"],
   ["auth", "metrics", "transports", "rate-limit"],
   ["api-keys", "audit", "customers", "instances", "messages", "webhook-deliveries", "webhook-endpoints"],
-  ["db", "errors", "crypto", "ids", "time", "format", "net", "collections", "client"],
+  ["db", "errors", "crypto", "ids", "time", "format", "net", "collections"],
   ["contract", "config"],
 ];
 
@@ -43,27 +43,47 @@ describe("the folders of src/", () => {
     expect(upward).toEqual([]);
   });
 
-  it("the browser's dashboard imports only the typed client and the shared formatting", () => {
+  it("the browser's dashboard imports, of src/, only the shared formatting (the API through the client package)", () => {
     const reached = graph.edges.filter(({ from }) => from === "dashboard").map(({ to }) => to);
-    expect(reached.sort()).toEqual(["client", "format"]);
+    expect(reached).toEqual(["format"]);
+    expect(packageImporters("dashboard/").length).toBeGreaterThan(3);
   });
 
-  it("the typed client imports only the contract (its generated types aside), and formatting imports nothing", () => {
-    expect(graph.edges.filter(({ from }) => from === "client").map(({ to }) => to)).toEqual(["contract"]);
+  it("formatting imports nothing", () => {
     expect(graph.edges.filter(({ from }) => from === "format")).toEqual([]);
   });
 
   it("the CLI's API commands speak HTTP only: the client, formatting and the signature check, never the server", () => {
     // The operator's commands work on the database or run the server, on purpose.
     const operatorCommands = ["cli/main.ts", "cli/migrate.ts", "cli/operator-writes.ts", "cli/customers-create.ts", "cli/customers-add-key.ts"];
-    const allowed = new Set(["cli", "client", "format", "crypto"]);
+    const allowed = new Set(["cli", "format", "crypto"]);
     const offending = [...imports]
       .filter(([file]) => file.startsWith("cli/") && !operatorCommands.includes(file))
       .flatMap(([file, targets]) => targets.filter((target) => !allowed.has(nodeOf(target))).map((target) => `${file} -> ${target}`));
     expect(offending).toEqual([]);
     expect([...imports.keys()].filter((file) => file.startsWith("cli/")).length).toBeGreaterThan(operatorCommands.length);
+    expect(packageImporters("cli/").length).toBeGreaterThan(1);
   });
 });
+
+describe("the client package (packages/client)", () => {
+  it("imports only its own files and openapi-fetch: it installs without the server", () => {
+    const dir = new URL("../packages/client/src/", import.meta.url).pathname;
+    const outside = [...fileImports(dir)].flatMap(([file, targets]) =>
+      targets.filter((target) => target.startsWith("..")).map((target) => `${file} -> ${target}`),
+    );
+    expect(outside).toEqual([]);
+    const bare = [...fileImports(dir).keys()].flatMap((file) =>
+      [...readFileSync(join(dir, file), "utf8").matchAll(/from\s*"([^".][^"]*)"/g)].map((match) => match[1]),
+    );
+    expect(new Set(bare)).toEqual(new Set(["openapi-fetch"]));
+  });
+});
+
+/** The files under src/`prefix` that import the client package by its name. */
+function packageImporters(prefix: string): string[] {
+  return [...imports.keys()].filter((file) => file.startsWith(prefix) && readFileSync(join(SRC, file), "utf8").includes('from "@whatisup/client"'));
+}
 
 describe("one path for every write", () => {
   it("sets revoked_at in one statement only, the API-keys repository's markRevoked", () => {

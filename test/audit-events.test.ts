@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { AuditEvent, Instance, IssuedApiKey } from "../src/client/index.js";
+import type { AuditEvent, Instance, IssuedApiKey } from "@whatisup/client";
 import type { App } from "../src/http/app-types.js";
 import {
   bearer,

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { ApiKey, Instance, Page } from "../src/client/index.js";
+import type { ApiKey, Instance, Page } from "@whatisup/client";
 import { runInstances } from "../src/cli/instances-command.js";
 import { runKeys } from "../src/cli/keys-command.js";
 

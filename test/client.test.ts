@@ -8,13 +8,13 @@ import {
   type WebhookDelivery,
   type WebhookEndpoint,
   type WhatIsUpClient,
-} from "whatisup/client";
+} from "@whatisup/client";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import type { App } from "../src/http/app-types.js";
 import { buildTestApp, createTestCustomer, FULL_KEY, type TestCustomer } from "./helpers/test-app.js";
 
 /**
- * The package's typed client, imported as a consumer would ("whatisup/client", through the
+ * The package's typed client, imported as a consumer would ("@whatisup/client", through the
  * package's exports: the compiled dist/, which `npm test` builds first), against a server on a
  * real socket.
  */

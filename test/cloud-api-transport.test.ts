@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { EventEnvelope, Instance } from "../src/client/index.js";
+import type { EventEnvelope, Instance } from "@whatisup/client";
 import type { Config } from "../src/config.js";
 import type { App } from "../src/http/app-types.js";
 import { MessagePump } from "../src/workers/message-pump.js";

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ApiKey, AuditEvent, Instance } from "../src/client/index.js";
+import type { ApiKey, AuditEvent, Instance } from "@whatisup/client";
 import type { App } from "../src/http/app-types.js";
-import type { Limits } from "../src/client/index.js";
+import type { Limits } from "@whatisup/client";
 import {
   bearer,
   buildTestApp,

@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ApiKey, IssuedApiKey } from "../src/client/index.js";
+import type { ApiKey, IssuedApiKey } from "@whatisup/client";
 import type { Config } from "../src/config.js";
 import type { App } from "../src/http/app-types.js";
 import { allowsAddress, entriesOutside, readAllowlist } from "../src/net/ip-allowlist.js";

@@ -1,7 +1,7 @@
 import { type RootOperationNode } from "kysely";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { claimExpiredNotices, claimExpiringNotices } from "../src/api-keys/api-key-repository.js";
-import type { EventEnvelope } from "../src/client/index.js";
+import type { EventEnvelope } from "@whatisup/client";
 import { ConfigError, loadConfig, type Config } from "../src/config.js";
 import { openDatabase } from "../src/db/database.js";
 import { migrateToLatest } from "../src/db/migrate.js";

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reportLeakedKeys, type AuditEvent, type IssuedApiKey } from "../src/client/index.js";
+import { reportLeakedKeys, type AuditEvent, type IssuedApiKey } from "@whatisup/client";
 import type { Config } from "../src/config.js";
 import { displayPrefix, generateKey, KEY_SEARCH_PATTERN } from "../src/crypto/key-format.js";
 import type { App } from "../src/http/app-types.js";

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { EventEnvelope } from "../src/client/index.js";
+import type { EventEnvelope } from "@whatisup/client";
 import type { App } from "../src/http/app-types.js";
 import {
   bearer,

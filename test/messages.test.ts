@@ -13,7 +13,7 @@ import {
   TIMESTAMP,
   UUID,
 } from "./helpers/test-app.js";
-import type { AcceptedMessage } from "../src/client/index.js";
+import type { AcceptedMessage } from "@whatisup/client";
 
 const ACCEPTED_FIELDS = ["client_ref", "created_at", "id", "instance_id", "status", "to", "type"];
 const HELLO = { type: "text", to: "+15551234567", text: "hello" };

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import Fastify, { type LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app.js";
-import type { ErrorCode, IssuedApiKey } from "../src/client/index.js";
+import type { ErrorCode, IssuedApiKey } from "@whatisup/client";
 import { installAuthentication, type AuthenticationDependencies } from "../src/http/authentication.js";
 import { generateKey } from "../src/crypto/key-format.js";
 import type { RouteAccess } from "../src/http/route-access.js";

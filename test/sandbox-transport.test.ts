@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Config, DatabaseConfig } from "../src/config.js";
-import type { EventEnvelope } from "../src/client/index.js";
+import type { EventEnvelope } from "@whatisup/client";
 import type { App } from "../src/http/app-types.js";
 import { SandboxClock } from "../src/workers/sandbox-clock.js";
 import {

@@ -1,6 +1,6 @@
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { ApiKey, IssuedApiKey, Instance } from "../src/client/index.js";
+import type { ApiKey, IssuedApiKey, Instance } from "@whatisup/client";
 import { KeyVerifier } from "../src/auth/verify-key.js";
 import { crc32OfAscii } from "../src/crypto/crc32.js";
 import { generateKey, isWellFormedKey } from "../src/crypto/key-format.js";

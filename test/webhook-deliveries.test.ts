@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { WebhookDelivery } from "../src/client/index.js";
+import type { WebhookDelivery } from "@whatisup/client";
 import type { EventType } from "../src/contract/webhook-event.js";
 import type { App } from "../src/http/app-types.js";
 import {

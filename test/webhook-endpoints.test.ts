@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
 import { readJson } from "../src/db/json.js";
 import { EVENT_TYPES } from "../src/contract/webhook-event.js";
-import type { AuditEvent, CreatedWebhookEndpoint, WebhookEndpoint } from "../src/client/index.js";
+import type { AuditEvent, CreatedWebhookEndpoint, WebhookEndpoint } from "@whatisup/client";
 import type { FieldProblem } from "../src/errors/app-error.js";
 import type { App } from "../src/http/app-types.js";
 import { SecretBox } from "../src/crypto/secret-box.js";

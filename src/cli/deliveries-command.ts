@@ -1,4 +1,4 @@
-import type { Page, WebhookDelivery } from "../client/index.js";
+import type { Page, WebhookDelivery } from "@whatisup/client";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, limitOption, parseCommand, runGroup, stringOption } from "./command-args.js";
 import { relativeTime, table, terminalSafe } from "../format/human-readable.js";

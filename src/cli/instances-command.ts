@@ -1,4 +1,4 @@
-import type { Instance, Page } from "../client/index.js";
+import type { Instance, Page } from "@whatisup/client";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { showResource } from "./show-command.js";
 import {

@@ -1,4 +1,4 @@
-import type { ApiKey, ApiKeyUsage, IssuedApiKey } from "../client/index.js";
+import type { ApiKey, ApiKeyUsage, IssuedApiKey } from "@whatisup/client";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, listOption, parseCommand, requiredString, runGroup, stringOption } from "./command-args.js";
 import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table, terminalSafe } from "../format/human-readable.js";

@@ -1,4 +1,4 @@
-import type { AuditEvent } from "../client/index.js";
+import type { AuditEvent } from "@whatisup/client";
 import { byId, cell, element, timeElement } from "./dom.js";
 import { PagedTable } from "./paged-table.js";
 import type { Session } from "./session.js";

@@ -1,4 +1,4 @@
-import type { Instance, WebhookDelivery } from "../client/index.js";
+import type { Instance, WebhookDelivery } from "@whatisup/client";
 import { byId, cell, element, timeElement } from "./dom.js";
 import { PagedTable } from "./paged-table.js";
 import { ApiRefusal, describeFailure, type Session } from "./session.js";

@@ -1,4 +1,4 @@
-import { apiKeyUsage, SCOPES, type ApiKey, type Instance, type IssuedApiKey } from "../client/index.js";
+import { apiKeyUsage, SCOPES, type ApiKey, type Instance, type IssuedApiKey } from "@whatisup/client";
 import { keyStatus } from "../format/human-readable.js";
 import { announce, byId, cell, element, fillTable, timeElement } from "./dom.js";
 import { describeFailure, type Session } from "./session.js";

@@ -1,4 +1,4 @@
-import type { Page } from "../client/index.js";
+import type { Page } from "@whatisup/client";
 import { byId, fillTable } from "./dom.js";
 import { describeFailure } from "./session.js";
 

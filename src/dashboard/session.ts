@@ -1,4 +1,4 @@
-import { createClient, currentApiKey, type ApiKey, type ErrorEnvelope, type WhatIsUpClient } from "../client/index.js";
+import { createClient, currentApiKey, type ApiKey, type ErrorEnvelope, type WhatIsUpClient } from "@whatisup/client";
 
 /**
  * sessionStorage only: the key lives as long as the tab, is never written to a cookie or a URL

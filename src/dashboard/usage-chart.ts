@@ -1,4 +1,4 @@
-import type { ApiKeyUsage } from "../client/index.js";
+import type { ApiKeyUsage } from "@whatisup/client";
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 70;

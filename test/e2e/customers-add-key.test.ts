@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import type { IssuedApiKey } from "../../src/client/index.js";
+import type { IssuedApiKey } from "@whatisup/client";
 import { runCli, serverProcessEnv } from "../helpers/cli-process.js";
 import { bearer, buildTestApp, TEST_PEPPER } from "../helpers/test-app.js";
 import { persistentDatabase, removeDatabase } from "../helpers/test-database.js";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WebhookDelivery } from "../../src/client/index.js";
+import type { WebhookDelivery } from "@whatisup/client";
 import type { App } from "../../src/http/app-types.js";
 import { verifyWebhookSignature } from "../../src/crypto/webhook-signature.js";
 import {

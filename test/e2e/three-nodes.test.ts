@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATION_NAMES } from "../../src/db/migrate.js";
-import type { IssuedApiKey } from "../../src/client/index.js";
+import type { IssuedApiKey } from "@whatisup/client";
 import { TEST_PEPPER } from "../helpers/test-app.js";
 import { databaseEnv, persistentDatabase, TEST_DIALECT } from "../helpers/test-database.js";
 import { waitFor } from "../helpers/webhook-fixtures.js";

@@ -2,7 +2,7 @@ import type { LightMyRequestResponse } from "fastify";
 import { expect } from "vitest";
 import { buildApp, type AppOptions } from "../../src/app.js";
 import { CLI_ACTOR } from "../../src/audit/actor.js";
-import type { ErrorEnvelope, IssuedApiKey } from "../../src/client/index.js";
+import type { ErrorEnvelope, IssuedApiKey } from "@whatisup/client";
 import { loadConfig, type Config } from "../../src/config.js";
 import type { Customer } from "../../src/customers/customer-repository.js";
 import type { SqlDialect } from "../../src/db/dialect.js";
@@ -18,7 +18,7 @@ export const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 /** A whole API key anywhere in a text (a prefix alone does not match). */
 export const FULL_KEY = /zpk_live_[0-9A-Za-z]{49}/;
 
-export type { Page } from "../../src/client/index.js";
+export type { Page } from "@whatisup/client";
 
 /** Every field of an ApiKey (docs/api.md), sorted, written out here rather than read from src/. */
 export const API_KEY_FIELDS = [

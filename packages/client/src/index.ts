@@ -5,7 +5,7 @@ import type { paths } from "./generated/api-types.js";
 
 export type { paths };
 /** The scopes a key can hold, for pickers: `*` holds every other one. */
-export { SCOPES, type Scope } from "../contract/scopes.js";
+export { SCOPES, type Scope } from "./generated/scopes.js";
 
 export type WhatIsUpClient = Client<paths>;
 
