@@ -15,6 +15,7 @@ import { migrateToLatest } from "./db/migrate.js";
 import type { Db } from "./db/schema.js";
 import type { App } from "./http/app-types.js";
 import { installAuthentication } from "./http/authentication.js";
+import { installCors } from "./http/cors.js";
 import { answerClientError } from "./http/client-errors.js";
 import { frameworkErrorHandler, installErrorHandler } from "./http/error-handler.js";
 import { installJsonBodyParser } from "./http/json-body.js";
@@ -129,6 +130,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
   // The document collects routes through onRoute: it must be in place before the first route.
   await registerOpenApi(app);
+  installCors(app, config.corsOrigins, routeTable);
 
   const cache = new VerifiedKeyCache(config.keyCacheSize);
   const metrics = config.metricsEnabled ? new AppMetrics(db, cache) : undefined;

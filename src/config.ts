@@ -58,6 +58,8 @@ export type Config = {
   redis: { url: string; keyPrefix: string } | null;
   /** Serves Prometheus metrics at `/metrics`; without it the route does not exist (404). */
   metricsEnabled: boolean;
+  /** The browser origins (`scheme://host[:port]`) allowed to call the API (CORS_ORIGINS); none: no CORS. */
+  corsOrigins: string[];
 };
 
 /** The WhatsApp Cloud API account the `cloud_api` transport uses; null when not configured. */
@@ -131,7 +133,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cloudApi: readCloudApi(env),
     redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX || "whatisup" } : null,
     metricsEnabled: env.METRICS_ENABLED === "true",
+    corsOrigins: readCorsOrigins(env.CORS_ORIGINS),
   };
+}
+
+/**
+ * Each entry must be exactly what a browser sends as `Origin`, since requests are matched by
+ * equality: a scheme, a lower-case host, a port only when not the scheme's default, and nothing
+ * after. A wildcard or `null` (the origin of sandboxed and file pages) would let any page in.
+ */
+function readCorsOrigins(raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === "") return [];
+  return raw.split(",").map((entry) => {
+    const origin = entry.trim();
+    const refuse = (why: string) => new ConfigError(`CORS_ORIGINS: "${origin}" ${why}`);
+    if (origin.includes("*")) throw refuse("has a wildcard: list each origin, e.g. https://app.example.com");
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw refuse("is not an origin: write scheme://host[:port], e.g. https://app.example.com");
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw refuse("must be an http or https origin");
+    if (url.origin !== origin) {
+      throw refuse(`is not an origin as browsers send it (no path, user, query or trailing slash, a lower-case host, no default port): write ${url.origin}`);
+    }
+    return origin;
+  });
 }
 
 function readCloudApi(env: NodeJS.ProcessEnv): CloudApiConfig | null {

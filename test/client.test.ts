@@ -1,10 +1,16 @@
 import {
   createClient,
+  type AcceptedMessage,
   type ApiKey,
+  type ApiKeyUsage,
   type AuditEvent,
+  type components,
+  type CreatedWebhookEndpoint,
+  type EventEnvelope,
   type ErrorEnvelope,
   type Instance,
   type IssuedApiKey,
+  type Limits,
   type WebhookDelivery,
   type WebhookEndpoint,
   type WhatIsUpClient,
@@ -43,6 +49,22 @@ it("names the API's resources as types (none of them empty)", () => {
   expectTypeOf<WebhookEndpoint>().toHaveProperty("url");
   expectTypeOf<WebhookDelivery>().toHaveProperty("attempt_count");
   expectTypeOf<ErrorEnvelope>().toHaveProperty("request_id");
+});
+
+it("takes those names from the document's component schemas, so that every generator agrees on them", () => {
+  type Schemas = components["schemas"];
+  expectTypeOf<ApiKey>().toEqualTypeOf<Schemas["ApiKey"]>();
+  expectTypeOf<IssuedApiKey>().toEqualTypeOf<Schemas["IssuedApiKey"]>();
+  expectTypeOf<Instance>().toEqualTypeOf<Schemas["Instance"]>();
+  expectTypeOf<AuditEvent>().toEqualTypeOf<Schemas["AuditEvent"]>();
+  expectTypeOf<WebhookEndpoint>().toEqualTypeOf<Schemas["WebhookEndpoint"]>();
+  expectTypeOf<CreatedWebhookEndpoint>().toEqualTypeOf<Schemas["CreatedWebhookEndpoint"]>();
+  expectTypeOf<WebhookDelivery>().toEqualTypeOf<Schemas["WebhookDelivery"]>();
+  expectTypeOf<EventEnvelope>().toEqualTypeOf<Schemas["EventEnvelope"]>();
+  expectTypeOf<AcceptedMessage>().toEqualTypeOf<Schemas["AcceptedMessage"]>();
+  expectTypeOf<Limits>().toEqualTypeOf<Schemas["Limits"]>();
+  expectTypeOf<ApiKeyUsage>().toEqualTypeOf<Schemas["ApiKeyUsage"]>();
+  expectTypeOf<ErrorEnvelope>().toEqualTypeOf<Schemas["Error"]>();
 });
 
 describe("whatisup/client against a running server", () => {

@@ -42,6 +42,7 @@ describe("loadConfig", () => {
       cloudApi: null,
       redis: null,
       metricsEnabled: false,
+      corsOrigins: [],
     });
   });
 
@@ -69,6 +70,7 @@ describe("loadConfig", () => {
       RATE_LIMIT_MAX_BUCKETS: "6000",
       UNKNOWN_KEY_CACHE_SIZE: "7000",
       LOG_LEVEL: "debug",
+      CORS_ORIGINS: "https://console.example.com, http://localhost:5173",
     });
     expect(config).toMatchObject({
       host: "0.0.0.0",
@@ -85,6 +87,7 @@ describe("loadConfig", () => {
       maxBuckets: 6_000,
       unknownKeyCacheSize: 7_000,
       logLevel: "debug",
+      corsOrigins: ["https://console.example.com", "http://localhost:5173"],
     });
   });
 

@@ -72,8 +72,10 @@ describe("GET /dashboard/assets/:name", () => {
     expect(script.statusCode).toBe(200);
     expect(script.headers["content-type"]).toBe("text/javascript; charset=utf-8");
     expect(script.headers["x-content-type-options"]).toBe("nosniff");
-    // The typed client is bundled in: the script calls the API by its paths.
-    expect(script.body).toContain("/v1/api-keys");
+    // The typed client is bundled in: the script calls the API by its paths, one for each screen.
+    for (const path of ["/v1/api-keys", "/v1/instances", "/v1/webhook-endpoints", "/v1/webhook-deliveries/{id}/retry", "/v1/audit-events"]) {
+      expect(script.body).toContain(path);
+    }
     expect(script.body).toContain("sessionStorage");
     // The SVG namespace of the usage charts is a name that is never fetched; any other address would be.
     expect(script.body.replaceAll("http://www.w3.org/2000/svg", "")).not.toMatch(/https?:\/\//);

@@ -154,10 +154,19 @@ describe("a request held mid-body", () => {
   });
 });
 
-/** Every bodiless /v1 write: a target for it, and what reading the target shows after it ran or was refused. */
+/**
+ * Every bodiless /v1 write: a target for it, and what reading the target shows after it ran or was
+ * refused; `status` is its success when not 204, `read` where the target is read when not its path.
+ */
 const BODILESS_WRITES: Record<
   string,
-  { target: (secret: string) => Promise<string>; expectDone: (now: LightMyRequestResponse) => void; expectUntouched: (now: LightMyRequestResponse) => void }
+  {
+    target: (secret: string) => Promise<string>;
+    expectDone: (now: LightMyRequestResponse) => void;
+    expectUntouched: (now: LightMyRequestResponse) => void;
+    status?: number;
+    read?: (path: string) => string;
+  }
 > = {
   "DELETE /v1/api-keys/:id": {
     target: async (secret) => (await issueKey(a, secret, { name: "target" })).id,
@@ -178,7 +187,25 @@ const BODILESS_WRITES: Record<
     expectDone: (now) => expectError(now, 404, "webhook_endpoint_not_found"),
     expectUntouched: (now) => expect(now.statusCode).toBe(200),
   },
+  // A failed delivery; once retried, it is retrying, or already failed again in another way.
+  "POST /v1/webhook-deliveries/:id/retry": {
+    target: async (secret) => {
+      const created = await a.inject({ method: "POST", url: "/v1/webhook-endpoints", headers: bearer(secret), payload: { url: HOOK_URL, events: ["instance.created"] } });
+      expect(created.statusCode, created.body).toBe(201);
+      const instance = await createInstance(a, secret, "delivered");
+      const listed = await a.inject({ url: `/v1/webhook-deliveries?instance_id=${instance.id}`, headers: bearer(secret) });
+      const [delivery] = (listed.json() as { data: { id: string }[] }).data;
+      await a.db.updateTable("webhook_deliveries").set(SPENT_DELIVERY).where("id", "=", delivery!.id).execute();
+      return delivery!.id;
+    },
+    expectDone: (now) => expect(now.json()).not.toMatchObject(SPENT_DELIVERY),
+    expectUntouched: (now) => expect(now.json()).toMatchObject(SPENT_DELIVERY),
+    status: 202,
+    read: (path) => path.slice(0, -"/retry".length),
+  },
 };
+
+const SPENT_DELIVERY = { status: "failed", attempt_count: 3, last_error: "HTTP 500", next_attempt_at: null };
 
 describe("bodiless writes racing the revocation of their key", () => {
   const ROUNDS = 25;
@@ -189,14 +216,15 @@ describe("bodiless writes racing the revocation of their key", () => {
     let done = 0;
     for (let round = 0; round < ROUNDS; round += 1) {
       const stolen = await issueKey(a, acme.secret, { name: `stolen ${round}` });
-      const path = route.slice("DELETE ".length).replace(":id", await write.target(acme.secret));
+      const [method, pattern] = route.split(" ") as ["DELETE" | "POST", string];
+      const path = pattern.replace(":id", await write.target(acme.secret));
       const [byStolen, revocation] = await Promise.all([
-        b.inject({ method: "DELETE", url: path, headers: bearer(stolen.secret) }),
+        b.inject({ method, url: path, headers: bearer(stolen.secret) }),
         a.inject({ method: "DELETE", url: `/v1/api-keys/${stolen.id}`, headers: bearer(acme.secret) }),
       ]);
       expect(revocation.statusCode).toBe(204);
-      const targetNow = await a.inject({ url: path, headers: bearer(acme.secret) });
-      if (byStolen.statusCode === 204) {
+      const targetNow = await a.inject({ url: write.read?.(path) ?? path, headers: bearer(acme.secret) });
+      if (byStolen.statusCode === (write.status ?? 204)) {
         done += 1;
         write.expectDone(targetNow);
       } else {
@@ -208,9 +236,11 @@ describe("bodiless writes racing the revocation of their key", () => {
     expect(await eventsByRevokedActors(a.db, acme.customer.id)).toEqual([]);
   });
 
-  it("walks every bodiless /v1 write: each DELETE route has its race above", () => {
-    const deletes = a.routeTable.routes.filter((route) => route.method === "DELETE" && route.url.startsWith("/v1/"));
-    expect(deletes.map((route) => `${route.method} ${route.url}`).sort()).toEqual(Object.keys(BODILESS_WRITES).sort());
+  it("walks every bodiless /v1 write: each route that writes without reading a body has its race above", () => {
+    const bodiless = a.routeTable.routes.filter(
+      (route) => !["GET", "HEAD", "OPTIONS"].includes(route.method) && !route.hasBody && route.url.startsWith("/v1/") && !route.public,
+    );
+    expect(bodiless.map((route) => `${route.method} ${route.url}`).sort()).toEqual(Object.keys(BODILESS_WRITES).sort());
   });
 
   // On PostgreSQL each round is a deadlock (each write holds its own key's row and wants the

@@ -34,6 +34,7 @@ const KNOWN_V1_ROUTES = [
   "DELETE /v1/webhook-endpoints/:id",
   "GET /v1/webhook-deliveries",
   "GET /v1/webhook-deliveries/:id",
+  "POST /v1/webhook-deliveries/:id/retry",
 ];
 
 type WalkedRoute = RegisteredRoute & { name: string };
@@ -97,22 +98,38 @@ type NarrowedRows = { own: string; hidden: { id: string; instanceId: string | nu
 /**
  * One fixture per route whose policy is `narrowed`, keyed by the route's name: a list route must
  * filter a bound key's rows to its instance, a get-by-id route must answer another instance's row
- * with the resource's 404. A new narrowed route fails the walk until it has one here.
+ * with the resource's 404. A new narrowed route fails the walk until it has one here. An action on
+ * one row (`status`: its success, if not 200) counts as a get.
  */
 type NarrowedFixture =
   | { kind: "list"; seed: () => Promise<NarrowedRows> }
-  | { kind: "get"; notFound: ErrorCode; seed: () => Promise<NarrowedRows> };
+  | { kind: "get"; notFound: ErrorCode; status?: number; seed: () => Promise<NarrowedRows> };
 
 let deliveries: Promise<NarrowedRows> | undefined;
+let retriedDeliveries: Promise<NarrowedRows> | undefined;
 
 /** Three deliveries (own instance, other instance, no instance), made once for both delivery routes. */
 function seedDeliveries(): Promise<NarrowedRows> {
-  deliveries ??= (async () => {
-    // Subscribed to an event nothing in the walk emits, so its deliveries are these alone; their
-    // first attempt is an hour away, so the URL is never called.
-    const endpoint = await insertEndpoint(app.db, acme.customer.id, { url: "https://hooks.example.com/route-walk", events: ["message.read"] });
+  // Their first attempt is an hour away, so the URL is never called.
+  deliveries ??= seedDeliveriesTo("https://hooks.example.com/route-walk", "message.read");
+  return deliveries;
+}
+
+/**
+ * The same for the retry route, apart: a retry makes a delivery due now, and its attempt is to an
+ * address the destination guard refuses before any connection.
+ */
+function seedRetriedDeliveries(): Promise<NarrowedRows> {
+  retriedDeliveries ??= seedDeliveriesTo("https://127.0.0.1/route-walk", "message.failed");
+  return retriedDeliveries;
+}
+
+function seedDeliveriesTo(url: string, event: "message.read" | "message.failed"): Promise<NarrowedRows> {
+  return (async () => {
+    // Subscribed to an event nothing in the walk emits, so its deliveries are these alone.
+    const endpoint = await insertEndpoint(app.db, acme.customer.id, { url, events: [event] });
     const deliver = async (instanceId: string | null): Promise<string> => {
-      const envelope = await emitEvent(app.db, acme.customer.id, { event: "message.read", instanceId }, HOUR);
+      const envelope = await emitEvent(app.db, acme.customer.id, { event, instanceId }, HOUR);
       const rows = await deliveriesOf(app.db, envelope.event_id);
       expect(rows.map((row) => row.endpoint_id)).toEqual([endpoint.id]);
       return rows[0]!.id;
@@ -125,12 +142,12 @@ function seedDeliveries(): Promise<NarrowedRows> {
       ],
     };
   })();
-  return deliveries;
 }
 
 const NARROWED_FIXTURES: Record<string, NarrowedFixture> = {
   "GET /v1/webhook-deliveries": { kind: "list", seed: seedDeliveries },
   "GET /v1/webhook-deliveries/:id": { kind: "get", notFound: "delivery_not_found", seed: seedDeliveries },
+  "POST /v1/webhook-deliveries/:id/retry": { kind: "get", notFound: "delivery_not_found", status: 202, seed: seedRetriedDeliveries },
 };
 
 /** The route's path with `:id` (and any other parameter) filled in. */
@@ -196,6 +213,7 @@ describe("the route walk", () => {
       "DELETE /v1/webhook-endpoints/:id": ["webhooks:write", "multi"],
       "GET /v1/webhook-deliveries": ["deliveries:read", "narrowed"],
       "GET /v1/webhook-deliveries/:id": ["deliveries:read", "narrowed"],
+      "POST /v1/webhook-deliveries/:id/retry": ["webhooks:write", "narrowed"],
     });
   });
 
@@ -362,7 +380,7 @@ describe.each(narrowedRoutes.map((route) => [route.name, route] as const))("%s n
 
     it("a key bound to its instance reads its instance's row", async () => {
       const response = await read(rows.own, boundKey.secret);
-      expect(response.statusCode, response.body).toBe(200);
+      expect(response.statusCode, response.body).toBe(fixture.status ?? 200);
       expect(response.json()).toMatchObject({ id: rows.own, instance_id: ownInstance.id });
     });
 
@@ -373,7 +391,7 @@ describe.each(narrowedRoutes.map((route) => [route.name, route] as const))("%s n
     it("an unbound key holding the route's scope reads the rows of every instance", async () => {
       for (const { id, instanceId } of [{ id: rows.own, instanceId: ownInstance.id }, ...rows.hidden]) {
         const response = await read(id, unbound());
-        expect(response.statusCode, response.body).toBe(200);
+        expect(response.statusCode, response.body).toBe(fixture.status ?? 200);
         expect(response.json()).toMatchObject({ id, instance_id: instanceId });
       }
     });
@@ -404,6 +422,7 @@ describe("every route, with another customer's ids", () => {
     "GET /v1/webhook-endpoints/:id": { id: (globex) => globex.endpointId, notFound: "webhook_endpoint_not_found" },
     "DELETE /v1/webhook-endpoints/:id": { id: (globex) => globex.endpointId, notFound: "webhook_endpoint_not_found" },
     "GET /v1/webhook-deliveries/:id": { id: (globex) => globex.deliveryId, notFound: "delivery_not_found" },
+    "POST /v1/webhook-deliveries/:id/retry": { id: (globex) => globex.deliveryId, notFound: "delivery_not_found" },
   };
   const TENANT_TABLES = ["api_keys", "instances", "webhook_endpoints", "webhook_deliveries", "messages", "audit_events"];
   const idRoutes = routes.filter((route) => route.url.includes(":"));

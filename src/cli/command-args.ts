@@ -6,28 +6,38 @@ type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 export type ParsedCommand = {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
+  /** The command's usage line, for the errors its options raise. */
+  usage: string;
 };
 
 /**
  * One subcommand's arguments: `--help` (printed, then null: exit 0), strict options (an unknown
- * one is a usage error) and exactly the named positionals (a missing or extra one is too).
+ * one is a usage error) and exactly the named positionals (a missing or extra one is too). Every
+ * usage error carries the usage line, printed under it.
  */
 export function parseCommand(
   args: string[],
   spec: { usage: string; help: string; options: OptionsConfig; positionals?: string[] },
 ): ParsedCommand | null {
+  const usage = `Usage: ${spec.usage}`;
   const options: OptionsConfig = { ...spec.options, help: { type: "boolean", short: "h" } };
-  const parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    if ((error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) throw new UsageError((error as Error).message, usage);
+    throw error;
+  }
   const values = parsed.values as ParsedCommand["values"];
   const positionals = parsed.positionals;
   if (values.help) {
-    process.stdout.write(`Usage: ${spec.usage}\n\n${spec.help}`);
+    process.stdout.write(`${usage}\n\n${spec.help}`);
     return null;
   }
   const names = spec.positionals ?? [];
-  if (positionals.length < names.length) throw new UsageError(`missing ${names[positionals.length]}: ${spec.usage}`);
-  if (positionals.length > names.length) throw new UsageError(`unexpected argument "${positionals[names.length]}": ${spec.usage}`);
-  return { values, positionals };
+  if (positionals.length < names.length) throw new UsageError(`missing ${names[positionals.length]}`, usage);
+  if (positionals.length > names.length) throw new UsageError(`unexpected argument "${positionals[names.length]}"`, usage);
+  return { values, positionals, usage };
 }
 
 export function stringOption(parsed: ParsedCommand, name: string): string | undefined {
@@ -37,7 +47,7 @@ export function stringOption(parsed: ParsedCommand, name: string): string | unde
 
 export function requiredString(parsed: ParsedCommand, name: string): string {
   const value = stringOption(parsed, name);
-  if (value === undefined || value.trim() === "") throw new UsageError(`--${name} is required`);
+  if (value === undefined || value.trim() === "") throw new UsageError(`--${name} is required`, parsed.usage);
   return value;
 }
 
@@ -51,12 +61,15 @@ export function limitOption(parsed: ParsedCommand): number | undefined {
   const value = stringOption(parsed, "limit");
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 100) {
-    throw new UsageError("--limit must be a whole number from 1 to 100");
+    throw new UsageError("--limit must be a whole number from 1 to 100", parsed.usage);
   }
   return Number(value);
 }
 
-/** Dispatches `GROUP SUBCOMMAND ...`; `GROUP` alone or `GROUP --help` prints the group's help. */
+/**
+ * Dispatches `GROUP SUBCOMMAND ...`: `GROUP --help` prints the group's help on stdout (exit 0);
+ * `GROUP` alone or an unknown subcommand is a usage error, printed with that help on stderr.
+ */
 export async function runGroup(
   group: string,
   argv: string[],
@@ -64,13 +77,17 @@ export async function runGroup(
   subcommands: Record<string, (args: string[]) => Promise<number>>,
 ): Promise<number> {
   const [subcommand, ...rest] = argv;
-  if (subcommand === undefined || subcommand === "--help" || subcommand === "-h" || subcommand === "help") {
+  if (subcommand === "--help" || subcommand === "-h" || subcommand === "help") {
     process.stdout.write(help);
-    return subcommand === undefined ? 2 : 0;
+    return 0;
   }
+  if (subcommand === undefined) throw new UsageError(`"whatisup ${group}" needs a subcommand`, help.trimEnd());
   const run = Object.hasOwn(subcommands, subcommand) ? subcommands[subcommand] : undefined;
   if (!run) {
-    throw new UsageError(`unknown subcommand "${group} ${subcommand}" (expected one of: ${Object.keys(subcommands).join(", ")})`);
+    throw new UsageError(
+      `unknown subcommand "${group} ${subcommand}" (expected one of: ${Object.keys(subcommands).join(", ")})`,
+      help.trimEnd(),
+    );
   }
   return run(rest);
 }

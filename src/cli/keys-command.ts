@@ -2,6 +2,7 @@ import type { ApiKey, ApiKeyUsage, IssuedApiKey } from "@whatisup/client";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, listOption, parseCommand, requiredString, runGroup, stringOption } from "./command-args.js";
 import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table, terminalSafe } from "../format/human-readable.js";
+import { oneTimeSecretLines } from "./one-time-secret.js";
 import { showResource } from "./show-command.js";
 import { UsageError } from "./usage-error.js";
 
@@ -132,12 +133,12 @@ ${JSON_HELP}${ENV_HELP}`,
   if (expiresAt !== undefined) {
     if (expiresAt === "never") body.expires_at = null;
     else if (Number.isNaN(Date.parse(expiresAt))) {
-      throw new UsageError(`--expires-at must be an ISO 8601 time (e.g. 2027-06-30T00:00:00Z) or "never", got "${expiresAt}"`);
+      throw new UsageError(`--expires-at must be an ISO 8601 time (e.g. 2027-06-30T00:00:00Z) or "never", got "${expiresAt}"`, parsed.usage);
     } else body.expires_at = expiresAt;
   }
   const mode = stringOption(parsed, "mode");
   if (mode !== undefined) {
-    if (mode !== "live" && mode !== "test") throw new UsageError(`--mode must be live or test, got "${mode}"`);
+    if (mode !== "live" && mode !== "test") throw new UsageError(`--mode must be live or test, got "${mode}"`, parsed.usage);
     body.mode = mode;
   }
   // Each address is the server's to check: it answers which entry is wrong, and why.
@@ -164,13 +165,7 @@ function printNewKey(headline: string, key: IssuedApiKey, notes: string[], secre
       `  from:     ${terminalSafe(allowedIpsText(key))}`,
       `  expires:  ${terminalSafe(absoluteAndRelative(key.expires_at, now))}`,
       ...notes,
-      "",
-      secretTitle,
-      "",
-      terminalSafe(key.secret),
-      "",
-      "Save it now: this secret will not be shown again. It can be revoked, not recovered.",
-      "",
+      ...oneTimeSecretLines(secretTitle, key.secret, "It can be revoked, not recovered."),
     ].join("\n"),
   );
 }
@@ -249,7 +244,7 @@ ${JSON_HELP}${ENV_HELP}`,
   const expiresIn = stringOption(parsed, "expires-in");
   // The range is the server's to check; only text that is no whole number is refused here.
   if (expiresIn !== undefined && !/^\d+$/.test(expiresIn)) {
-    throw new UsageError(`--expires-in must be a whole number of seconds, got "${expiresIn}"`);
+    throw new UsageError(`--expires-in must be a whole number of seconds, got "${expiresIn}"`, parsed.usage);
   }
   const overlap = expiresIn === undefined ? 0 : Number(expiresIn);
   const response = await apiRequest<IssuedApiKey>(apiSettingsFromEnv(), "POST", `/v1/api-keys/${encodeURIComponent(id)}/roll`, {

@@ -25,7 +25,7 @@ const UsagePeriodSchema = Type.Object(
     rejected: Type.Integer({ description: "Those of them answered 4xx or 5xx" }),
     rate_limited: Type.Integer({ description: "Those of them answered 429" }),
   },
-  { additionalProperties: false },
+  { $id: "UsagePeriod", additionalProperties: false, description: "One hour or UTC day of a key's requests" },
 );
 export type UsagePeriod = Static<typeof UsagePeriodSchema>;
 
@@ -36,6 +36,20 @@ export const ApiKeyUsageSchema = Type.Object(
     granularity: Type.Enum([...USAGE_GRANULARITIES]),
     data: Type.Array(UsagePeriodSchema),
   },
-  { additionalProperties: false },
+  {
+    $id: "ApiKeyUsage",
+    additionalProperties: false,
+    description: "A key's requests per period, oldest first, empty periods as zeros",
+    examples: [
+      {
+        key_id: "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+        granularity: "day",
+        data: [
+          { start: "2026-11-25T00:00:00.000Z", requests: 1204, rejected: 12, rate_limited: 3 },
+          { start: "2026-11-26T00:00:00.000Z", requests: 0, rejected: 0, rate_limited: 0 },
+        ],
+      },
+    ],
+  },
 );
 export type ApiKeyUsage = Static<typeof ApiKeyUsageSchema>;

@@ -23,6 +23,7 @@ export const ERROR_STATUS = {
   instance_unavailable: 409,
   key_limit_reached: 409,
   api_key_not_active: 409,
+  delivery_not_retryable: 409,
   validation_failed: 400,
   payload_too_large: 413,
   unsupported_media_type: 415,
@@ -35,11 +36,18 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** The body of every 4xx and 5xx answer; `error.code` is the stable contract. */
-export const ErrorEnvelope = Type.Object({
-  error: Type.Object({
-    code: Type.String({ enum: Object.keys(ERROR_STATUS) }),
-    message: Type.String(),
-    details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  }),
-  request_id: Type.String(),
-});
+export const ErrorEnvelope = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ enum: Object.keys(ERROR_STATUS) }),
+      message: Type.String(),
+      details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    }),
+    request_id: Type.String(),
+  },
+  {
+    $id: "Error",
+    description: "The body of every 4xx and 5xx answer; `error.code` is the stable contract (docs/errors.md)",
+    examples: [{ error: { code: "api_key_not_found", message: "No such API key." }, request_id: "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS" }],
+  },
+);

@@ -7,6 +7,18 @@ export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 export const TRANSPORTS = ["sandbox", "cloud_api"] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
 
+/** An instance as the examples of this document show it. */
+export const INSTANCE_EXAMPLE = {
+  id: "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+  customer_id: "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+  name: "Support line",
+  transport: "sandbox",
+  status: "connected",
+  phone_number: "+15551234567",
+  created_at: "2026-11-26T14:05:00.000Z",
+  updated_at: "2026-11-26T14:05:00.000Z",
+};
+
 export const InstanceSchema = Type.Object(
   {
     id: Uuid,
@@ -18,7 +30,12 @@ export const InstanceSchema = Type.Object(
     created_at: Timestamp,
     updated_at: Timestamp,
   },
-  { additionalProperties: false },
+  {
+    $id: "Instance",
+    additionalProperties: false,
+    description: "A WhatsApp number of the customer's, and how it reaches WhatsApp",
+    examples: [INSTANCE_EXAMPLE],
+  },
 );
 
 export const CreateInstanceBody = Type.Object(
@@ -34,7 +51,7 @@ export const CreateInstanceBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ name: "Support line", transport: "sandbox" }] },
 );
 
 export type Instance = Static<typeof InstanceSchema>;

@@ -19,5 +19,15 @@ export const LimitsSchema = Type.Object(
     per_key: Bucket,
     per_customer: Bucket,
   },
-  { additionalProperties: false },
+  {
+    $id: "Limits",
+    additionalProperties: false,
+    description: "The rate-limit headroom of the calling key and of its customer",
+    examples: [
+      {
+        per_key: { limit: 100, remaining: 97, reset_at: "2026-11-26T15:00:03.000Z" },
+        per_customer: { limit: 1000, remaining: 988, reset_at: "2026-11-26T15:00:01.200Z" },
+      },
+    ],
+  },
 );

@@ -21,7 +21,7 @@ export const SendMessageBody = Type.Object(
       Type.String({ maxLength: MAX_CLIENT_REF_LENGTH, description: "Your own reference, echoed in the message's events" }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ type: "text", to: "+15551234567", text: "Your order has shipped.", client_ref: "order-4821" }] },
 );
 
 /** The 202 answer: the accepted message, exactly these fields. */
@@ -35,7 +35,22 @@ export const AcceptedMessageSchema = Type.Object(
     client_ref: Type.Union([Type.String(), Type.Null()]),
     created_at: Timestamp,
   },
-  { additionalProperties: false },
+  {
+    $id: "AcceptedMessage",
+    additionalProperties: false,
+    description: "A message as accepted for sending: stored and queued; its next states arrive as webhook events",
+    examples: [
+      {
+        id: "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+        instance_id: "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+        to: "+15551234567",
+        type: "text",
+        status: "queued",
+        client_ref: "order-4821",
+        created_at: "2026-11-26T14:10:00.000Z",
+      },
+    ],
+  },
 );
 
 export type SendMessageBody = Static<typeof SendMessageBody>;

@@ -28,8 +28,11 @@ export function PageOf<Item extends TSchema>(item: Item) {
   return Type.Object(
     {
       data: Type.Array(item),
-      next_cursor: Type.Union([Type.String(), Type.Null()]),
+      next_cursor: Type.Union([Type.String(), Type.Null()], {
+        description: "Pass it as `cursor` for the next page; null on the last one",
+        examples: [null],
+      }),
     },
-    { additionalProperties: false },
+    { additionalProperties: false, description: "One page of the list, newest first" },
   );
 }

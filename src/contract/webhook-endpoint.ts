@@ -15,7 +15,21 @@ export const WebhookEndpointSchema = Type.Object(
     events: Type.Array(SubscribedEvent),
     created_at: Timestamp,
   },
-  { additionalProperties: false },
+  {
+    $id: "WebhookEndpoint",
+    additionalProperties: false,
+    description: "A URL the customer's webhook events are POSTed to; never its signing secret",
+    examples: [
+      {
+        id: "0198c0e3-1a2b-7c3d-8e4f-9a0b1c2d3e4f",
+        customer_id: "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+        instance_id: null,
+        url: "https://example.com/hooks/whatisup",
+        events: ["message.delivered", "message.failed"],
+        created_at: "2026-11-26T14:20:00.000Z",
+      },
+    ],
+  },
 );
 
 export const CreatedWebhookEndpointSchema = Type.Object(
@@ -23,7 +37,22 @@ export const CreatedWebhookEndpointSchema = Type.Object(
     ...WebhookEndpointSchema.properties,
     secret: Type.String({ description: "The whsec_ signing secret. Shown in this response only." }),
   },
-  { additionalProperties: false },
+  {
+    $id: "CreatedWebhookEndpoint",
+    additionalProperties: false,
+    description: "A webhook endpoint as created: with its signing secret, shown in this response only",
+    examples: [
+      {
+        id: "0198c0e3-1a2b-7c3d-8e4f-9a0b1c2d3e4f",
+        customer_id: "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+        instance_id: null,
+        url: "https://example.com/hooks/whatisup",
+        events: ["message.delivered", "message.failed"],
+        created_at: "2026-11-26T14:20:00.000Z",
+        secret: "whsec_… (the whole secret, shown in this response only)",
+      },
+    ],
+  },
 );
 
 export const CreateWebhookEndpointBody = Type.Object(
@@ -35,7 +64,7 @@ export const CreateWebhookEndpointBody = Type.Object(
     events: Type.Array(SubscribedEvent, { minItems: 1, uniqueItems: true }),
     instance_id: Type.Optional(Uuid),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ url: "https://example.com/hooks/whatisup", events: ["message.delivered", "message.failed"] }] },
 );
 
 export type WebhookEndpoint = Static<typeof WebhookEndpointSchema>;

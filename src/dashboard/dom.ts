@@ -55,3 +55,19 @@ export function fillTable(tableId: string, emptyId: string, rows: HTMLTableRowEl
 export function cell(...children: Child[]): HTMLTableCellElement {
   return element("td", {}, ...children);
 }
+
+/**
+ * Copies a secret shown once to the clipboard; when the browser refuses (no permission, or not a
+ * secure context), leaves it selected for Ctrl+C. `what` names it: "key", "secret".
+ */
+export async function copySecret(fieldId: string, statusId: string, what: string): Promise<void> {
+  const field = byId<HTMLInputElement>(fieldId);
+  const status = byId(statusId);
+  try {
+    await navigator.clipboard.writeText(field.value);
+    status.textContent = "Copied to the clipboard.";
+  } catch {
+    field.select();
+    status.textContent = `Copying was refused by the browser: the ${what} is selected, press Ctrl+C.`;
+  }
+}

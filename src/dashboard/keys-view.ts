@@ -1,6 +1,6 @@
 import { apiKeyUsage, SCOPES, type ApiKey, type Instance, type IssuedApiKey } from "@whatisup/client";
 import { keyStatus } from "../format/human-readable.js";
-import { announce, byId, cell, element, fillTable, timeElement } from "./dom.js";
+import { announce, byId, cell, copySecret, element, fillTable, timeElement } from "./dom.js";
 import { describeFailure, type Session } from "./session.js";
 import { usageChart } from "./usage-chart.js";
 
@@ -41,7 +41,7 @@ export class KeysView {
     });
     // An error speaks of what was submitted: once the user changes the form, it no longer holds.
     byId("issue-form").addEventListener("input", () => (byId("issue-error").textContent = ""));
-    byId("issued-copy").addEventListener("click", () => void this.copySecret());
+    byId("issued-copy").addEventListener("click", () => void copySecret("issued-secret", "issued-copy-status", "key"));
     byId("issued-done").addEventListener("click", () => {
       // Before closing: the dialog's `close` event comes a task later, and until then the
       // secret would still be in the page behind a dialog that is already gone.
@@ -231,19 +231,6 @@ export class KeysView {
     byId("issued-copy-status").textContent = "";
     byId("issued-title").focus();
     announce(`Key ${issued.prefix} ${done}. Copy its secret now: it won't be shown again.`);
-  }
-
-  private async copySecret(): Promise<void> {
-    const secret = byId<HTMLInputElement>("issued-secret");
-    const status = byId("issued-copy-status");
-    try {
-      await navigator.clipboard.writeText(secret.value);
-      status.textContent = "Copied to the clipboard.";
-    } catch {
-      // No clipboard permission (or not a secure context): leave it selected for Ctrl+C.
-      secret.select();
-      status.textContent = "Copying was refused by the browser: the key is selected, press Ctrl+C.";
-    }
   }
 
   /** The secret leaves the page as the dialog closes: it is shown once, not kept. */

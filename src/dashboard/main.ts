@@ -1,10 +1,12 @@
 import { AuditView } from "./audit-view.js";
 import { DeliveriesView } from "./deliveries-view.js";
 import { announce, byId } from "./dom.js";
+import { InstancesView } from "./instances-view.js";
 import { KeysView } from "./keys-view.js";
 import { describeFailure, Session } from "./session.js";
+import { WebhooksView } from "./webhooks-view.js";
 
-const SECTIONS = ["keys", "audit", "deliveries"] as const;
+const SECTIONS = ["keys", "instances", "webhooks", "deliveries", "audit"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const session = new Session();
@@ -14,8 +16,10 @@ const views: Record<Section, { load(): Promise<void> }> = {
     showSignIn(message);
     announce(message);
   }),
-  audit: new AuditView(session),
+  instances: new InstancesView(session),
+  webhooks: new WebhooksView(session),
   deliveries: new DeliveriesView(session),
+  audit: new AuditView(session),
 };
 
 session.onKeyRefused = (refusal) => {

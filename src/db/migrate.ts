@@ -7,6 +7,7 @@ import * as keyCounts from "./migrations/20261201170000_key_counts.js";
 import * as sentMessagesIndex from "./migrations/20261201180000_sent_messages_index.js";
 import * as messageTransport from "./migrations/20261206020000_message_transport.js";
 import * as keyLifecycle from "./migrations/20261206070000_key_lifecycle.js";
+import * as deliveryAttempts from "./migrations/20261206090000_delivery_attempts.js";
 
 type DialectMigration = {
   up(db: Kysely<any>, dialect: SqlDialect): Promise<void>;
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   "20261201180000_sent_messages_index": sentMessagesIndex,
   "20261206020000_message_transport": messageTransport,
   "20261206070000_key_lifecycle": keyLifecycle,
+  "20261206090000_delivery_attempts": deliveryAttempts,
 };
 
 /** The names of every migration this build has, in the order they run. */

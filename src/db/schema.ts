@@ -128,6 +128,20 @@ export interface WebhookDeliveriesTable {
   updated_at: string;
 }
 
+/** One attempt of a delivery: its attempt log, written with the attempt's result on the delivery. */
+export interface WebhookDeliveryAttemptsTable {
+  id: string;
+  delivery_id: string;
+  customer_id: string;
+  /** 1-based: the delivery's `attempt_count` once this attempt was recorded. */
+  number: number;
+  started_at: string;
+  finished_at: string;
+  response_status: number | null;
+  error: string | null;
+  outcome: "success" | "failure";
+}
+
 export interface Database {
   customers: CustomersTable;
   instances: InstancesTable;
@@ -137,6 +151,7 @@ export interface Database {
   messages: MessagesTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
 }
 
 export type Db = Kysely<Database>;

@@ -13,9 +13,11 @@ export function errorResponses(...codes: ErrorCode[]): Record<number, TSchema> {
     codesByStatus.set(status, (codesByStatus.get(status) ?? new Set()).add(code));
   }
   const responses: Record<number, TSchema> = {};
+  // The envelope's `$id` names it in the OpenAPI document, where every use becomes one `$ref`.
+  const { $id } = ErrorEnvelope as TSchema & { $id?: string };
   for (const [status, statusCodes] of codesByStatus) {
     const names = [...statusCodes].map((code) => `\`${code}\``).join(", ");
-    responses[status] = Type.Object(ErrorEnvelope.properties, { description: `Error envelope; error.code is one of ${names}.` });
+    responses[status] = Type.Object(ErrorEnvelope.properties, { $id, description: `Error envelope; error.code is one of ${names}.` });
   }
   return responses;
 }

@@ -1,5 +1,6 @@
 import type { SqlDialect } from "../db/dialect.js";
-import type { Executor } from "../db/schema.js";
+import type { Db, Executor } from "../db/schema.js";
+import { newId } from "../ids/uuid-v7.js";
 
 /**
  * The dispatcher's side of `webhook_deliveries`: claiming due rows with a lease and recording
@@ -101,18 +102,50 @@ export type AttemptRecord = {
   updated_at: string;
 };
 
+/** An attempt that was made (a result without one, such as a deleted endpoint's, has none). */
+export type AttemptMade = { startedAt: string };
+
 /**
  * Writes the result and releases the lease, only while this node still holds the very lease it
  * claimed with: a node whose lease lapsed and was taken over by another node (or renewed by a
  * later claim) changes nothing. True when the row was written.
+ *
+ * The attempt log's row is written in the same transaction, from the same record (its number is
+ * the new `attempt_count`), so the log and the delivery never disagree: a crash leaves neither.
  */
-export async function recordAttempt(db: Executor, lease: Lease, deliveryId: string, record: AttemptRecord): Promise<boolean> {
-  const result = await db
-    .updateTable("webhook_deliveries")
-    .set({ ...record, claimed_by: null, claimed_until: null })
-    .where("id", "=", deliveryId)
-    .where("claimed_by", "=", lease.nodeId)
-    .where("claimed_until", "=", lease.until)
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+export async function recordAttempt(
+  db: Db,
+  lease: Lease,
+  deliveryId: string,
+  record: AttemptRecord,
+  attempt?: AttemptMade,
+): Promise<boolean> {
+  return db.transaction().execute(async (tx) => {
+    const written = await tx
+      .updateTable("webhook_deliveries")
+      .set({ ...record, claimed_by: null, claimed_until: null })
+      .where("id", "=", deliveryId)
+      .where("claimed_by", "=", lease.nodeId)
+      .where("claimed_until", "=", lease.until)
+      .returning("customer_id")
+      .executeTakeFirst();
+    if (!written) return false;
+    if (attempt) {
+      await tx
+        .insertInto("webhook_delivery_attempts")
+        .values({
+          id: newId(),
+          delivery_id: deliveryId,
+          customer_id: written.customer_id,
+          number: record.attempt_count,
+          started_at: attempt.startedAt,
+          finished_at: record.updated_at,
+          response_status: record.last_response_status,
+          error: record.last_error,
+          outcome: record.status === "success" ? "success" : "failure",
+        })
+        .execute();
+    }
+    return true;
+  });
 }

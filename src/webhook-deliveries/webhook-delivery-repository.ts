@@ -1,7 +1,8 @@
 import type { Insertable, Selectable } from "kysely";
-import type { Delivery, DeliveryStatus } from "../contract/webhook-delivery.js";
+import { MAX_LISTED_ATTEMPTS, type Delivery, type DeliveryAttempt, type DeliveryStatus } from "../contract/webhook-delivery.js";
 import type { EventEnvelope, EventType } from "../contract/webhook-event.js";
 import { newestFirstPage, type PageRequest } from "../db/pagination.js";
+import type { SqlDialect } from "../db/dialect.js";
 import type { Executor, Tx, WebhookDeliveriesTable } from "../db/schema.js";
 
 /** Every column but the lease (`claimed_*`), which is the dispatcher's alone (delivery-queue.ts). */
@@ -92,6 +93,28 @@ export async function findDelivery(
   return row ? present(row) : undefined;
 }
 
+/**
+ * A delivery's attempt log, oldest first: the newest `MAX_LISTED_ATTEMPTS` of it. The caller has
+ * found the delivery for this reader (`findDelivery`); the customer id is checked again here.
+ */
+export async function listDeliveryAttempts(db: Executor, customerId: string, deliveryId: string): Promise<DeliveryAttempt[]> {
+  const newest = await db
+    .selectFrom("webhook_delivery_attempts")
+    .select(["number", "started_at", "finished_at", "response_status", "error", "outcome"])
+    .where("customer_id", "=", customerId)
+    .where("delivery_id", "=", deliveryId)
+    .orderBy("number", "desc")
+    .limit(MAX_LISTED_ATTEMPTS)
+    .execute();
+  return newest.reverse().map(({ outcome, ...row }) => ({
+    ...row,
+    // PostgreSQL's driver may hand integers back as text.
+    number: Number(row.number),
+    response_status: row.response_status === null ? null : Number(row.response_status),
+    success: outcome === "success",
+  }));
+}
+
 export async function listDeliveries(
   db: Executor,
   customerId: string,
@@ -108,4 +131,52 @@ export async function listDeliveries(
   if (filters.event !== undefined) query = query.where("event", "=", filters.event);
   if (filters.instanceId !== undefined) query = query.where("instance_id", "=", filters.instanceId);
   return (await newestFirstPage(query, page).execute()).map(present);
+}
+
+/**
+ * `findDelivery` for a change: on PostgreSQL the row stays locked until the transaction ends, so
+ * that a concurrent retry or the dispatcher's result (which writes the row) waits, and this one
+ * reads the latest committed state rather than a state about to be overwritten.
+ */
+export async function lockDelivery(
+  tx: Tx,
+  dialect: SqlDialect,
+  customerId: string,
+  id: string,
+  view: DeliveryView,
+): Promise<Delivery | undefined> {
+  let query = tx
+    .selectFrom("webhook_deliveries")
+    .select(PUBLIC_COLUMNS)
+    .where("customer_id", "=", customerId)
+    .where("id", "=", id);
+  if (view.instanceId !== null) query = query.where("instance_id", "=", view.instanceId);
+  const row = await (dialect === "postgres" ? query.forUpdate() : query).executeTakeFirst();
+  return row ? present(row) : undefined;
+}
+
+/** Every status but `success`: a delivery that has not been delivered can be tried again. */
+const REQUEUEABLE_STATUSES: DeliveryStatus[] = ["pending", "retrying", "failed"];
+
+/**
+ * Makes a delivery that has not succeeded due at `now`, a `failed` one `retrying` again. The
+ * attempt count and the lease are left as they are: the dispatcher's schedule goes on from the
+ * attempts already made (so a failed delivery gets one attempt more, not a new schedule), and an
+ * attempt in flight keeps its lease, so no second attempt starts beside it and its result is
+ * still recorded.
+ */
+export async function requeueDelivery(tx: Tx, customerId: string, id: string, now: string): Promise<Delivery | undefined> {
+  const row = await tx
+    .updateTable("webhook_deliveries")
+    .set((eb) => ({
+      status: eb.case().when("status", "=", "failed").then("retrying").else(eb.ref("status")).end(),
+      next_attempt_at: now,
+      updated_at: now,
+    }))
+    .where("customer_id", "=", customerId)
+    .where("id", "=", id)
+    .where("status", "in", REQUEUEABLE_STATUSES)
+    .returning(PUBLIC_COLUMNS)
+    .executeTakeFirst();
+  return row ? present(row) : undefined;
 }

@@ -86,9 +86,10 @@ export class WebhookDispatcher implements Worker {
       });
       return;
     }
+    const startedAt = toTimestamp(Date.now());
     const outcome = await this.send(delivery, endpoint);
     this.deps.metrics?.webhookAttempt(outcome.ok ? "success" : "failure");
-    await recordAttempt(db, lease, delivery.id, nextState(delivery, outcome, webhooks.retryDelaysMs, Date.now()));
+    await recordAttempt(db, lease, delivery.id, nextState(delivery, outcome, webhooks.retryDelaysMs, Date.now()), { startedAt });
   }
 
   private async send(delivery: ClaimedDelivery, endpoint: SendingEndpoint): Promise<AttemptOutcome> {

@@ -7,8 +7,9 @@ import { persistentDatabase, removeDatabase } from "../helpers/test-database.js"
 import { exitOf, runCli, serverProcessEnv, startServer, stopServer, type StartedServer } from "../helpers/cli-process.js";
 
 /**
- * The README's walk-through against the compiled program: a real server process on a socket and
- * the real CLI, sharing one database. On embedded SQLite the first of them generates the pepper
+ * The README's first steps, checked answer by answer against the compiled program: a real server
+ * process on a socket and the real CLI, sharing one database (readme-walkthrough.test.ts runs the
+ * README's blocks themselves, as written). On embedded SQLite the first of them generates the pepper
  * beside the database file; on PostgreSQL both are given the same WHATISUP_KEY_PEPPER, as every
  * node must be. `npm test` builds dist/ first (pretest).
  */

@@ -11,9 +11,13 @@ import { WebhookReceiver } from "../helpers/webhook-receiver.js";
 /**
  * The dashboard in headless Chromium (Debian's package, installed by .ci/run) against the
  * compiled server on a socket: sign in, issue a key and see its secret once, revoke it and see
- * the API refuse it, read the audit log and an instance's deliveries, issue a test-mode key with an
- * allowlist, and roll keys (the signed-in one too). Every screen is kept as a
- * screenshot in test-artifacts/dashboard/.
+ * the API refuse it, read the audit log, create and delete instances, add and delete webhook
+ * endpoints, filter deliveries, read one and retry it, issue a test-mode key with an allowlist,
+ * and roll keys (the signed-in one too).
+ *
+ * Every screen is checked twice, at 1280 × 800 and at a phone's 390 × 844: axe finds nothing, the
+ * page does not scroll sideways, and an open dialog's buttons are on screen and on top. Each is
+ * kept as a screenshot at both sizes in test-artifacts/screenshots/.
  */
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -27,7 +31,9 @@ const CHROMIUM_FLAGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-const SCREENSHOTS = resolve(import.meta.dirname, "../../test-artifacts/dashboard");
+const SCREENSHOTS = resolve(import.meta.dirname, "../../test-artifacts/screenshots");
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
 const KEY_PATTERN = /zpk_live_[0-9A-Za-z]{49}/;
 /** axe-core, the accessibility rules engine, put into the page by the test only. */
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
@@ -62,8 +68,8 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     return { status: response.status, body: text ? JSON.parse(text) : null };
   }
 
-  async function screenshot(name: string): Promise<void> {
-    await page.screenshot({ path: resolve(SCREENSHOTS, `${TEST_DIALECT}-${name}.png`), fullPage: true });
+  async function screenshot(name: string, width: number): Promise<void> {
+    await page.screenshot({ path: resolve(SCREENSHOTS, `${TEST_DIALECT}-${name}-${width}.png`), fullPage: true });
   }
 
   /**
@@ -88,10 +94,39 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     );
   }
 
-  /** Keeps the screen as a screenshot, after checking it with axe. */
+  /**
+   * The buttons of the open dialog that a finger could not reach: not wholly inside the viewport,
+   * or covered by something else at their centre. Buttons of a hidden part of the dialog are skipped.
+   */
+  function unreachableDialogButtons(): Promise<string[]> {
+    return inPage(`[...document.querySelectorAll("dialog[open] button")]
+      .filter((button) => button.getClientRects().length > 0)
+      .filter((button) => {
+        const box = button.getBoundingClientRect();
+        const inside = box.left >= 0 && box.top >= 0 && box.right <= innerWidth && box.bottom <= innerHeight;
+        return !inside || !button.contains(document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2));
+      })
+      .map((button) => button.textContent + " at " + JSON.stringify(button.getBoundingClientRect()))`);
+  }
+
+  /**
+   * Checks the screen as it is at 1280 × 800 and at 390 × 844, any dialog still open: at each size
+   * the page does not scroll sideways, the open dialog's buttons can be reached, and axe finds
+   * nothing. Keeps a screenshot of each size.
+   */
   async function checkScreen(name: string): Promise<void> {
-    expect(await accessibilityViolations(), name).toEqual([]);
-    await screenshot(name);
+    try {
+      for (const size of [DESKTOP, PHONE]) {
+        await page.setViewportSize(size);
+        const at = `${name} at ${size.width} px`;
+        expect(await inPage<number>("document.documentElement.scrollWidth"), at).toBeLessThanOrEqual(size.width);
+        expect(await unreachableDialogButtons(), at).toEqual([]);
+        expect(await accessibilityViolations(), at).toEqual([]);
+        await screenshot(name, size.width);
+      }
+    } finally {
+      await page.setViewportSize(DESKTOP);
+    }
   }
 
   const focusedId = () => inPage<string | undefined>("document.activeElement?.id");
@@ -109,6 +144,9 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
       // One failed attempt, then a retry far away: the delivery stays visibly "retrying".
       WEBHOOK_RETRY_DELAYS_MS: "0,600000",
       WORKER_POLL_MS: "50",
+      // Every screen spends a few tokens of the signed-in key, and the test's own API calls many
+      // more: the per-key bucket is test/rate-limits.test.ts's, here it stays out of the way.
+      RATE_LIMIT_BURST: "100000",
     };
     server = await startServer(env);
     server.process.stdout!.on("data", (chunk) => (serverLog += chunk));
@@ -132,7 +170,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
     context = await browser.newContext({
       permissions: ["clipboard-read", "clipboard-write"],
-      viewport: { width: 1280, height: 800 },
+      viewport: DESKTOP,
     });
     page = await context.newPage();
     page.setDefaultTimeout(5_000);
@@ -320,23 +358,257 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     await checkScreen("08-audit-log");
   });
 
-  it("shows an instance's webhook deliveries, with the failed attempt and the retry to come", async () => {
-    await expect.poll(() => receiver.requests.length, { timeout: 10_000 }).toBeGreaterThan(0);
+  it("lists instances, creates a sandbox one, and deletes one after saying which bound keys it revokes", async () => {
+    await page.getByRole("link", { name: "Instances" }).click();
+    const table = page.getByRole("table", { name: "Instances, newest first" });
+    const supportRow = table.locator(`tr[data-instance-id="${instance.id}"]`);
+    await supportRow.waitFor();
+    // name, transport, status, phone, bound keys, created, id; the key bound to it was revoked.
+    expect((await supportRow.locator("th, td").allInnerTexts()).slice(0, 5)).toEqual(["support line", "sandbox", "connected", "—", "0"]);
+    await checkScreen("09-instances");
+
+    await page.getByRole("button", { name: "Create instance" }).click();
+    const dialog = page.getByRole("dialog", { name: "Create a sandbox instance" });
+    await dialog.waitFor();
+    expect(await focusedId()).toBe("instance-name");
+    await dialog.getByRole("button", { name: "Create instance" }).click();
+    await dialog.locator("#instance-create-error").filter({ hasText: "Give the instance a name." }).waitFor();
+    await dialog.getByLabel("Name", { exact: true }).fill("sales line");
+    await checkScreen("10-create-instance");
+    await dialog.getByRole("button", { name: "Create instance" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await expect.poll(focusedText).toBe("Create instance");
+    await page.locator("#announcer").filter({ hasText: "Instance sales line created." }).waitFor();
+    const sales = (await api("/v1/instances", firstKey.secret)).body.data.find((each: { name: string }) => each.name === "sales line");
+    expect(sales).toMatchObject({ transport: "sandbox", status: "connected" });
+
+    // Two keys bound to it, one bound elsewhere, one unbound: the count is of the first two only.
+    const bound = [];
+    for (const name of ["sales-bot", "sales-report"]) {
+      const key = await api("/v1/api-keys", firstKey.secret, { method: "POST", body: JSON.stringify({ name, instance_id: sales.id }) });
+      expect(key.status).toBe(201);
+      bound.push(key.body);
+    }
+    const elsewhere = await api("/v1/api-keys", firstKey.secret, {
+      method: "POST",
+      body: JSON.stringify({ name: "support-bot", instance_id: instance.id }),
+    });
+    const unbound = await api("/v1/api-keys", firstKey.secret, { method: "POST", body: JSON.stringify({ name: "unbound" }) });
+    await page.getByRole("link", { name: "API keys" }).click();
+    await page.getByRole("link", { name: "Instances" }).click();
+    const salesRow = table.locator(`tr[data-instance-id="${sales.id}"]`);
+    await expect.poll(async () => (await salesRow.locator("td").nth(3).innerText())).toBe("2");
+    expect(await supportRow.locator("td").nth(3).innerText()).toBe("1");
+
+    const deleteButton = salesRow.getByRole("button", { name: `Delete sales line (${sales.id})` });
+    await deleteButton.click();
+    const confirm = page.getByRole("dialog", { name: "Delete sales line?" });
+    await confirm.waitFor();
+    expect(await focusedText()).toBe("Cancel");
+    await confirm.getByText("Deleting it revokes the 2 API keys bound to it, for good:").waitFor();
+    const listed = await confirm.locator("#instance-delete-key-list li").allInnerTexts();
+    expect(listed.sort()).toEqual(bound.map((key) => `${key.prefix} ${key.name}`).sort());
+    await checkScreen("11-delete-instance");
+    await confirm.getByRole("button", { name: "Cancel" }).click();
+    await confirm.waitFor({ state: "hidden" });
+    await expect.poll(focusedText).toBe("Delete");
+    expect((await api("/v1/limits", bound[0].secret)).status).toBe(200);
+
+    await deleteButton.click();
+    await confirm.getByText("Deleting it revokes the 2 API keys").waitFor();
+    await confirm.getByRole("button", { name: "Delete instance" }).click();
+    await confirm.waitFor({ state: "hidden" });
+    await salesRow.waitFor({ state: "detached" });
+    await page.locator("#announcer").filter({ hasText: "Instance sales line deleted." }).waitFor();
+    await expect.poll(focusedId).toBe("instances-title");
+    for (const key of bound) {
+      const refused = await api("/v1/limits", key.secret);
+      expect([refused.status, refused.body.error.code]).toEqual([401, "auth_expired"]);
+    }
+    expect((await api("/v1/limits", elsewhere.body.secret)).status).toBe(200);
+    expect((await api("/v1/limits", unbound.body.secret)).status).toBe(200);
+    const gone = await api(`/v1/instances/${sales.id}`, firstKey.secret);
+    expect([gone.status, gone.body.error.code]).toEqual([404, "instance_not_found"]);
+  });
+
+  it("adds a webhook endpoint, shows its whsec_ secret once, and deletes it after a confirmation", async () => {
+    await page.getByRole("link", { name: "Webhooks" }).click();
+    const table = page.getByRole("table", { name: "Webhook endpoints, newest first" });
+    const first = table.getByRole("row", { name: new RegExp(receiver.url()) });
+    await first.waitFor();
+    // url, events, instance, created
+    expect((await first.locator("th, td").allInnerTexts()).slice(0, 3)).toEqual([receiver.url(), "instance.created", "all instances"]);
+    await checkScreen("12-webhooks");
+
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    const dialog = page.getByRole("dialog", { name: "Add a webhook endpoint" });
+    await dialog.waitFor();
+    expect(await focusedId()).toBe("endpoint-url");
+    const error = dialog.locator("#endpoint-error");
+    await dialog.getByRole("button", { name: "Add endpoint" }).click();
+    await error.filter({ hasText: "Give the endpoint's URL." }).waitFor();
+    await dialog.getByLabel("URL", { exact: true }).fill("ftp://example.com/hooks");
+    await dialog.getByRole("button", { name: "Add endpoint" }).click();
+    await error.filter({ hasText: "Choose at least one event." }).waitFor();
+    await dialog.getByRole("checkbox", { name: "message.sent" }).check();
+    await dialog.getByRole("checkbox", { name: "message.failed" }).check();
+    // The API's refusal, with its code and the field it names.
+    await dialog.getByRole("button", { name: "Add endpoint" }).click();
+    await error.filter({ hasText: "validation_failed" }).waitFor();
+    expect(await error.innerText()).toContain("body.url");
+
+    const url = receiver.url("/second");
+    await dialog.getByLabel("URL", { exact: true }).fill(url);
+    await dialog.getByLabel("Instance", { exact: true }).selectOption({ label: `${instance.name} (${instance.id})` });
+    await checkScreen("13-add-endpoint");
+    await dialog.getByRole("button", { name: "Add endpoint" }).click();
+    await dialog.getByRole("heading", { name: "Endpoint added" }).waitFor();
+    expect(await focusedId()).toBe("endpoint-created-title");
+    expect(await dialog.innerText()).toContain("Copy this signing secret now. It won't be shown again.");
+    const secret = await dialog.getByLabel(/^Signing secret of/).inputValue();
+    expect(secret).toMatch(/^whsec_\S{20,}$/);
+    await dialog.getByRole("button", { name: "Copy" }).click();
+    await dialog.locator("#endpoint-copy-status").filter({ hasText: "Copied to the clipboard." }).waitFor();
+    expect(await inPage("navigator.clipboard.readText()")).toBe(secret);
+    await checkScreen("14-endpoint-secret");
+    await dialog.getByRole("button", { name: "I have saved it" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await expect.poll(focusedText).toBe("Add endpoint");
+    expect(await pageText()).not.toContain(secret);
+
+    const stored = (await api("/v1/webhook-endpoints", firstKey.secret)).body.data.find((each: { url: string }) => each.url === url);
+    expect(stored).toMatchObject({ events: ["message.sent", "message.failed"], instance_id: instance.id });
+    expect(stored).not.toHaveProperty("secret");
+    const row = table.locator(`tr[data-endpoint-id="${stored.id}"]`);
+    expect((await row.locator("th, td").allInnerTexts()).slice(0, 3)).toEqual([url, "message.sent\nmessage.failed", instance.name]);
+
+    const deleteButton = row.getByRole("button", { name: `Delete the endpoint ${url}` });
+    await deleteButton.click();
+    const confirm = page.getByRole("dialog", { name: "Delete this webhook endpoint?" });
+    await confirm.waitFor();
+    expect(await focusedText()).toBe("Cancel");
+    expect(await confirm.innerText()).toContain(url);
+    await checkScreen("15-delete-endpoint");
+    await page.keyboard.press("Escape");
+    await confirm.waitFor({ state: "hidden" });
+    await expect.poll(focusedText).toBe("Delete");
+    expect((await api(`/v1/webhook-endpoints/${stored.id}`, firstKey.secret)).status).toBe(200);
+
+    await deleteButton.click();
+    await confirm.getByRole("button", { name: "Delete endpoint" }).click();
+    await confirm.waitFor({ state: "hidden" });
+    await row.waitFor({ state: "detached" });
+    await expect.poll(focusedId).toBe("webhooks-title");
+    const gone = await api(`/v1/webhook-endpoints/${stored.id}`, firstKey.secret);
+    expect([gone.status, gone.body.error.code]).toEqual([404, "webhook_endpoint_not_found"]);
+  });
+
+  /** The deliveries of instance.created: one per instance created, each failed once (503) and waiting 10 min. */
+  let retrying: { id: string; instance_id: string }[];
+
+  it("filters webhook deliveries by instance, status and event", async () => {
+    const listRetrying = async () => (await api("/v1/webhook-deliveries?status=retrying", firstKey.secret)).body.data;
+    await expect.poll(async () => (await listRetrying()).length, { timeout: 10_000 }).toBe(2);
+    retrying = await listRetrying();
     await page.getByRole("link", { name: "Deliveries" }).click();
-    await page
-      .getByRole("region", { name: "Webhook deliveries" })
-      .getByLabel("Instance", { exact: true })
-      .selectOption({ label: instance.name });
-    await page.getByRole("button", { name: "Show deliveries" }).click();
-    const table = page.getByRole("table", { name: "Webhook deliveries of the chosen instance, newest first" });
-    const row = table.getByRole("row", { name: /instance\.created/ });
-    await row.waitFor();
-    const cells = await row.locator("th, td").allInnerTexts();
+    const filters = page.getByRole("form", { name: "Filter deliveries" });
+    const table = page.getByRole("table", { name: "Webhook deliveries matching the filters, newest first" });
+    // All instances, any status, any event: both deliveries.
+    await expect.poll(() => table.locator("tbody tr").count()).toBe(2);
+
+    await filters.getByLabel("Instance", { exact: true }).selectOption({ label: instance.name });
+    await filters.getByRole("button", { name: "Show deliveries" }).click();
+    await expect.poll(() => table.locator("tbody tr").count()).toBe(1);
+    const cells = await table.locator("tbody tr").first().locator("th, td").allInnerTexts();
     // created, event, status, attempts, last response, last error, next attempt, endpoint
     expect(cells.slice(1, 5)).toEqual(["instance.created", "retrying", "1", "503"]);
     expect(cells[6]).toMatch(/^in \d+ min$/);
-    expect(await table.locator("tbody tr").count()).toBe(1);
-    await checkScreen("09-deliveries");
+    // The endpoint by its URL, not its id.
+    expect(cells[7]).toBe(receiver.url());
+
+    await filters.getByLabel("Status", { exact: true }).selectOption("success");
+    await filters.getByRole("button", { name: "Show deliveries" }).click();
+    await page.getByText("No deliveries match these filters.").waitFor();
+
+    await filters.getByLabel("Instance", { exact: true }).selectOption({ label: "All instances" });
+    await filters.getByLabel("Status", { exact: true }).selectOption("retrying");
+    await filters.getByLabel("Event", { exact: true }).selectOption("instance.deleted");
+    await filters.getByRole("button", { name: "Show deliveries" }).click();
+    await page.getByText("No deliveries match these filters.").waitFor();
+    await filters.getByLabel("Event", { exact: true }).selectOption("instance.created");
+    await filters.getByRole("button", { name: "Show deliveries" }).click();
+    await expect.poll(() => table.locator("tbody tr").count()).toBe(2);
+    await checkScreen("16-deliveries");
+  });
+
+  it("shows a delivery's payload and attempts, and Retry now sends it again at once", async () => {
+    const delivery = retrying.find((each) => each.instance_id === instance.id)!;
+    const row = page.locator(`tr[data-delivery-id="${delivery.id}"]`);
+    await row.getByRole("button", { name: /^Details of the instance\.created delivery/ }).click();
+    const dialog = page.getByRole("dialog", { name: "Delivery of instance.created" });
+    await dialog.waitFor();
+    expect(await focusedId()).toBe("delivery-title");
+    // The list knows the count; the attempt log comes with the delivery's detail, a moment later.
+    const attemptRows = dialog.getByRole("region", { name: "Attempts of this delivery, oldest first" }).locator("tbody tr");
+    const attemptCells = async () => Promise.all((await attemptRows.all()).map((each) => each.locator("td").allInnerTexts()));
+    await expect.poll(() => attemptRows.count()).toBe(1);
+    expect(await dialog.locator("#delivery-attempts").innerText()).toBe("1 attempt:");
+    expect(await attemptCells()).toEqual([["1", expect.any(String), "HTTP 503", "failure", "HTTP 503", expect.stringMatching(/^\d+ ms$/)]]);
+    const payload = JSON.parse(await dialog.locator("#delivery-payload").innerText());
+    expect(payload).toMatchObject({ event: "instance.created", instance_id: instance.id, data: { instance: { name: "support line" } } });
+    const facts = await dialog.locator("#delivery-facts").innerText();
+    expect(facts).toContain(`${receiver.url()} (`);
+    expect(facts).toContain(delivery.id);
+    await checkScreen("17-delivery-detail");
+
+    const before = receiver.requests.length;
+    receiver.respondWith([200]);
+    await dialog.getByRole("button", { name: "Retry now" }).click();
+    await page.locator("#announcer").filter({ hasText: "Delivery queued for an attempt now." }).waitFor();
+    await expect.poll(() => receiver.requests.length, { timeout: 10_000 }).toBeGreaterThan(before);
+    // Refresh until the attempt is recorded.
+    await expect
+      .poll(
+        async () => {
+          await dialog.getByRole("button", { name: "Refresh" }).click();
+          return dialog.locator("#delivery-facts .badge").innerText();
+        },
+        { timeout: 10_000 },
+      )
+      .toBe("success");
+    expect(await dialog.locator("#delivery-attempts").innerText()).toBe("2 attempts, oldest first:");
+    expect(await attemptCells()).toEqual([
+      ["1", expect.any(String), "HTTP 503", "failure", "HTTP 503", expect.stringMatching(/^\d+ ms$/)],
+      ["2", expect.any(String), "HTTP 200", "success", "", expect.stringMatching(/^\d+ ms$/)],
+    ]);
+    // Sent, it cannot be retried: the button is gone.
+    expect(await dialog.getByRole("button", { name: "Retry now" }).count()).toBe(0);
+    await checkScreen("18-delivery-retried");
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    // The table reloaded after the retry, so the Details button that opened the dialog is gone.
+    await expect.poll(focusedId).toBe("deliveries-title");
+  });
+
+  it("shows the API's refusal to retry a delivery that succeeded meanwhile", async () => {
+    const delivery = retrying.find((each) => each.instance_id !== instance.id)!;
+    await page.reload();
+    const row = page.locator(`tr[data-delivery-id="${delivery.id}"]`);
+    await row.getByRole("button", { name: /^Details of/ }).click();
+    const dialog = page.getByRole("dialog", { name: "Delivery of instance.created" });
+    await dialog.waitFor();
+    // Retried elsewhere (the receiver now answers 200) while the dialog is open.
+    expect((await api(`/v1/webhook-deliveries/${delivery.id}/retry`, firstKey.secret, { method: "POST" })).status).toBe(202);
+    await expect
+      .poll(async () => (await api(`/v1/webhook-deliveries/${delivery.id}`, firstKey.secret)).body.status, { timeout: 10_000 })
+      .toBe("success");
+    await dialog.getByRole("button", { name: "Retry now" }).click();
+    await dialog.locator("#delivery-error").filter({ hasText: "delivery_not_retryable" }).waitFor();
+    expect(await dialog.isVisible()).toBe(true);
+    await checkScreen("19-retry-refused");
+    await dialog.getByRole("button", { name: "Close" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await expect.poll(focusedText).toBe("Details");
   });
 
   it("issues a test-mode key with an IP allowlist, and shows the API's refusal of a bad entry", async () => {
@@ -357,7 +629,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
 
     await allowlist.fill("127.0.0.1,\n10.0.0.0/8");
     expect(await error.innerText()).toBe("");
-    await checkScreen("11-issue-test-mode");
+    await checkScreen("20-issue-test-mode");
     await dialog.getByRole("button", { name: "Issue key" }).click();
     await dialog.getByRole("heading", { name: "Key issued" }).waitFor();
     const prefix = await dialog.locator("#issued-prefix").innerText();
@@ -387,7 +659,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     await dialog.waitFor();
     expect(await focusedText()).toBe("Cancel");
     expect(await dialog.getByLabel("Overlap", { exact: true }).inputValue()).toBe("0");
-    await checkScreen("12-roll-dialog");
+    await checkScreen("21-roll-dialog");
     await dialog.getByRole("button", { name: "Cancel" }).click();
     await dialog.waitFor({ state: "hidden" });
     await expect.poll(focusedText).toBe("Roll");
@@ -403,7 +675,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     const prefix = await secretDialog.locator("#issued-prefix").innerText();
     expect(prefix).not.toBe(old.body.prefix);
     await page.locator("#announcer").filter({ hasText: `Key ${prefix} rolled.` }).waitFor();
-    await checkScreen("13-rolled-secret");
+    await checkScreen("22-rolled-secret");
 
     const refused = await api("/v1/limits", old.body.secret);
     expect(refused.status).toBe(401);
@@ -463,6 +735,41 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     firstKey = { id: rolled.id, prefix, secret };
   });
 
+  it("works on a phone's touch screen: each section from the menu, nothing scrolls sideways, a dialog's buttons answer taps", async () => {
+    // A real phone's viewport follows the page's <meta name="viewport">, and a page wider than
+    // the screen would widen it: fixed dialogs would then open partly off-screen.
+    const phone = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    try {
+      const tab = await phone.newPage();
+      tab.setDefaultTimeout(5_000);
+      tab.on("request", (request) => requested.push(request.url()));
+      await tab.goto(`${server.baseUrl}/dashboard`);
+      await tab.getByLabel("API key", { exact: true }).fill(firstKey.secret);
+      await tab.getByRole("button", { name: "Sign in" }).tap();
+      const sections = [
+        ["Instances", "instances"],
+        ["Webhooks", "webhooks"],
+        ["Deliveries", "deliveries"],
+        ["Audit log", "audit"],
+        ["API keys", "keys"],
+      ];
+      for (const [link, id] of sections) {
+        await tab.getByRole("link", { name: link, exact: true }).tap();
+        await tab.locator(`#${id}-table tbody tr`).first().waitFor();
+        expect(await tab.evaluate<number>("document.documentElement.scrollWidth"), link).toBeLessThanOrEqual(PHONE.width);
+      }
+      // Tapping checks that the button is on screen and that nothing covers it.
+      await tab.getByRole("main").getByRole("button", { name: "Issue key" }).tap();
+      const dialog = tab.getByRole("dialog", { name: "Issue an API key" });
+      await dialog.getByRole("button", { name: "Issue key" }).tap();
+      await dialog.locator("#issue-error").filter({ hasText: "Give the key a name." }).waitFor();
+      await dialog.getByRole("button", { name: "Cancel" }).tap();
+      await dialog.waitFor({ state: "hidden" });
+    } finally {
+      await phone.close();
+    }
+  });
+
   it("signs out when the API refuses the key it signed in with, and fetched nothing from elsewhere", async () => {
     await page.getByRole("link", { name: "API keys" }).click();
     const own = page.getByRole("row", { name: new RegExp(firstKey.prefix) });
@@ -475,14 +782,15 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     expect(await page.getByRole("button", { name: "Sign out" }).isVisible()).toBe(false);
     expect(await page.getByRole("table").count()).toBe(0);
     expect(await inPage("sessionStorage.length")).toBe(0);
-    await checkScreen("10-signed-out");
+    await checkScreen("23-signed-out");
 
     const origin = new URL(server.baseUrl).origin;
     expect(requested.filter((url) => new URL(url).origin !== origin)).toEqual([]);
     // The only console errors are the browser reporting the API's refusals (400, 401, 409) we caused.
     expect(consoleProblems.filter((text) => !/status of (400|401|409)/.test(text))).toEqual([]);
-    // The server logged paths and prefixes, never a key.
+    // The server logged paths and prefixes, never a key or a webhook signing secret.
     expect(serverLog).not.toMatch(KEY_PATTERN);
+    expect(serverLog).not.toContain("whsec_");
     expect(serverLog).toContain("/v1/api-keys");
   });
 });

@@ -1,11 +1,17 @@
-import createFetchClient, { type Client, type ClientOptions as FetchClientOptions } from "openapi-fetch";
-import type { paths } from "./generated/api-types.js";
+import createFetchClient, { type Client, type ClientOptions as FetchClientOptions, type FetchResponse } from "openapi-fetch";
+import type { components, paths, webhooks } from "./generated/api-types.js";
 
 // Bundled for browsers too (the dashboard): nothing here may import node: modules.
 
-export type { paths };
+export type { components, paths, webhooks };
 /** The scopes a key can hold, for pickers: `*` holds every other one. */
 export { SCOPES, type Scope } from "./generated/scopes.js";
+export {
+  verifyWebhookSignature,
+  WebhookSignatureError,
+  type VerifyWebhookSignatureOptions,
+  type WebhookSignatureFailure,
+} from "./webhook-signature.js";
 
 export type WhatIsUpClient = Client<paths>;
 
@@ -30,46 +36,72 @@ export function createClient({ baseUrl, apiKey, fetch }: ClientOptions): WhatIsU
   });
 }
 
-// The document inlines its schemas (no components.schemas), so the resources are named here
-// from the operations that answer them.
-type Json<Path extends keyof paths, Method extends "get" | "post", Status extends number> =
-  paths[Path][Method] extends { responses: { [S in Status]: { content: { "application/json": infer Body } } } } ? Body : never;
+/**
+ * What a helper below resolves to: `{ data, error, response }`, as `client.GET`/`POST` of that
+ * operation. Named, so that the declarations say it in one line instead of spelling the operation out.
+ */
+export type Answer<Operation extends Record<string | number, unknown>> = Promise<FetchResponse<Operation, object, `${string}/${string}`>>;
 
-export type ApiKey = Json<"/v1/api-keys/{id}", "get", 200>;
+type Schemas = components["schemas"];
+
+export type ApiKey = Schemas["ApiKey"];
 /** An API key as issued: with its `secret`, shown this once. */
-export type IssuedApiKey = Json<"/v1/api-keys", "post", 201>;
-export type Instance = Json<"/v1/instances/{id}", "get", 200>;
-export type AuditEvent = Json<"/v1/audit-events", "get", 200>["data"][number];
-export type WebhookEndpoint = Json<"/v1/webhook-endpoints/{id}", "get", 200>;
-export type WebhookDelivery = Json<"/v1/webhook-deliveries/{id}", "get", 200>;
-/** The body of every webhook: the event envelope, as a delivery stores and sends it. */
-export type EventEnvelope = WebhookDelivery["payload"];
+export type IssuedApiKey = Schemas["IssuedApiKey"];
+export type Instance = Schemas["Instance"];
+export type AuditEvent = Schemas["AuditEvent"];
+export type WebhookEndpoint = Schemas["WebhookEndpoint"];
 /** A webhook endpoint as created: with its signing `secret`, shown this once. */
-export type CreatedWebhookEndpoint = Json<"/v1/webhook-endpoints", "post", 201>;
+export type CreatedWebhookEndpoint = Schemas["CreatedWebhookEndpoint"];
+export type WebhookDelivery = Schemas["WebhookDelivery"];
+/** `GET /v1/webhook-deliveries/{id}`: the delivery with its `attempts`, oldest first (the newest 100). */
+export type WebhookDeliveryDetail = Schemas["WebhookDeliveryDetail"];
+export type WebhookDeliveryAttempt = Schemas["WebhookDeliveryAttempt"];
+/** The body of every webhook, whatever its event: `data` is read once `event` is known (see {@link WebhookEvent}). */
+export type EventEnvelope = Schemas["EventEnvelope"];
+/**
+ * The body of a webhook, one type per event of the document's `webhooks`: narrow on `event.event`
+ * and `data` is typed (`"api_key.issued"` → `data.api_key`). A server newer than this package may
+ * send an event it does not list: keep a default branch.
+ */
+export type WebhookEvent = { [Event in keyof webhooks]: WebhookBody<webhooks[Event]> }[keyof webhooks];
+type WebhookBody<PathItem> = PathItem extends { post: { requestBody: { content: { "application/json": infer Body } } } } ? Body : never;
+export type Message = Schemas["Message"];
 /** The 202 of a send: the message as accepted, `queued`. */
-export type AcceptedMessage = Json<"/v1/instances/{id}/messages", "post", 202>;
+export type AcceptedMessage = Schemas["AcceptedMessage"];
 /** `GET /v1/limits`: the calling key's bucket. */
-export type Limits = Json<"/v1/limits", "get", 200>;
+export type Limits = Schemas["Limits"];
 /** `GET /v1/api-keys/{id}/usage`: a key's requests per hour or UTC day, oldest first. */
-export type ApiKeyUsage = Json<"/v1/api-keys/{id}/usage", "get", 200>;
+export type ApiKeyUsage = Schemas["ApiKeyUsage"];
+/** The body of every 4xx and 5xx; `error.code` is the stable contract. */
+export type ErrorEnvelope = Schemas["Error"];
+export type ErrorCode = ErrorEnvelope["error"]["code"];
+/** `{"data": [...], "next_cursor": "…" | null}`: every paginated list. */
+export type Page<Item> = { data: Item[]; next_cursor: string | null };
+
 export type ApiKeyUsageQuery = NonNullable<paths["/v1/api-keys/{id}/usage"]["get"]["parameters"]["query"]>;
 
 /** A key's usage (`GET /v1/api-keys/{id}/usage`); without a query, the last 30 days by day. */
-export function apiKeyUsage(client: WhatIsUpClient, id: string, query: ApiKeyUsageQuery = {}) {
+export function apiKeyUsage(
+  client: WhatIsUpClient,
+  id: string,
+  query: ApiKeyUsageQuery = {},
+): Answer<paths["/v1/api-keys/{id}/usage"]["get"]> {
   return client.GET("/v1/api-keys/{id}/usage", { params: { path: { id }, query } });
 }
+
 /** `POST /v1/api-keys/{id}/roll`: `expires_in_seconds` (0 to 604800, default 0) is how long the old key keeps working. */
 export type RollApiKeyOptions = NonNullable<paths["/v1/api-keys/{id}/roll"]["post"]["requestBody"]>["content"]["application/json"];
 
 /** Replaces a key with a new one of the same settings; the 201 holds the new key's secret, shown this once. */
-export function rollApiKey(client: WhatIsUpClient, id: string, options: RollApiKeyOptions = {}) {
+export function rollApiKey(client: WhatIsUpClient, id: string, options: RollApiKeyOptions = {}): Answer<paths["/v1/api-keys/{id}/roll"]["post"]> {
   return client.POST("/v1/api-keys/{id}/roll", { params: { path: { id } }, body: options });
 }
 
 /** `GET /v1/api-keys/current`: the calling key's own metadata, for any key; it spends no token. */
-export function currentApiKey(client: WhatIsUpClient) {
+export function currentApiKey(client: WhatIsUpClient): Answer<paths["/v1/api-keys/current"]["get"]> {
   return client.GET("/v1/api-keys/current");
 }
+
 /** `POST /v1/leaked-keys`: `keys` (1 to 1000 tokens found in the open) and an optional `source`. */
 export type LeakReport = NonNullable<paths["/v1/leaked-keys"]["post"]["requestBody"]>["content"]["application/json"];
 
@@ -77,11 +109,6 @@ export type LeakReport = NonNullable<paths["/v1/leaked-keys"]["post"]["requestBo
  * Reports leaked keys (docs/leaked-keys.md). It needs no key, so it takes no client: the answer,
  * 202 `{"received": n}`, is the same whether or not any entry matched.
  */
-export function reportLeakedKeys({ baseUrl, fetch }: Omit<ClientOptions, "apiKey">, report: LeakReport) {
+export function reportLeakedKeys({ baseUrl, fetch }: Omit<ClientOptions, "apiKey">, report: LeakReport): Answer<paths["/v1/leaked-keys"]["post"]> {
   return createFetchClient<paths>({ baseUrl, ...(fetch ? { fetch } : {}) }).POST("/v1/leaked-keys", { body: report });
 }
-/** The body of every 4xx and 5xx; `error.code` is the stable contract. */
-export type ErrorEnvelope = Json<"/v1/api-keys", "get", 401>;
-export type ErrorCode = ErrorEnvelope["error"]["code"];
-/** `{"data": [...], "next_cursor": "…" | null}`: every paginated list. */
-export type Page<Item> = { data: Item[]; next_cursor: string | null };

@@ -12,6 +12,7 @@ export function registerGetApiKeyUsage(app: App, { db }: Pick<RouteDependencies,
     {
       config: { access: { scope: "api_keys:read", instances: "multi" } },
       schema: {
+        operationId: "getApiKeyUsage",
         summary: "A key's requests per hour or day (UTC), empty periods included",
         params: IdParams,
         querystring: ApiKeyUsageQuery,

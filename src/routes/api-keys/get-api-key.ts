@@ -11,6 +11,7 @@ export function registerGetApiKey(app: App, { db }: Pick<RouteDependencies, "db"
     {
       config: { access: { scope: "api_keys:read", instances: "multi" } },
       schema: {
+        operationId: "getApiKey",
         summary: "One key's metadata, whatever its status",
         params: IdParams,
         response: {

@@ -12,6 +12,7 @@ export function registerGetCurrentApiKey(app: App, { db }: Pick<RouteDependencie
       // with a throttled key still learns what it holds.
       config: { access: { scope: null, instances: "none", spendsToken: false } },
       schema: {
+        operationId: "getCurrentApiKey",
         summary: "The calling key's own metadata; this request spends no token",
         response: { 200: ApiKeySchema, ...errorResponses(...AUTHENTICATED_ERRORS) },
       },

@@ -14,6 +14,7 @@ export function registerIssueApiKey(app: App, { write }: Pick<RouteDependencies,
     {
       config: { access: { scope: "api_keys:write", instances: "multi" } },
       schema: {
+        operationId: "issueApiKey",
         summary: "Issue a new key. The response holds its secret, shown this once",
         body: IssueApiKeyBody,
         response: {

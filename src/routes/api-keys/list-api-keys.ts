@@ -14,12 +14,13 @@ export function registerListApiKeys(app: App, { db }: Pick<RouteDependencies, "d
     {
       config: { access: { scope: "api_keys:read", instances: "multi" } },
       schema: {
+        operationId: "listApiKeys",
         summary: "List the customer's active keys (not revoked, not expired), newest first",
         description:
           "Without `limit` or `cursor`: every active key, in one bare array. With either: at most `limit` keys (default 50), still a bare array, and a `Link: <…>; rel=\"next\"` header naming the next page while there is one.",
         querystring: ApiKeyListQuery,
         response: {
-          200: Type.Array(ApiKeySchema),
+          200: Type.Array(ApiKeySchema, { description: "The active keys, newest first" }),
           ...errorResponses(...AUTHENTICATED_ERRORS, "instance_scoped_key"),
         },
       },

@@ -11,6 +11,7 @@ export function registerRevokeApiKey(app: App, { write }: Pick<RouteDependencies
     {
       config: { access: { scope: "api_keys:write", instances: "multi" } },
       schema: {
+        operationId: "revokeApiKey",
         summary: "Revoke a key: it stops working at once. Revoking a revoked key changes nothing",
         params: IdParams,
         response: {

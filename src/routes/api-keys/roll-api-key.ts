@@ -13,6 +13,7 @@ export function registerRollApiKey(app: App, { write }: Pick<RouteDependencies, 
       // keys of its own instance (403 instance_access_denied).
       config: { access: { scope: "api_keys:write", instances: "none" } },
       schema: {
+        operationId: "rollApiKey",
         summary: "Replace a key with a new one of the same settings; the old one stops working now or after `expires_in_seconds`",
         description:
           "The body is optional: none is the same as `{}`. The response holds the new key's secret, shown this once. An instance-bound key may roll only keys bound to its own instance, itself included.",

@@ -12,6 +12,7 @@ export function registerListAuditEvents(app: App, { db }: Pick<RouteDependencies
     {
       config: { access: { scope: "audit:read", instances: "multi" } },
       schema: {
+        operationId: "listAuditEvents",
         summary: "The customer's audit log, newest first. Append-only",
         querystring: PageQuery,
         response: {

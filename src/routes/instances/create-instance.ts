@@ -11,6 +11,7 @@ export function registerCreateInstance(app: App, { write, cloudApi }: Pick<Route
     {
       config: { access: { scope: "instances:write", instances: "multi" } },
       schema: {
+        operationId: "createInstance",
         summary: "Create an instance (a WhatsApp number to connect)",
         body: CreateInstanceBody,
         response: {

@@ -13,6 +13,7 @@ export function registerDeleteInstance(app: App, { write }: Pick<RouteDependenci
       // (which could otherwise delete their own instance) are refused.
       config: { access: { scope: "instances:write", instances: "multi" } },
       schema: {
+        operationId: "deleteInstance",
         summary: "Delete an instance and revoke every key bound to it",
         params: IdParams,
         response: {

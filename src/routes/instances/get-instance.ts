@@ -11,6 +11,7 @@ export function registerGetInstance(app: App, { db }: Pick<RouteDependencies, "d
     {
       config: { access: { scope: "instances:read", instances: "param" } },
       schema: {
+        operationId: "getInstance",
         summary: "One instance. A key bound to an instance may read only that one",
         params: IdParams,
         response: {

@@ -12,6 +12,7 @@ export function registerListInstances(app: App, { db }: Pick<RouteDependencies, 
     {
       config: { access: { scope: "instances:read", instances: "multi" } },
       schema: {
+        operationId: "listInstances",
         summary: "List the customer's instances, newest first",
         querystring: PageQuery,
         response: {

@@ -11,6 +11,7 @@ export function registerGetLimits(app: App, { keyLimits, customerLimits }: Pick<
     {
       config: { access: { scope: null, instances: "none", spendsToken: false } },
       schema: {
+        operationId: "getLimits",
         summary: "The rate-limit headroom of the calling key and of its customer; this request spends no token",
         response: { 200: LimitsSchema, ...errorResponses(...AUTHENTICATED_ERRORS) },
       },

@@ -23,6 +23,8 @@ export function registerSendMessage(app: App, { db, write }: Pick<RouteDependenc
     {
       config: { access: { scope: "messages:send", instances: "param" } },
       schema: {
+        operationId: "sendMessage",
+        tags: ["messages"],
         summary: "Send a message from an instance (202: stored, queued; its states arrive as webhook events)",
         params: IdParams,
         body: SendMessageBody,

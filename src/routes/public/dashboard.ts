@@ -57,10 +57,11 @@ export function registerDashboard(app: App): void {
     DASHBOARD_PATH,
     {
       schema: {
-        summary: "The dashboard: sign in with an API key, manage keys, read the audit log and deliveries",
+        operationId: "getDashboard",
+        summary: "The dashboard: sign in with an API key; manage keys, instances and webhook endpoints; read and retry deliveries; read the audit log",
         tags: ["reference"],
         response: {
-          200: { description: "The HTML page", content: { "text/html": { schema: Type.String() } } },
+          200: { description: "The HTML page", content: { "text/html": { schema: Type.String({ examples: ["<!doctype html><html lang=\"en\">…</html>"] }) } } },
           ...errorResponses("not_ready", "internal_error"),
         },
       },

@@ -7,8 +7,9 @@ export function registerHealth(app: App): void {
     "/healthz",
     {
       schema: {
+        operationId: "getHealth",
         summary: "Liveness",
-        response: { 200: Type.Object({ status: Type.Literal("ok") }, { additionalProperties: false }) },
+        response: { 200: Type.Object({ status: Type.Literal("ok") }, { additionalProperties: false, description: "The process answers" }) },
       },
     },
     async () => ({ status: "ok" as const }),

@@ -25,7 +25,10 @@ const LeakReportBody = Type.Object(
     }),
     source: Type.Optional(Type.String({ maxLength: MAX_SOURCE_LENGTH, description: "Where they were found: a URL or free text" })),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ keys: ["zpk_live_… (a key found in the open)"], source: "https://gist.example.org/someone/1234" }],
+  },
 );
 
 /**
@@ -51,13 +54,14 @@ export function registerLeakedKeys(
         }
       },
       schema: {
+        operationId: "reportLeakedKeys",
         summary: "Report leaked API keys: every one that exists is revoked at once. No key needed",
-        tags: ["leaked keys"],
+        tags: ["leaked-keys"],
         body: LeakReportBody,
         response: {
           202: Type.Object(
             { received: Type.Integer({ description: "How many entries the report had, matched or not" }) },
-            { additionalProperties: false },
+            { additionalProperties: false, description: "Received; the same answer whether or not any key matched", examples: [{ received: 1 }] },
           ),
           ...errorResponses("validation_failed", "unsupported_media_type", "payload_too_large", "rate_limited", "internal_error", "database_unavailable"),
         },

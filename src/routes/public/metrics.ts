@@ -22,11 +22,15 @@ export function registerMetrics(app: App, metrics: AppMetrics): void {
     "/metrics",
     {
       schema: {
+        operationId: "getMetrics",
         summary: "Prometheus metrics (only when METRICS_ENABLED=true)",
         tags: ["operations"],
         produces: ["text/plain"],
         response: {
-          200: Type.String({ description: "Prometheus text exposition format 0.0.4" }),
+          200: Type.String({
+            description: "Prometheus text exposition format 0.0.4",
+            examples: ["# HELP whatisup_auth_outcomes_total …\n# TYPE whatisup_auth_outcomes_total counter\nwhatisup_auth_outcomes_total{outcome=\"ok\"} 1024\n"],
+          }),
           ...errorResponses("internal_error"),
         },
       },

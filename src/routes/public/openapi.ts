@@ -6,12 +6,22 @@ import Type from "typebox";
 import type { RouteAccess } from "../../http/route-access.js";
 import type { App } from "../../http/app-types.js";
 import { errorResponses } from "../../http/schemas.js";
+import {
+  collectContractSchemas,
+  collectNamedSchemas,
+  referencing,
+  withExamples,
+  withOptionalBodies,
+  withSharedResponses,
+  withWebhooks,
+  type OpenApiDocument,
+} from "./openapi-document.js";
 
 export const OPENAPI_PATH = "/openapi.json";
 export const DOCS_PREFIX = "/docs";
 export const BEARER_SCHEME = "bearer";
 
-const packageJson = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+const packageJson = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string; license: string };
 
 /**
  * Nothing on /docs may come from another host: the page, its scripts and its styles are the
@@ -37,7 +47,30 @@ const INSTANCE_SENTENCES: Record<RouteAccess["instances"], string> = {
   none: "Any key, instance-bound or not.",
 };
 
-type Schema = Record<string, unknown> & { hide?: boolean; tags?: string[]; description?: string };
+type Schema = Record<string, unknown> & { hide?: boolean; tags?: string[]; description?: string; response?: Record<string, unknown> };
+
+/** Every tag an operation may carry, in the order the reference shows them. */
+const TAGS = [
+  { name: "api-keys", description: "The bearer keys that authenticate every `/v1` request: issue, list, roll, revoke, and read their usage." },
+  { name: "instances", description: "Instances: the WhatsApp numbers a customer sends from, in the sandbox or through the WhatsApp Cloud API." },
+  { name: "messages", description: "Sending messages. A send answers 202 at once; the message's next states arrive as webhook events." },
+  { name: "webhook-endpoints", description: "The URLs that receive the customer's webhook events, each with its own signing secret." },
+  { name: "webhook-deliveries", description: "Each event sent to each endpoint, with its attempts: read them, and retry a failed one." },
+  { name: "audit-events", description: "The customer's append-only audit log: every change, who made it and from where." },
+  { name: "limits", description: "The rate-limit headroom of the calling key and of its customer." },
+  { name: "leaked-keys", description: "Reporting keys found in the open: anyone may, without a key; every reported key that exists is revoked." },
+  { name: "operations", description: "For the people who run the server: liveness, readiness and metrics. No key needed." },
+  { name: "reference", description: "This document, its interactive reference and the dashboard. No key needed." },
+  { name: "whatsapp-callbacks", description: "The WhatsApp Cloud API's calls to this server (Meta's, not yours): its subscription handshake and status callbacks." },
+  { name: "webhook-events", description: "What this server POSTs to your webhook endpoints: one body per event type (docs/webhooks.md)." },
+];
+
+/** package.json's `license` as OpenAPI states it; npm's `UNLICENSED` is proprietary, not a licence. */
+function licenseOf(license: string): { name: string; identifier: string } {
+  return license === "UNLICENSED"
+    ? { name: "Proprietary: all rights reserved", identifier: "LicenseRef-Proprietary" }
+    : { name: license, identifier: license };
+}
 
 /**
  * Generates the OpenAPI 3.1 document from the route schemas that validate requests, serves it at
@@ -46,6 +79,23 @@ type Schema = Record<string, unknown> & { hide?: boolean; tags?: string[]; descr
  * routes through `onRoute`.
  */
 export async function registerOpenApi(app: App): Promise<void> {
+  // The named schemas of every route, collected as routes are registered; the document, built
+  // on its first request (after ready), finds them all in `schemas`, sorted by name.
+  const named = new Map<string, { source: Record<string, unknown>; component: unknown }>();
+  collectContractSchemas(named);
+  app.addHook("onRoute", (route) => {
+    const schema = route.schema as Schema | undefined;
+    if (schema === undefined || schema.hide) return;
+    for (const part of [schema.body, schema.querystring, schema.params, schema.headers, ...Object.values(schema.response ?? {})]) {
+      collectNamedSchemas(part, named);
+    }
+  });
+  const schemas: Record<string, unknown> = {};
+  app.addHook("onReady", (done) => {
+    for (const [name, { component }] of [...named].sort(([a], [b]) => a.localeCompare(b))) schemas[name] = component;
+    done();
+  });
+
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
@@ -54,9 +104,18 @@ export async function registerOpenApi(app: App): Promise<void> {
         version: packageJson.version,
         description:
           "A WhatsApp messaging API for developers. Every `/v1` route takes `Authorization: Bearer <key>`; " +
-          "every 4xx and 5xx answers with the error envelope, whose `error.code` is the stable contract.",
+          "every 4xx and 5xx answers with the error envelope (`Error`), whose `error.code` is the stable contract.",
+        contact: { name: "WhatIsUp.dev maintainers (SECURITY.md says how to report a vulnerability)" },
+        license: licenseOf(packageJson.license),
       },
+      servers: [
+        { url: "/", description: "The server this document was fetched from" },
+        { url: "http://127.0.0.1:8080", description: "A server started locally with the default HOST and PORT" },
+      ],
+      tags: TAGS,
       components: {
+        // JSON Schema as TypeBox writes it, which @fastify/swagger converts; its types expect the result.
+        schemas: schemas as Record<string, never>,
         securitySchemes: {
           [BEARER_SCHEME]: {
             type: "http",
@@ -67,14 +126,18 @@ export async function registerOpenApi(app: App): Promise<void> {
         },
       },
     },
+    // A schema with an `$id` is named after it (the default names `def-0`, `def-1`, … and adds a title).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === "string" ? json.$id : `def-${index}`) },
     transform: ({ schema, url, route }) => ({
-      schema: documentedSchema(schema as Schema | undefined, url, route) as FastifySchema,
+      schema: withReferences(documentedSchema(schema as Schema | undefined, url, route)) as FastifySchema,
       // Swagger UI's page is registered as `/docs/`; it answers `/docs` too, the address we give.
       url: url === `${DOCS_PREFIX}/` ? DOCS_PREFIX : url,
     }),
     transformObject: (documents) => {
-      const { openapiObject } = documents as { openapiObject: Parameters<typeof withResponseHeaders>[0] };
-      return withOptionalBodies(withResponseHeaders(openapiObject)) as ReturnType<SwaggerTransformObject>;
+      const { openapiObject } = documents as { openapiObject: OpenApiDocument };
+      openapiObject.components = { ...openapiObject.components, headers: HEADERS };
+      const document = withWebhooks(withExamples(withSharedResponses(withOptionalBodies(openapiObject))));
+      return document as ReturnType<SwaggerTransformObject>;
     },
   });
 
@@ -82,10 +145,14 @@ export async function registerOpenApi(app: App): Promise<void> {
     OPENAPI_PATH,
     {
       schema: {
+        operationId: "getOpenApiDocument",
         summary: "This OpenAPI 3.1 document",
         tags: ["reference"],
         response: {
-          200: Type.Object({ openapi: Type.String() }, { additionalProperties: true, description: "The OpenAPI document" }),
+          200: Type.Object(
+            { openapi: Type.String() },
+            { additionalProperties: true, description: "The OpenAPI document", examples: [{ openapi: "3.1.0", info: { title: "WhatIsUp.dev API" } }] },
+          ),
           ...errorResponses("internal_error"),
         },
       },
@@ -105,15 +172,21 @@ export async function registerOpenApi(app: App): Promise<void> {
 function documentedSchema(schema: Schema | undefined, url: string, route: RouteOptions): Schema | undefined {
   if ((url === DOCS_PREFIX || url === `${DOCS_PREFIX}/`) && methodsOf(route).includes("GET")) {
     // Swagger UI hides its own routes; the page itself is part of the API's surface.
-    return {
+    return publicSchema({
+      operationId: "getApiReference",
       summary: "Interactive API reference (Swagger UI, served locally)",
       tags: ["reference"],
-      response: { 200: { description: "The HTML page", content: { "text/html": { schema: { type: "string" } } } } },
-    };
+      response: {
+        200: {
+          description: "The HTML page",
+          content: { "text/html": { schema: { type: "string" }, example: "<!doctype html><html lang=\"en\">…</html>" } },
+        },
+      },
+    });
   }
   if (schema === undefined || schema.hide) return schema;
   const tags = schema.tags ?? [tagOf(url)];
-  if (!url.startsWith("/v1/") || route.config?.public) return { ...schema, tags, security: [] };
+  if (!url.startsWith("/v1/") || route.config?.public) return publicSchema({ ...schema, tags });
   const access = route.config?.access;
   if (!access) throw new Error(`${url} declares no access policy`);
   const scopeSentence =
@@ -130,6 +203,23 @@ function documentedSchema(schema: Schema | undefined, url: string, route: RouteO
   };
 }
 
+function publicSchema(schema: Schema): Schema {
+  return { ...schema, description: [schema.description, "Public: takes no API key."].filter(Boolean).join("\n\n"), security: [] };
+}
+
+/** The schema with every named subschema, a part's root included, as a `$ref` to its component. */
+function withReferences(schema: Schema | undefined): Schema | undefined {
+  if (schema === undefined || schema.hide) return schema;
+  const documented: Schema = { ...schema };
+  for (const part of ["body", "querystring", "params", "headers"]) {
+    if (documented[part] !== undefined) documented[part] = referencing(documented[part]);
+  }
+  if (schema.response) {
+    documented.response = Object.fromEntries(Object.entries(schema.response).map(([status, response]) => [status, referencing(response)]));
+  }
+  return documented;
+}
+
 function methodsOf(route: RouteOptions): string[] {
   return (Array.isArray(route.method) ? route.method : [route.method]).map(String);
 }
@@ -140,17 +230,6 @@ function tagOf(url: string): string {
   return segments[0] === "v1" && segments[1] ? segments[1] : "operations";
 }
 
-type OpenApiOperation = {
-  security?: unknown[];
-  responses?: Record<string, { headers?: Record<string, unknown> }>;
-  requestBody?: { required?: boolean };
-  "x-body-optional"?: boolean;
-};
-type OpenApiDocument = {
-  paths?: Record<string, Record<string, OpenApiOperation>>;
-  components?: Record<string, Record<string, unknown>>;
-};
-
 const HEADERS = {
   "X-Request-Id": { description: "The request's id (`req_…`), also in the error envelope's `request_id`.", schema: { type: "string" } },
   "X-RateLimit-Limit": { description: "The key's bucket capacity.", schema: { type: "integer" } },
@@ -159,40 +238,3 @@ const HEADERS = {
   "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "integer" } },
   "WWW-Authenticate": { description: "`Bearer realm=\"whatisup\"` (RFC 6750).", schema: { type: "string" } },
 };
-const RATE_LIMIT_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"];
-
-/**
- * @fastify/swagger marks every request body required. A route whose schema says
- * `"x-body-optional": true` takes none as `{}`: its body is documented as optional.
- */
-function withOptionalBodies(document: OpenApiDocument): OpenApiDocument {
-  for (const operations of Object.values(document.paths ?? {})) {
-    for (const operation of Object.values(operations)) {
-      if (operation["x-body-optional"] && operation.requestBody) operation.requestBody.required = false;
-    }
-  }
-  return document;
-}
-
-/**
- * Response headers, which route schemas do not declare: X-Request-Id on every answer; on
- * authenticated operations the X-RateLimit-* trio (set once the key is known, so not on 401),
- * Retry-After on 429 and WWW-Authenticate on 401.
- */
-function withResponseHeaders(document: OpenApiDocument): OpenApiDocument {
-  document.components = { ...document.components, headers: { ...document.components?.headers, ...HEADERS } };
-  const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });
-  for (const operations of Object.values(document.paths ?? {})) {
-    for (const operation of Object.values(operations)) {
-      const authenticated = (operation.security?.length ?? 0) > 0;
-      for (const [status, response] of Object.entries(operation.responses ?? {})) {
-        const headers: Record<string, unknown> = { ...response.headers, "X-Request-Id": ref("X-Request-Id") };
-        if (authenticated && status !== "401") for (const name of RATE_LIMIT_HEADERS) headers[name] = ref(name);
-        if (status === "429") headers["Retry-After"] = ref("Retry-After");
-        if (status === "401") headers["WWW-Authenticate"] = ref("WWW-Authenticate");
-        response.headers = headers;
-      }
-    }
-  }
-  return document;
-}

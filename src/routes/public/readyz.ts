@@ -19,10 +19,11 @@ export function registerReadiness(app: App, database: DatabaseHandle): void {
     "/readyz",
     {
       schema: {
+        operationId: "getReadiness",
         summary: "Readiness: the database is reachable and every migration is applied",
         tags: ["operations"],
         response: {
-          200: Type.Object({ status: Type.Literal("ready") }, { additionalProperties: false }),
+          200: Type.Object({ status: Type.Literal("ready") }, { additionalProperties: false, description: "Ready to serve" }),
           ...errorResponses("not_ready", "internal_error"),
         },
       },

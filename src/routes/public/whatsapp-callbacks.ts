@@ -36,14 +36,17 @@ export function registerWhatsAppCallbacks(
       CALLBACK_PATH,
       {
         schema: {
+          operationId: "verifyWhatsAppSubscription",
           summary: "Meta's webhook subscription handshake (hub.challenge)",
+          tags: ["whatsapp-callbacks"],
+          produces: ["text/plain"],
           querystring: Type.Object({
             "hub.mode": Type.Optional(Type.String()),
             "hub.verify_token": Type.Optional(Type.String()),
             "hub.challenge": Type.Optional(Type.String({ maxLength: 200 })),
           }),
           response: {
-            200: Type.String({ description: "hub.challenge, echoed" }),
+            200: Type.String({ description: "hub.challenge, echoed", examples: ["1158201444"] }),
             ...errorResponses("verification_failed", "validation_failed", "internal_error"),
           },
         },
@@ -71,9 +74,11 @@ export function registerWhatsAppCallbacks(
       {
         bodyLimit: CALLBACK_BODY_LIMIT_BYTES,
         schema: {
+          operationId: "receiveWhatsAppStatuses",
           summary: "Status callbacks of the WhatsApp Cloud API, signed with X-Hub-Signature-256",
+          tags: ["whatsapp-callbacks"],
           response: {
-            200: Type.Object({ received: Type.Integer() }, { additionalProperties: false }),
+            200: Type.Object({ received: Type.Integer() }, { additionalProperties: false, description: "The statuses the callback held", examples: [{ received: 1 }] }),
             ...errorResponses("auth_missing", "auth_malformed", "auth_invalid", "validation_failed", "payload_too_large", "internal_error", "database_unavailable"),
           },
         },

@@ -1,8 +1,8 @@
-import { DeliverySchema } from "../../contract/webhook-delivery.js";
+import { DeliveryDetailSchema } from "../../contract/webhook-delivery.js";
 import { AppError } from "../../errors/app-error.js";
 import type { App } from "../../http/app-types.js";
 import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
-import { findDelivery } from "../../webhook-deliveries/webhook-delivery-repository.js";
+import { findDelivery, listDeliveryAttempts } from "../../webhook-deliveries/webhook-delivery-repository.js";
 import type { RouteDependencies } from "../route-dependencies.js";
 
 export function registerGetWebhookDelivery(app: App, { db }: Pick<RouteDependencies, "db">): void {
@@ -13,10 +13,11 @@ export function registerGetWebhookDelivery(app: App, { db }: Pick<RouteDependenc
       // deliveries only, and anything else is 404.
       config: { access: { scope: "deliveries:read", instances: "narrowed" } },
       schema: {
+        operationId: "getWebhookDelivery",
         summary: "One webhook delivery with its attempt log",
         params: IdParams,
         response: {
-          200: DeliverySchema,
+          200: DeliveryDetailSchema,
           ...errorResponses(...AUTHENTICATED_ERRORS, "delivery_not_found"),
         },
       },
@@ -25,7 +26,7 @@ export function registerGetWebhookDelivery(app: App, { db }: Pick<RouteDependenc
       const key = request.apiKey;
       const delivery = await findDelivery(db, key.customer_id, request.params.id, { instanceId: key.instance_id });
       if (!delivery) throw new AppError("delivery_not_found", "No such delivery.");
-      return delivery;
+      return { ...delivery, attempts: await listDeliveryAttempts(db, key.customer_id, delivery.id) };
     },
   );
 }

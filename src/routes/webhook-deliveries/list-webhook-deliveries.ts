@@ -14,6 +14,7 @@ export function registerListWebhookDeliveries(app: App, { db }: Pick<RouteDepend
       // A bound key is let through and sees its own instance's deliveries only.
       config: { access: { scope: "deliveries:read", instances: "narrowed" } },
       schema: {
+        operationId: "listWebhookDeliveries",
         summary: "The customer's webhook deliveries, newest first. A key bound to an instance sees only that instance's",
         querystring: ListDeliveriesQuery,
         response: {

@@ -14,6 +14,7 @@ export function registerCreateWebhookEndpoint(
     {
       config: { access: { scope: "webhooks:write", instances: "multi" } },
       schema: {
+        operationId: "createWebhookEndpoint",
         summary: "Register a webhook endpoint. The response holds its signing secret, shown this once",
         body: CreateWebhookEndpointBody,
         response: {

@@ -11,6 +11,7 @@ export function registerDeleteWebhookEndpoint(app: App, { write }: Pick<RouteDep
     {
       config: { access: { scope: "webhooks:write", instances: "multi" } },
       schema: {
+        operationId: "deleteWebhookEndpoint",
         summary: "Delete a webhook endpoint: nothing more is sent to it, pending deliveries included",
         params: IdParams,
         response: {

@@ -11,6 +11,7 @@ export function registerGetWebhookEndpoint(app: App, { db }: Pick<RouteDependenc
     {
       config: { access: { scope: "webhooks:read", instances: "multi" } },
       schema: {
+        operationId: "getWebhookEndpoint",
         summary: "One webhook endpoint, without its signing secret",
         params: IdParams,
         response: {

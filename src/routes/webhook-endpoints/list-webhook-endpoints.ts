@@ -12,6 +12,7 @@ export function registerListWebhookEndpoints(app: App, { db }: Pick<RouteDepende
     {
       config: { access: { scope: "webhooks:read", instances: "multi" } },
       schema: {
+        operationId: "listWebhookEndpoints",
         summary: "List the customer's webhook endpoints, newest first",
         querystring: PageQuery,
         response: {

@@ -7,52 +7,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This OpenAPI 3.1 document */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The OpenAPI document */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            openapi: string;
-                        } & {
-                            [key: string]: unknown;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * This OpenAPI 3.1 document
+         * @description Public: takes no API key.
+         */
+        get: operations["getOpenApiDocument"];
         put?: never;
         post?: never;
         delete?: never;
@@ -68,28 +27,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Interactive API reference (Swagger UI, served locally) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The HTML page */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-            };
-        };
+        /**
+         * Interactive API reference (Swagger UI, served locally)
+         * @description Public: takes no API key.
+         */
+        get: operations["getApiReference"];
         put?: never;
         post?: never;
         delete?: never;
@@ -105,48 +47,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics (only when METRICS_ENABLED=true) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Prometheus text exposition format 0.0.4 */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/plain": string;
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/plain": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Prometheus metrics (only when METRICS_ENABLED=true)
+         * @description Public: takes no API key.
+         */
+        get: operations["getMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -162,31 +67,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            status: "ok";
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Liveness
+         * @description Public: takes no API key.
+         */
+        get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -202,71 +87,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database is reachable and every migration is applied */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            status: "ready";
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `not_ready`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Readiness: the database is reachable and every migration is applied
+         * @description Public: takes no API key.
+         */
+        get: operations["getReadiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -282,68 +107,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The dashboard: sign in with an API key, manage keys, read the audit log and deliveries */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The HTML page */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `not_ready`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * The dashboard: sign in with an API key; manage keys, instances and webhook endpoints; read and retry deliveries; read the audit log
+         * @description Public: takes no API key.
+         */
+        get: operations["getDashboard"];
         put?: never;
         post?: never;
         delete?: never;
@@ -361,161 +129,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Report leaked API keys: every one that exists is revoked at once. No key needed */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description Tokens found in the open; those that are not well-formed keys are skipped */
-                        keys: string[];
-                        /** @description Where they were found: a URL or free text */
-                        source?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description How many entries the report had, matched or not */
-                            received: number;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Report leaked API keys: every one that exists is revoked at once. No key needed
+         * @description Public: takes no API key.
+         */
+        post: operations["reportLeakedKeys"];
         delete?: never;
         options?: never;
         head?: never;
@@ -529,218 +147,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Meta's webhook subscription handshake (hub.challenge) */
-        get: {
-            parameters: {
-                query?: {
-                    "hub.mode"?: string;
-                    "hub.verify_token"?: string;
-                    "hub.challenge"?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description hub.challenge, echoed */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": string;
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `verification_failed`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Meta's webhook subscription handshake (hub.challenge)
+         * @description Public: takes no API key.
+         */
+        get: operations["verifyWhatsAppSubscription"];
         put?: never;
-        /** Status callbacks of the WhatsApp Cloud API, signed with X-Hub-Signature-256 */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            received: number;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Status callbacks of the WhatsApp Cloud API, signed with X-Hub-Signature-256
+         * @description Public: takes no API key.
+         */
+        post: operations["receiveWhatsAppStatuses"];
         delete?: never;
         options?: never;
         head?: never;
@@ -762,237 +179,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        get: {
-            parameters: {
-                query?: {
-                    cursor?: string;
-                    limit?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            customer_id: string;
-                            instance_id: string | null;
-                            name: string;
-                            /** @description zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only */
-                            prefix: string;
-                            mode: "live" | "test";
-                            scopes: string[];
-                            /** @description The addresses and CIDR blocks the key may be used from; null for anywhere */
-                            allowed_ips: string[] | null;
-                            last_used_at: string | null;
-                            expires_at: string | null;
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            created_at: string;
-                            revoked_at: string | null;
-                        }[];
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listApiKeys"];
         put?: never;
         /**
          * Issue a new key. The response holds its secret, shown this once
@@ -1000,324 +187,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "name": "CI deploys",
-                     *       "scopes": [
-                     *         "messages:send"
-                     *       ],
-                     *       "expires_at": "2027-01-31T12:00:00Z"
-                     *     }
-                     */
-                    "application/json": {
-                        name: string;
-                        /** Format: uuid */
-                        instance_id?: string;
-                        scopes?: ("*" | "api_keys:read" | "api_keys:write" | "instances:read" | "instances:write" | "messages:send" | "webhooks:read" | "webhooks:write" | "deliveries:read" | "audit:read")[];
-                        /** @description When the key stops working; null for never. Omitted: the issuing key's expiry. */
-                        expires_at?: string | null;
-                        mode?: "live" | "test";
-                        /** @description IPv4 or IPv6 addresses or CIDR blocks, 1 to 100; null for anywhere. Omitted: the issuing key's list. */
-                        allowed_ips?: string[] | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        /**
-                         * @example {
-                         *       "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
-                         *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
-                         *       "instance_id": null,
-                         *       "name": "CI deploys",
-                         *       "prefix": "zpk_live_Q7mX2kPz",
-                         *       "mode": "live",
-                         *       "scopes": [
-                         *         "messages:send"
-                         *       ],
-                         *       "allowed_ips": null,
-                         *       "last_used_at": null,
-                         *       "expires_at": "2027-01-31T12:00:00.000Z",
-                         *       "created_at": "2026-11-26T14:00:00.000Z",
-                         *       "revoked_at": null,
-                         *       "secret": "zpk_live_Q7mX2kPz… (the whole key, shown in this response only)"
-                         *     }
-                         */
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            customer_id: string;
-                            instance_id: string | null;
-                            name: string;
-                            /** @description zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only */
-                            prefix: string;
-                            mode: "live" | "test";
-                            scopes: string[];
-                            /** @description The addresses and CIDR blocks the key may be used from; null for anywhere */
-                            allowed_ips: string[] | null;
-                            last_used_at: string | null;
-                            expires_at: string | null;
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            created_at: string;
-                            revoked_at: string | null;
-                            /** @description The whole key. Shown in this response only. */
-                            secret: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`, `scope_escalation`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `instance_not_found`. */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `key_limit_reached`. */
-                409: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["issueApiKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1337,234 +207,7 @@ export interface paths {
          *
          *     Any key, instance-bound or not.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            customer_id: string;
-                            instance_id: string | null;
-                            name: string;
-                            /** @description zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only */
-                            prefix: string;
-                            mode: "live" | "test";
-                            scopes: string[];
-                            /** @description The addresses and CIDR blocks the key may be used from; null for anywhere */
-                            allowed_ips: string[] | null;
-                            last_used_at: string | null;
-                            expires_at: string | null;
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            created_at: string;
-                            revoked_at: string | null;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getCurrentApiKey"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1586,259 +229,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            customer_id: string;
-                            instance_id: string | null;
-                            name: string;
-                            /** @description zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only */
-                            prefix: string;
-                            mode: "live" | "test";
-                            scopes: string[];
-                            /** @description The addresses and CIDR blocks the key may be used from; null for anywhere */
-                            allowed_ips: string[] | null;
-                            last_used_at: string | null;
-                            expires_at: string | null;
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            created_at: string;
-                            revoked_at: string | null;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `api_key_not_found`. */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getApiKey"];
         put?: never;
         post?: never;
         /**
@@ -1847,236 +238,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Revoked */
-                204: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `api_key_not_found`. */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        delete: operations["revokeApiKey"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2095,262 +257,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        get: {
-            parameters: {
-                query?: {
-                    granularity?: "hour" | "day";
-                    /** @description Rounded down to the start of its period. Default: `to` less 30 days */
-                    from?: string;
-                    /** @description Exclusive: the last period is the one that holds the instant before it. Default: now */
-                    to?: string;
-                };
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            key_id: string;
-                            /** @enum {unknown} */
-                            granularity: "hour" | "day";
-                            data: {
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC, with milliseconds
-                                 */
-                                start: string;
-                                /** @description Authenticated requests made with the key, whatever their answer */
-                                requests: number;
-                                /** @description Those of them answered 4xx or 5xx */
-                                rejected: number;
-                                /** @description Those of them answered 429 */
-                                rate_limited: number;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `api_key_not_found`. */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getApiKeyUsage"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2376,315 +283,7 @@ export interface paths {
          *
          *     Any key, instance-bound or not.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: {
-                content: {
-                    /**
-                     * @example {
-                     *       "expires_in_seconds": 3600
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description How many seconds the rolled key keeps working beside the new one, at most a week. 0 (the default): it is revoked at once. */
-                        expires_in_seconds?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        /**
-                         * @example {
-                         *       "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
-                         *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
-                         *       "instance_id": null,
-                         *       "name": "CI deploys",
-                         *       "prefix": "zpk_live_Q7mX2kPz",
-                         *       "mode": "live",
-                         *       "scopes": [
-                         *         "messages:send"
-                         *       ],
-                         *       "allowed_ips": null,
-                         *       "last_used_at": null,
-                         *       "expires_at": "2027-01-31T12:00:00.000Z",
-                         *       "created_at": "2026-11-26T14:00:00.000Z",
-                         *       "revoked_at": null,
-                         *       "secret": "zpk_live_Q7mX2kPz… (the whole key, shown in this response only)"
-                         *     }
-                         */
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            customer_id: string;
-                            instance_id: string | null;
-                            name: string;
-                            /** @description zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only */
-                            prefix: string;
-                            mode: "live" | "test";
-                            scopes: string[];
-                            /** @description The addresses and CIDR blocks the key may be used from; null for anywhere */
-                            allowed_ips: string[] | null;
-                            last_used_at: string | null;
-                            expires_at: string | null;
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            created_at: string;
-                            revoked_at: string | null;
-                            /** @description The whole key. Shown in this response only. */
-                            secret: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`, `scope_escalation`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `api_key_not_found`. */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `api_key_not_active`, `key_limit_reached`. */
-                409: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["rollApiKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2704,243 +303,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        get: {
-            parameters: {
-                query?: {
-                    cursor?: string;
-                    limit?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** Format: uuid */
-                                id: string;
-                                /** Format: uuid */
-                                customer_id: string;
-                                name: string;
-                                /**
-                                 * @description How messages reach WhatsApp
-                                 * @enum {unknown}
-                                 */
-                                transport: "sandbox" | "cloud_api";
-                                /** @enum {unknown} */
-                                status: "pending" | "qr" | "connecting" | "connected" | "disconnected" | "failed";
-                                phone_number: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC, with milliseconds
-                                 */
-                                created_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC, with milliseconds
-                                 */
-                                updated_at: string;
-                            }[];
-                            next_cursor: string | null;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listInstances"];
         put?: never;
         /**
          * Create an instance (a WhatsApp number to connect)
@@ -2948,250 +311,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        name: string;
-                        /**
-                         * @description sandbox (the default, no network) or cloud_api (the WhatsApp Cloud API)
-                         * @enum {unknown}
-                         */
-                        transport?: "sandbox" | "cloud_api";
-                        /** @description The WhatsApp Business phone number id; required for cloud_api, refused otherwise */
-                        phone_number_id?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            customer_id: string;
-                            name: string;
-                            /**
-                             * @description How messages reach WhatsApp
-                             * @enum {unknown}
-                             */
-                            transport: "sandbox" | "cloud_api";
-                            /** @enum {unknown} */
-                            status: "pending" | "qr" | "connecting" | "connected" | "disconnected" | "failed";
-                            phone_number: string | null;
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            created_at: string;
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            updated_at: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createInstance"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3211,262 +331,7 @@ export interface paths {
          *
          *     An instance-bound key may act only on its own instance (403 `instance_access_denied` for another of the customer's).
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            customer_id: string;
-                            name: string;
-                            /**
-                             * @description How messages reach WhatsApp
-                             * @enum {unknown}
-                             */
-                            transport: "sandbox" | "cloud_api";
-                            /** @enum {unknown} */
-                            status: "pending" | "qr" | "connecting" | "connected" | "disconnected" | "failed";
-                            phone_number: string | null;
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            created_at: string;
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            updated_at: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `instance_not_found`. */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getInstance"];
         put?: never;
         post?: never;
         /**
@@ -3475,236 +340,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Deleted */
-                204: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `instance_not_found`. */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        delete: operations["deleteInstance"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3723,255 +359,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        get: {
-            parameters: {
-                query?: {
-                    cursor?: string;
-                    limit?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** Format: uuid */
-                                id: string;
-                                /** Format: uuid */
-                                customer_id: string;
-                                /** @description noun.verb, e.g. api_key.revoked */
-                                action: string;
-                                actor: {
-                                    /** @enum {string} */
-                                    type: "api_key";
-                                    /** Format: uuid */
-                                    id: string;
-                                    prefix: string;
-                                } | {
-                                    /** @enum {string} */
-                                    type: "cli";
-                                } | {
-                                    /** @enum {string} */
-                                    type: "leak_report";
-                                };
-                                target: {
-                                    type: string;
-                                    id: string;
-                                };
-                                /** @description What changed; never a secret */
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                ip: string | null;
-                                user_agent: string | null;
-                                request_id: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC, with milliseconds
-                                 */
-                                created_at: string;
-                            }[];
-                            next_cursor: string | null;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listAuditEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3993,236 +381,7 @@ export interface paths {
          *
          *     Any key, instance-bound or not.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            per_key: {
-                                /** @description The bucket's capacity (burst) */
-                                limit: number;
-                                /** @description Requests available now */
-                                remaining: number;
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC, with milliseconds
-                                 */
-                                reset_at: string;
-                            };
-                            per_customer: {
-                                /** @description The bucket's capacity (burst) */
-                                limit: number;
-                                /** @description Requests available now */
-                                remaining: number;
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC, with milliseconds
-                                 */
-                                reset_at: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getLimits"];
         put?: never;
         post?: never;
         delete?: never;
@@ -4246,292 +405,7 @@ export interface paths {
          *
          *     An instance-bound key may act only on its own instance (403 `instance_access_denied` for another of the customer's).
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /**
-                         * @description Only text messages exist today
-                         * @enum {unknown}
-                         */
-                        type: "text";
-                        /** @description E.164, e.g. +15551234567 */
-                        to: string;
-                        text: string;
-                        /** @description Your own reference, echoed in the message's events */
-                        client_ref?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            instance_id: string;
-                            to: string;
-                            /** @enum {unknown} */
-                            type: "text";
-                            /** @enum {unknown} */
-                            status: "queued" | "sent" | "delivered" | "read" | "failed";
-                            client_ref: string | null;
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            created_at: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`, `test_key_live_instance`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `instance_not_found`. */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `instance_unavailable`. */
-                409: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["sendMessage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4551,233 +425,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        get: {
-            parameters: {
-                query?: {
-                    cursor?: string;
-                    limit?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** Format: uuid */
-                                id: string;
-                                /** Format: uuid */
-                                customer_id: string;
-                                /** @description The one instance whose events it receives; null for every instance of the customer */
-                                instance_id: string | null;
-                                url: string;
-                                events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC, with milliseconds
-                                 */
-                                created_at: string;
-                            }[];
-                            next_cursor: string | null;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listWebhookEndpoints"];
         put?: never;
         /**
          * Register a webhook endpoint. The response holds its signing secret, shown this once
@@ -4785,262 +433,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description An http(s) URL whose host resolves to a public address */
-                        url: string;
-                        events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
-                        /** Format: uuid */
-                        instance_id?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            customer_id: string;
-                            /** @description The one instance whose events it receives; null for every instance of the customer */
-                            instance_id: string | null;
-                            url: string;
-                            events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            created_at: string;
-                            /** @description The whsec_ signing secret. Shown in this response only. */
-                            secret: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `instance_not_found`. */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createWebhookEndpoint"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5060,252 +453,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            customer_id: string;
-                            /** @description The one instance whose events it receives; null for every instance of the customer */
-                            instance_id: string | null;
-                            url: string;
-                            events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            created_at: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `webhook_endpoint_not_found`. */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getWebhookEndpoint"];
         put?: never;
         post?: never;
         /**
@@ -5314,236 +462,7 @@ export interface paths {
          *
          *     Instance-bound keys are refused (403 `instance_scoped_key`).
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Deleted */
-                204: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `webhook_endpoint_not_found`. */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        delete: operations["deleteWebhookEndpoint"];
         options?: never;
         head?: never;
         patch?: never;
@@ -5562,269 +481,7 @@ export interface paths {
          *
          *     An instance-bound key sees only its own instance's rows.
          */
-        get: {
-            parameters: {
-                query?: {
-                    cursor?: string;
-                    limit?: number;
-                    status?: "pending" | "success" | "failed" | "retrying";
-                    event?: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
-                    instance_id?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** Format: uuid */
-                                id: string;
-                                /** Format: uuid */
-                                endpoint_id: string;
-                                /** Format: uuid */
-                                customer_id: string;
-                                instance_id: string | null;
-                                /** @enum {unknown} */
-                                event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
-                                event_id: string;
-                                payload: {
-                                    /** @enum {unknown} */
-                                    event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
-                                    /** @description A ULID; the same on every attempt and every endpoint of the event */
-                                    event_id: string;
-                                    /** @description The envelope's version, e.g. 2026-04 */
-                                    api_version: string;
-                                    instance_id: string | null;
-                                    /**
-                                     * Format: date-time
-                                     * @description ISO 8601, UTC, with milliseconds
-                                     */
-                                    occurred_at: string;
-                                    data: {
-                                        [key: string]: unknown;
-                                    };
-                                };
-                                /** @enum {unknown} */
-                                status: "pending" | "success" | "failed" | "retrying";
-                                attempt_count: number;
-                                /** @description Why the last attempt failed; null after a success */
-                                last_error: string | null;
-                                /** @description The HTTP status of the last attempt's response; null when none arrived */
-                                last_response_status: number | null;
-                                next_attempt_at: string | null;
-                                delivered_at: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC, with milliseconds
-                                 */
-                                created_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC, with milliseconds
-                                 */
-                                updated_at: string;
-                            }[];
-                            next_cursor: string | null;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -5846,285 +503,7 @@ export interface paths {
          *
          *     An instance-bound key sees only its own instance's rows.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            endpoint_id: string;
-                            /** Format: uuid */
-                            customer_id: string;
-                            instance_id: string | null;
-                            /** @enum {unknown} */
-                            event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
-                            event_id: string;
-                            payload: {
-                                /** @enum {unknown} */
-                                event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
-                                /** @description A ULID; the same on every attempt and every endpoint of the event */
-                                event_id: string;
-                                /** @description The envelope's version, e.g. 2026-04 */
-                                api_version: string;
-                                instance_id: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC, with milliseconds
-                                 */
-                                occurred_at: string;
-                                data: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            /** @enum {unknown} */
-                            status: "pending" | "success" | "failed" | "retrying";
-                            attempt_count: number;
-                            /** @description Why the last attempt failed; null after a success */
-                            last_error: string | null;
-                            /** @description The HTTP status of the last attempt's response; null when none arrived */
-                            last_response_status: number | null;
-                            next_attempt_at: string | null;
-                            delivered_at: string | null;
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            created_at: string;
-                            /**
-                             * Format: date-time
-                             * @description ISO 8601, UTC, with milliseconds
-                             */
-                            updated_at: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `validation_failed`. */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`. */
-                403: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `delivery_not_found`. */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `payload_too_large`. */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `unsupported_media_type`. */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `rate_limited`. */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        "Retry-After": components["headers"]["Retry-After"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `internal_error`. */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-                /** @description Error envelope; error.code is one of `database_unavailable`. */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["X-Request-Id"];
-                        "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                        "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                        "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                /** @enum {string} */
-                                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
-                                message: string;
-                                details?: {
-                                    [key: string]: unknown;
-                                };
-                            };
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getWebhookDelivery"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6133,11 +512,1724 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhook-deliveries/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a delivery now
+         * @description Takes no body. A `pending`, `retrying` or `failed` delivery becomes due at once (a failed one `retrying`, for one attempt more: if that attempt fails too, it is `failed` again) and the answer is the delivery as it now stands. An attempt already in flight is not doubled: its result is recorded as usual. A delivery that succeeded is 409 `delivery_not_retryable`.
+         *
+         *     Requires an API key holding the scope `webhooks:write` (or `*`).
+         *
+         *     An instance-bound key sees only its own instance's rows.
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "message.sent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A message left for WhatsApp
+         * @description Sent to every webhook endpoint subscribed to `message.sent` (or `*`) that covers the event's instance. Verify `X-WhatIsUp-Signature` against the raw body before parsing it, answer 2xx at once, and deduplicate by `event_id`: delivery is at least once (docs/webhooks.md).
+         */
+        post: operations["messageSentWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "message.delivered": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A message reached the recipient's phone
+         * @description Sent to every webhook endpoint subscribed to `message.delivered` (or `*`) that covers the event's instance. Verify `X-WhatIsUp-Signature` against the raw body before parsing it, answer 2xx at once, and deduplicate by `event_id`: delivery is at least once (docs/webhooks.md).
+         */
+        post: operations["messageDeliveredWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "message.read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The recipient read a message
+         * @description Sent to every webhook endpoint subscribed to `message.read` (or `*`) that covers the event's instance. Verify `X-WhatIsUp-Signature` against the raw body before parsing it, answer 2xx at once, and deduplicate by `event_id`: delivery is at least once (docs/webhooks.md).
+         */
+        post: operations["messageReadWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "message.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A message could not be delivered; `data.message.error` says why
+         * @description Sent to every webhook endpoint subscribed to `message.failed` (or `*`) that covers the event's instance. Verify `X-WhatIsUp-Signature` against the raw body before parsing it, answer 2xx at once, and deduplicate by `event_id`: delivery is at least once (docs/webhooks.md).
+         */
+        post: operations["messageFailedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_key.issued": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A key was issued (or rolled into a new one)
+         * @description Sent to every webhook endpoint subscribed to `api_key.issued` (or `*`) that covers the event's instance. Verify `X-WhatIsUp-Signature` against the raw body before parsing it, answer 2xx at once, and deduplicate by `event_id`: delivery is at least once (docs/webhooks.md).
+         */
+        post: operations["apiKeyIssuedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_key.revoked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A key was revoked: by name, with its instance, or reported leaked
+         * @description Sent to every webhook endpoint subscribed to `api_key.revoked` (or `*`) that covers the event's instance. Verify `X-WhatIsUp-Signature` against the raw body before parsing it, answer 2xx at once, and deduplicate by `event_id`: delivery is at least once (docs/webhooks.md).
+         */
+        post: operations["apiKeyRevokedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_key.expiring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A key expires within KEY_EXPIRY_NOTICE_DAYS days
+         * @description Sent to every webhook endpoint subscribed to `api_key.expiring` (or `*`) that covers the event's instance. Verify `X-WhatIsUp-Signature` against the raw body before parsing it, answer 2xx at once, and deduplicate by `event_id`: delivery is at least once (docs/webhooks.md).
+         */
+        post: operations["apiKeyExpiringWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_key.expired": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A key reached its expires_at and is refused from now on
+         * @description Sent to every webhook endpoint subscribed to `api_key.expired` (or `*`) that covers the event's instance. Verify `X-WhatIsUp-Signature` against the raw body before parsing it, answer 2xx at once, and deduplicate by `event_id`: delivery is at least once (docs/webhooks.md).
+         */
+        post: operations["apiKeyExpiredWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "instance.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An instance was created
+         * @description Sent to every webhook endpoint subscribed to `instance.created` (or `*`) that covers the event's instance. Verify `X-WhatIsUp-Signature` against the raw body before parsing it, answer 2xx at once, and deduplicate by `event_id`: delivery is at least once (docs/webhooks.md).
+         */
+        post: operations["instanceCreatedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "instance.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An instance was deleted, and every key bound to it revoked
+         * @description Sent to every webhook endpoint subscribed to `instance.deleted` (or `*`) that covers the event's instance. Verify `X-WhatIsUp-Signature` against the raw body before parsing it, answer 2xx at once, and deduplicate by `event_id`: delivery is at least once (docs/webhooks.md).
+         */
+        post: operations["instanceDeletedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
-    schemas: never;
-    responses: never;
+    schemas: {
+        /**
+         * @description A message as accepted for sending: stored and queued; its next states arrive as webhook events
+         * @example {
+         *       "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "to": "+15551234567",
+         *       "type": "text",
+         *       "status": "queued",
+         *       "client_ref": "order-4821",
+         *       "created_at": "2026-11-26T14:10:00.000Z"
+         *     }
+         */
+        AcceptedMessage: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            instance_id: string;
+            to: string;
+            /** @enum {unknown} */
+            type: "text";
+            /** @enum {unknown} */
+            status: "queued" | "sent" | "delivered" | "read" | "failed";
+            client_ref: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            created_at: string;
+        };
+        /**
+         * @description An API key's metadata: never its secret
+         * @example {
+         *       "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+         *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "instance_id": null,
+         *       "name": "CI deploys",
+         *       "prefix": "zpk_live_Q7mX2kPz",
+         *       "mode": "live",
+         *       "scopes": [
+         *         "messages:send"
+         *       ],
+         *       "allowed_ips": null,
+         *       "last_used_at": "2027-01-24T11:58:02.511Z",
+         *       "expires_at": "2027-01-31T12:00:00.000Z",
+         *       "created_at": "2026-11-26T14:00:00.000Z",
+         *       "revoked_at": null
+         *     }
+         */
+        ApiKey: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            customer_id: string;
+            instance_id: string | null;
+            name: string;
+            /** @description zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only */
+            prefix: string;
+            mode: components["schemas"]["KeyMode"];
+            /** @description The key's scopes: each one a `Scope` */
+            scopes: string[];
+            /** @description The addresses and CIDR blocks the key may be used from; null for anywhere */
+            allowed_ips: string[] | null;
+            last_used_at: string | null;
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            created_at: string;
+            revoked_at: string | null;
+        };
+        /** @description The key's metadata when the event happened, never its secret */
+        ApiKeyEventData: {
+            api_key: components["schemas"]["ApiKey"];
+        };
+        /**
+         * @description The body of a `api_key.expired` webhook
+         * @example {
+         *       "event": "api_key.expired",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "api_version": "2026-04",
+         *       "instance_id": null,
+         *       "occurred_at": "2026-11-26T14:10:04.123Z",
+         *       "data": {
+         *         "api_key": {
+         *           "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+         *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *           "instance_id": null,
+         *           "name": "CI deploys",
+         *           "prefix": "zpk_live_Q7mX2kPz",
+         *           "mode": "live",
+         *           "scopes": [
+         *             "messages:send"
+         *           ],
+         *           "allowed_ips": null,
+         *           "last_used_at": "2027-01-24T11:58:02.511Z",
+         *           "expires_at": "2027-01-31T12:00:00.000Z",
+         *           "created_at": "2026-11-26T14:00:00.000Z",
+         *           "revoked_at": null
+         *         }
+         *       }
+         *     }
+         */
+        ApiKeyExpiredEvent: {
+            /** @enum {string} */
+            event: "api_key.expired";
+            /**
+             * @description A ULID; the same on every attempt and every endpoint of the event
+             * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
+             */
+            event_id: string;
+            /**
+             * @description The envelope's version, e.g. 2026-04
+             * @example 2026-04
+             */
+            api_version: string;
+            instance_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            occurred_at: string;
+            data: components["schemas"]["ApiKeyEventData"];
+        };
+        /**
+         * @description The body of a `api_key.expiring` webhook
+         * @example {
+         *       "event": "api_key.expiring",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "api_version": "2026-04",
+         *       "instance_id": null,
+         *       "occurred_at": "2026-11-26T14:10:04.123Z",
+         *       "data": {
+         *         "api_key": {
+         *           "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+         *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *           "instance_id": null,
+         *           "name": "CI deploys",
+         *           "prefix": "zpk_live_Q7mX2kPz",
+         *           "mode": "live",
+         *           "scopes": [
+         *             "messages:send"
+         *           ],
+         *           "allowed_ips": null,
+         *           "last_used_at": "2027-01-24T11:58:02.511Z",
+         *           "expires_at": "2027-01-31T12:00:00.000Z",
+         *           "created_at": "2026-11-26T14:00:00.000Z",
+         *           "revoked_at": null
+         *         }
+         *       }
+         *     }
+         */
+        ApiKeyExpiringEvent: {
+            /** @enum {string} */
+            event: "api_key.expiring";
+            /**
+             * @description A ULID; the same on every attempt and every endpoint of the event
+             * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
+             */
+            event_id: string;
+            /**
+             * @description The envelope's version, e.g. 2026-04
+             * @example 2026-04
+             */
+            api_version: string;
+            instance_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            occurred_at: string;
+            data: components["schemas"]["ApiKeyEventData"];
+        };
+        /**
+         * @description The body of a `api_key.issued` webhook
+         * @example {
+         *       "event": "api_key.issued",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "api_version": "2026-04",
+         *       "instance_id": null,
+         *       "occurred_at": "2026-11-26T14:10:04.123Z",
+         *       "data": {
+         *         "api_key": {
+         *           "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+         *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *           "instance_id": null,
+         *           "name": "CI deploys",
+         *           "prefix": "zpk_live_Q7mX2kPz",
+         *           "mode": "live",
+         *           "scopes": [
+         *             "messages:send"
+         *           ],
+         *           "allowed_ips": null,
+         *           "last_used_at": null,
+         *           "expires_at": "2027-01-31T12:00:00.000Z",
+         *           "created_at": "2026-11-26T14:00:00.000Z",
+         *           "revoked_at": null
+         *         }
+         *       }
+         *     }
+         */
+        ApiKeyIssuedEvent: {
+            /** @enum {string} */
+            event: "api_key.issued";
+            /**
+             * @description A ULID; the same on every attempt and every endpoint of the event
+             * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
+             */
+            event_id: string;
+            /**
+             * @description The envelope's version, e.g. 2026-04
+             * @example 2026-04
+             */
+            api_version: string;
+            instance_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            occurred_at: string;
+            data: components["schemas"]["ApiKeyEventData"];
+        };
+        /**
+         * @description The body of a `api_key.revoked` webhook
+         * @example {
+         *       "event": "api_key.revoked",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "api_version": "2026-04",
+         *       "instance_id": null,
+         *       "occurred_at": "2026-11-26T14:10:04.123Z",
+         *       "data": {
+         *         "api_key": {
+         *           "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+         *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *           "instance_id": null,
+         *           "name": "CI deploys",
+         *           "prefix": "zpk_live_Q7mX2kPz",
+         *           "mode": "live",
+         *           "scopes": [
+         *             "messages:send"
+         *           ],
+         *           "allowed_ips": null,
+         *           "last_used_at": "2027-01-24T11:58:02.511Z",
+         *           "expires_at": "2027-01-31T12:00:00.000Z",
+         *           "created_at": "2026-11-26T14:00:00.000Z",
+         *           "revoked_at": "2027-01-25T09:00:00.000Z"
+         *         },
+         *         "reason": "leaked",
+         *         "source": "https://gist.example.org/someone/1234"
+         *       }
+         *     }
+         */
+        ApiKeyRevokedEvent: {
+            /** @enum {string} */
+            event: "api_key.revoked";
+            /**
+             * @description A ULID; the same on every attempt and every endpoint of the event
+             * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
+             */
+            event_id: string;
+            /**
+             * @description The envelope's version, e.g. 2026-04
+             * @example 2026-04
+             */
+            api_version: string;
+            instance_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            occurred_at: string;
+            data: components["schemas"]["ApiKeyRevokedEventData"];
+        };
+        ApiKeyRevokedEventData: {
+            api_key: components["schemas"]["ApiKey"];
+            /**
+             * @description Absent when a key of the customer revoked it by name
+             * @enum {unknown}
+             */
+            reason?: "instance_deleted" | "leaked";
+            /** @description Where a leaked key was found, as reported: with `leaked` only */
+            source?: string | null;
+        };
+        /**
+         * @description A key's requests per period, oldest first, empty periods as zeros
+         * @example {
+         *       "key_id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+         *       "granularity": "day",
+         *       "data": [
+         *         {
+         *           "start": "2026-11-25T00:00:00.000Z",
+         *           "requests": 1204,
+         *           "rejected": 12,
+         *           "rate_limited": 3
+         *         },
+         *         {
+         *           "start": "2026-11-26T00:00:00.000Z",
+         *           "requests": 0,
+         *           "rejected": 0,
+         *           "rate_limited": 0
+         *         }
+         *       ]
+         *     }
+         */
+        ApiKeyUsage: {
+            /** Format: uuid */
+            key_id: string;
+            /** @enum {unknown} */
+            granularity: "hour" | "day";
+            data: components["schemas"]["UsagePeriod"][];
+        };
+        /**
+         * @description One entry of the customer's append-only audit log: who did what to which object
+         * @example {
+         *       "id": "0198c0e2-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+         *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "action": "api_key.revoked",
+         *       "actor": {
+         *         "type": "api_key",
+         *         "id": "01936b2e-3c4d-7e5f-8a9b-0c1d2e3f4a5b",
+         *         "prefix": "zpk_live_Hn3Vb8Ws"
+         *       },
+         *       "target": {
+         *         "type": "api_key",
+         *         "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70"
+         *       },
+         *       "metadata": {
+         *         "name": "CI deploys",
+         *         "prefix": "zpk_live_Q7mX2kPz"
+         *       },
+         *       "ip": "203.0.113.7",
+         *       "user_agent": "curl/8.5.0",
+         *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "created_at": "2026-11-26T15:00:00.000Z"
+         *     }
+         */
+        AuditEvent: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            customer_id: string;
+            /** @description noun.verb, e.g. api_key.revoked */
+            action: string;
+            actor: {
+                /** @enum {string} */
+                type: "api_key";
+                /** Format: uuid */
+                id: string;
+                prefix: string;
+            } | {
+                /** @enum {string} */
+                type: "cli";
+            } | {
+                /** @enum {string} */
+                type: "leak_report";
+            };
+            target: {
+                type: string;
+                id: string;
+            };
+            /** @description What changed; never a secret */
+            metadata: {
+                [key: string]: unknown;
+            };
+            ip: string | null;
+            user_agent: string | null;
+            request_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            created_at: string;
+        };
+        /**
+         * @description A webhook endpoint as created: with its signing secret, shown in this response only
+         * @example {
+         *       "id": "0198c0e3-1a2b-7c3d-8e4f-9a0b1c2d3e4f",
+         *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "instance_id": null,
+         *       "url": "https://example.com/hooks/whatisup",
+         *       "events": [
+         *         "message.delivered",
+         *         "message.failed"
+         *       ],
+         *       "created_at": "2026-11-26T14:20:00.000Z",
+         *       "secret": "whsec_… (the whole secret, shown in this response only)"
+         *     }
+         */
+        CreatedWebhookEndpoint: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            customer_id: string;
+            /** @description The one instance whose events it receives; null for every instance of the customer */
+            instance_id: string | null;
+            url: string;
+            events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            created_at: string;
+            /** @description The whsec_ signing secret. Shown in this response only. */
+            secret: string;
+        };
+        /**
+         * @description The body of every 4xx and 5xx answer; `error.code` is the stable contract (docs/errors.md)
+         * @example {
+         *       "error": {
+         *         "code": "api_key_not_found",
+         *         "message": "No such API key."
+         *       },
+         *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+         *     }
+         */
+        Error: {
+            error: {
+                /** @enum {string} */
+                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "delivery_not_retryable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                message: string;
+                details?: {
+                    [key: string]: unknown;
+                };
+            };
+            request_id: string;
+        };
+        /**
+         * @description The body of every webhook, whatever its event
+         * @example {
+         *       "event": "message.delivered",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "api_version": "2026-04",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "occurred_at": "2026-11-26T14:10:04.123Z",
+         *       "data": {
+         *         "message": {
+         *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+         *           "status": "delivered"
+         *         }
+         *       }
+         *     }
+         */
+        EventEnvelope: {
+            /** @enum {unknown} */
+            event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
+            /**
+             * @description A ULID; the same on every attempt and every endpoint of the event
+             * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
+             */
+            event_id: string;
+            /**
+             * @description The envelope's version, e.g. 2026-04
+             * @example 2026-04
+             */
+            api_version: string;
+            instance_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            occurred_at: string;
+            /** @description What happened; its shape depends on `event` (see the webhooks of this document) */
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description A WhatsApp number of the customer's, and how it reaches WhatsApp
+         * @example {
+         *       "id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "name": "Support line",
+         *       "transport": "sandbox",
+         *       "status": "connected",
+         *       "phone_number": "+15551234567",
+         *       "created_at": "2026-11-26T14:05:00.000Z",
+         *       "updated_at": "2026-11-26T14:05:00.000Z"
+         *     }
+         */
+        Instance: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            customer_id: string;
+            name: string;
+            /**
+             * @description How messages reach WhatsApp
+             * @enum {unknown}
+             */
+            transport: "sandbox" | "cloud_api";
+            /** @enum {unknown} */
+            status: "pending" | "qr" | "connecting" | "connected" | "disconnected" | "failed";
+            phone_number: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            updated_at: string;
+        };
+        /**
+         * @description The body of a `instance.created` webhook
+         * @example {
+         *       "event": "instance.created",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "api_version": "2026-04",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "occurred_at": "2026-11-26T14:10:04.123Z",
+         *       "data": {
+         *         "instance": {
+         *           "id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *           "name": "Support line",
+         *           "transport": "sandbox",
+         *           "status": "connected",
+         *           "phone_number": "+15551234567",
+         *           "created_at": "2026-11-26T14:05:00.000Z",
+         *           "updated_at": "2026-11-26T14:05:00.000Z"
+         *         }
+         *       }
+         *     }
+         */
+        InstanceCreatedEvent: {
+            /** @enum {string} */
+            event: "instance.created";
+            /**
+             * @description A ULID; the same on every attempt and every endpoint of the event
+             * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
+             */
+            event_id: string;
+            /**
+             * @description The envelope's version, e.g. 2026-04
+             * @example 2026-04
+             */
+            api_version: string;
+            instance_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            occurred_at: string;
+            data: components["schemas"]["InstanceEventData"];
+        };
+        /**
+         * @description The body of a `instance.deleted` webhook
+         * @example {
+         *       "event": "instance.deleted",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "api_version": "2026-04",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "occurred_at": "2026-11-26T14:10:04.123Z",
+         *       "data": {
+         *         "instance": {
+         *           "id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *           "name": "Support line",
+         *           "transport": "sandbox",
+         *           "status": "connected",
+         *           "phone_number": "+15551234567",
+         *           "created_at": "2026-11-26T14:05:00.000Z",
+         *           "updated_at": "2026-11-27T10:00:00.000Z"
+         *         }
+         *       }
+         *     }
+         */
+        InstanceDeletedEvent: {
+            /** @enum {string} */
+            event: "instance.deleted";
+            /**
+             * @description A ULID; the same on every attempt and every endpoint of the event
+             * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
+             */
+            event_id: string;
+            /**
+             * @description The envelope's version, e.g. 2026-04
+             * @example 2026-04
+             */
+            api_version: string;
+            instance_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            occurred_at: string;
+            data: components["schemas"]["InstanceEventData"];
+        };
+        InstanceEventData: {
+            instance: components["schemas"]["Instance"];
+        };
+        /**
+         * @description An API key as issued or rolled: its metadata and its secret, shown in this response only
+         * @example {
+         *       "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+         *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "instance_id": null,
+         *       "name": "CI deploys",
+         *       "prefix": "zpk_live_Q7mX2kPz",
+         *       "mode": "live",
+         *       "scopes": [
+         *         "messages:send"
+         *       ],
+         *       "allowed_ips": null,
+         *       "last_used_at": null,
+         *       "expires_at": "2027-01-31T12:00:00.000Z",
+         *       "created_at": "2026-11-26T14:00:00.000Z",
+         *       "revoked_at": null,
+         *       "secret": "zpk_live_Q7mX2kPz… (the whole key, shown in this response only)"
+         *     }
+         */
+        IssuedApiKey: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            customer_id: string;
+            instance_id: string | null;
+            name: string;
+            /** @description zpk_live_ or zpk_test_ and the first 8 characters of the key: for display only */
+            prefix: string;
+            mode: components["schemas"]["KeyMode"];
+            /** @description The key's scopes: each one a `Scope` */
+            scopes: string[];
+            /** @description The addresses and CIDR blocks the key may be used from; null for anywhere */
+            allowed_ips: string[] | null;
+            last_used_at: string | null;
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            created_at: string;
+            revoked_at: string | null;
+            /** @description The whole key. Shown in this response only. */
+            secret: string;
+        };
+        /** @description `test` keys work like `live` ones but can never make a real WhatsApp message */
+        KeyMode: "live" | "test";
+        /**
+         * @description The rate-limit headroom of the calling key and of its customer
+         * @example {
+         *       "per_key": {
+         *         "limit": 100,
+         *         "remaining": 97,
+         *         "reset_at": "2026-11-26T15:00:03.000Z"
+         *       },
+         *       "per_customer": {
+         *         "limit": 1000,
+         *         "remaining": 988,
+         *         "reset_at": "2026-11-26T15:00:01.200Z"
+         *       }
+         *     }
+         */
+        Limits: {
+            per_key: {
+                /** @description The bucket's capacity (burst) */
+                limit: number;
+                /** @description Requests available now */
+                remaining: number;
+                /**
+                 * Format: date-time
+                 * @description ISO 8601, UTC, with milliseconds
+                 */
+                reset_at: string;
+            };
+            per_customer: {
+                /** @description The bucket's capacity (burst) */
+                limit: number;
+                /** @description Requests available now */
+                remaining: number;
+                /**
+                 * Format: date-time
+                 * @description ISO 8601, UTC, with milliseconds
+                 */
+                reset_at: string;
+            };
+        };
+        /**
+         * @description A sent message and its state
+         * @example {
+         *       "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "to": "+15551234567",
+         *       "type": "text",
+         *       "status": "delivered",
+         *       "client_ref": "order-4821",
+         *       "created_at": "2026-11-26T14:10:00.000Z",
+         *       "updated_at": "2026-11-26T14:10:04.123Z"
+         *     }
+         */
+        Message: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            instance_id: string;
+            to: string;
+            /** @enum {unknown} */
+            type: "text";
+            /** @enum {unknown} */
+            status: "queued" | "sent" | "delivered" | "read" | "failed";
+            client_ref: string | null;
+            /** @description Why it failed: in `message.failed` only */
+            error?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            updated_at: string;
+        };
+        /**
+         * @description The body of a `message.delivered` webhook
+         * @example {
+         *       "event": "message.delivered",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "api_version": "2026-04",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "occurred_at": "2026-11-26T14:10:04.123Z",
+         *       "data": {
+         *         "message": {
+         *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+         *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *           "to": "+15551234567",
+         *           "type": "text",
+         *           "status": "delivered",
+         *           "client_ref": "order-4821",
+         *           "created_at": "2026-11-26T14:10:00.000Z",
+         *           "updated_at": "2026-11-26T14:10:04.123Z"
+         *         }
+         *       }
+         *     }
+         */
+        MessageDeliveredEvent: {
+            /** @enum {string} */
+            event: "message.delivered";
+            /**
+             * @description A ULID; the same on every attempt and every endpoint of the event
+             * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
+             */
+            event_id: string;
+            /**
+             * @description The envelope's version, e.g. 2026-04
+             * @example 2026-04
+             */
+            api_version: string;
+            instance_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            occurred_at: string;
+            data: components["schemas"]["MessageEventData"];
+        };
+        MessageEventData: {
+            message: components["schemas"]["Message"];
+        };
+        /**
+         * @description The body of a `message.failed` webhook
+         * @example {
+         *       "event": "message.failed",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "api_version": "2026-04",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "occurred_at": "2026-11-26T14:10:04.123Z",
+         *       "data": {
+         *         "message": {
+         *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+         *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *           "to": "+15551234567",
+         *           "type": "text",
+         *           "status": "failed",
+         *           "client_ref": "order-4821",
+         *           "created_at": "2026-11-26T14:10:00.000Z",
+         *           "updated_at": "2026-11-26T14:10:04.123Z",
+         *           "error": "WhatsApp error 131026: Message undeliverable"
+         *         }
+         *       }
+         *     }
+         */
+        MessageFailedEvent: {
+            /** @enum {string} */
+            event: "message.failed";
+            /**
+             * @description A ULID; the same on every attempt and every endpoint of the event
+             * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
+             */
+            event_id: string;
+            /**
+             * @description The envelope's version, e.g. 2026-04
+             * @example 2026-04
+             */
+            api_version: string;
+            instance_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            occurred_at: string;
+            data: components["schemas"]["MessageEventData"];
+        };
+        /**
+         * @description The body of a `message.read` webhook
+         * @example {
+         *       "event": "message.read",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "api_version": "2026-04",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "occurred_at": "2026-11-26T14:10:04.123Z",
+         *       "data": {
+         *         "message": {
+         *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+         *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *           "to": "+15551234567",
+         *           "type": "text",
+         *           "status": "read",
+         *           "client_ref": "order-4821",
+         *           "created_at": "2026-11-26T14:10:00.000Z",
+         *           "updated_at": "2026-11-26T14:10:04.123Z"
+         *         }
+         *       }
+         *     }
+         */
+        MessageReadEvent: {
+            /** @enum {string} */
+            event: "message.read";
+            /**
+             * @description A ULID; the same on every attempt and every endpoint of the event
+             * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
+             */
+            event_id: string;
+            /**
+             * @description The envelope's version, e.g. 2026-04
+             * @example 2026-04
+             */
+            api_version: string;
+            instance_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            occurred_at: string;
+            data: components["schemas"]["MessageEventData"];
+        };
+        /**
+         * @description The body of a `message.sent` webhook
+         * @example {
+         *       "event": "message.sent",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "api_version": "2026-04",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "occurred_at": "2026-11-26T14:10:04.123Z",
+         *       "data": {
+         *         "message": {
+         *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+         *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *           "to": "+15551234567",
+         *           "type": "text",
+         *           "status": "sent",
+         *           "client_ref": "order-4821",
+         *           "created_at": "2026-11-26T14:10:00.000Z",
+         *           "updated_at": "2026-11-26T14:10:04.123Z"
+         *         }
+         *       }
+         *     }
+         */
+        MessageSentEvent: {
+            /** @enum {string} */
+            event: "message.sent";
+            /**
+             * @description A ULID; the same on every attempt and every endpoint of the event
+             * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
+             */
+            event_id: string;
+            /**
+             * @description The envelope's version, e.g. 2026-04
+             * @example 2026-04
+             */
+            api_version: string;
+            instance_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            occurred_at: string;
+            data: components["schemas"]["MessageEventData"];
+        };
+        /**
+         * @description A permission a key holds; `*` holds every other one
+         * @enum {unknown}
+         */
+        Scope: "*" | "api_keys:read" | "api_keys:write" | "instances:read" | "instances:write" | "messages:send" | "webhooks:read" | "webhooks:write" | "deliveries:read" | "audit:read";
+        /** @description One hour or UTC day of a key's requests */
+        UsagePeriod: {
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            start: string;
+            /** @description Authenticated requests made with the key, whatever their answer */
+            requests: number;
+            /** @description Those of them answered 4xx or 5xx */
+            rejected: number;
+            /** @description Those of them answered 429 */
+            rate_limited: number;
+        };
+        /**
+         * @description One event sent to one webhook endpoint, with the state of its attempts
+         * @example {
+         *       "id": "0198c0e4-6a7b-7c8d-9e0f-1a2b3c4d5e6f",
+         *       "endpoint_id": "0198c0e3-1a2b-7c3d-8e4f-9a0b1c2d3e4f",
+         *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "event": "message.delivered",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "payload": {
+         *         "event": "message.delivered",
+         *         "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *         "api_version": "2026-04",
+         *         "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *         "occurred_at": "2026-11-26T14:10:04.123Z",
+         *         "data": {
+         *           "message": {
+         *             "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+         *             "status": "delivered"
+         *           }
+         *         }
+         *       },
+         *       "status": "retrying",
+         *       "attempt_count": 1,
+         *       "last_error": "HTTP 503",
+         *       "last_response_status": 503,
+         *       "next_attempt_at": "2026-11-26T14:10:14.300Z",
+         *       "delivered_at": null,
+         *       "created_at": "2026-11-26T14:10:04.123Z",
+         *       "updated_at": "2026-11-26T14:10:04.300Z"
+         *     }
+         */
+        WebhookDelivery: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            endpoint_id: string;
+            /** Format: uuid */
+            customer_id: string;
+            instance_id: string | null;
+            /** @enum {unknown} */
+            event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
+            event_id: string;
+            payload: components["schemas"]["EventEnvelope"];
+            /** @enum {unknown} */
+            status: "pending" | "success" | "failed" | "retrying";
+            attempt_count: number;
+            /** @description Why the last attempt failed; null after a success */
+            last_error: string | null;
+            /** @description The HTTP status of the last attempt's response; null when none arrived */
+            last_response_status: number | null;
+            next_attempt_at: string | null;
+            delivered_at: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            updated_at: string;
+        };
+        /**
+         * @description One attempt to send a delivery to its endpoint
+         * @example {
+         *       "number": 1,
+         *       "started_at": "2026-11-26T14:10:04.180Z",
+         *       "finished_at": "2026-11-26T14:10:04.300Z",
+         *       "response_status": 503,
+         *       "error": "HTTP 503",
+         *       "success": false
+         *     }
+         */
+        WebhookDeliveryAttempt: {
+            /** @description 1-based; the last one's is the delivery's `attempt_count` */
+            number: number;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            started_at: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            finished_at: string;
+            /** @description The HTTP status of the attempt's response; null when none arrived */
+            response_status: number | null;
+            /** @description Why the attempt failed, in short (never a body, a header or a URL); null for a success */
+            error: string | null;
+            /** @description True when the receiver answered 2xx */
+            success: boolean;
+        };
+        /**
+         * @description One webhook delivery with its attempt log
+         * @example {
+         *       "id": "0198c0e4-6a7b-7c8d-9e0f-1a2b3c4d5e6f",
+         *       "endpoint_id": "0198c0e3-1a2b-7c3d-8e4f-9a0b1c2d3e4f",
+         *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "event": "message.delivered",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "payload": {
+         *         "event": "message.delivered",
+         *         "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *         "api_version": "2026-04",
+         *         "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *         "occurred_at": "2026-11-26T14:10:04.123Z",
+         *         "data": {
+         *           "message": {
+         *             "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+         *             "status": "delivered"
+         *           }
+         *         }
+         *       },
+         *       "status": "retrying",
+         *       "attempt_count": 1,
+         *       "last_error": "HTTP 503",
+         *       "last_response_status": 503,
+         *       "next_attempt_at": "2026-11-26T14:10:14.300Z",
+         *       "delivered_at": null,
+         *       "created_at": "2026-11-26T14:10:04.123Z",
+         *       "updated_at": "2026-11-26T14:10:04.300Z",
+         *       "attempts": [
+         *         {
+         *           "number": 1,
+         *           "started_at": "2026-11-26T14:10:04.180Z",
+         *           "finished_at": "2026-11-26T14:10:04.300Z",
+         *           "response_status": 503,
+         *           "error": "HTTP 503",
+         *           "success": false
+         *         }
+         *       ]
+         *     }
+         */
+        WebhookDeliveryDetail: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            endpoint_id: string;
+            /** Format: uuid */
+            customer_id: string;
+            instance_id: string | null;
+            /** @enum {unknown} */
+            event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
+            event_id: string;
+            payload: components["schemas"]["EventEnvelope"];
+            /** @enum {unknown} */
+            status: "pending" | "success" | "failed" | "retrying";
+            attempt_count: number;
+            /** @description Why the last attempt failed; null after a success */
+            last_error: string | null;
+            /** @description The HTTP status of the last attempt's response; null when none arrived */
+            last_response_status: number | null;
+            next_attempt_at: string | null;
+            delivered_at: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            updated_at: string;
+            /** @description The delivery's attempts, oldest first: the newest 100 when there were more */
+            attempts: components["schemas"]["WebhookDeliveryAttempt"][];
+        };
+        /**
+         * @description A URL the customer's webhook events are POSTed to; never its signing secret
+         * @example {
+         *       "id": "0198c0e3-1a2b-7c3d-8e4f-9a0b1c2d3e4f",
+         *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "instance_id": null,
+         *       "url": "https://example.com/hooks/whatisup",
+         *       "events": [
+         *         "message.delivered",
+         *         "message.failed"
+         *       ],
+         *       "created_at": "2026-11-26T14:20:00.000Z"
+         *     }
+         */
+        WebhookEndpoint: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            customer_id: string;
+            /** @description The one instance whose events it receives; null for every instance of the customer */
+            instance_id: string | null;
+            url: string;
+            events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            created_at: string;
+        };
+    };
+    responses: {
+        /** @description The error envelope; `error.code` is one of `validation_failed`. */
+        BadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "validation_failed",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `instance_unavailable`, `key_limit_reached`, `api_key_not_active`, `delivery_not_retryable`. */
+        Conflict: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "instance_unavailable",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `insufficient_scope`, `scope_escalation`, `instance_access_denied`, `instance_scoped_key`, `verification_failed`, `test_key_live_instance`, `ip_not_allowed`. */
+        Forbidden: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "insufficient_scope",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `internal_error`. */
+        InternalServerError: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "internal_error",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `api_key_not_found`, `instance_not_found`, `webhook_endpoint_not_found`, `delivery_not_found`, `not_found`. */
+        NotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "api_key_not_found",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `payload_too_large`. */
+        PayloadTooLarge: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "payload_too_large",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `validation_failed`. */
+        PublicBadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "validation_failed",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `insufficient_scope`, `scope_escalation`, `instance_access_denied`, `instance_scoped_key`, `verification_failed`, `test_key_live_instance`, `ip_not_allowed`. */
+        PublicForbidden: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "insufficient_scope",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `internal_error`. */
+        PublicInternalServerError: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "internal_error",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `payload_too_large`. */
+        PublicPayloadTooLarge: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "payload_too_large",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `not_ready`, `database_unavailable`. */
+        PublicServiceUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "not_ready",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `rate_limited`. */
+        PublicTooManyRequests: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "rate_limited",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+        PublicUnauthorized: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "auth_missing",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `unsupported_media_type`. */
+        PublicUnsupportedMediaType: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "unsupported_media_type",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `not_ready`, `database_unavailable`. */
+        ServiceUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "not_ready",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `rate_limited`. */
+        TooManyRequests: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "rate_limited",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+        Unauthorized: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "auth_missing",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `unsupported_media_type`. */
+        UnsupportedMediaType: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "unsupported_media_type",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: {
@@ -6157,4 +2249,2393 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    getOpenApiDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The OpenAPI document */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "openapi": "3.1.0",
+                     *       "info": {
+                     *         "title": "WhatIsUp.dev API"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        openapi: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["PublicInternalServerError"];
+        };
+    };
+    getApiReference: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The HTML page */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <!doctype html><html lang="en">…</html> */
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text exposition format 0.0.4 */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example # HELP whatisup_auth_outcomes_total …
+                     *     # TYPE whatisup_auth_outcomes_total counter
+                     *     whatisup_auth_outcomes_total{outcome="ok"} 1024
+                     */
+                    "text/plain": string;
+                };
+            };
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["PublicInternalServerError"];
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process answers */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
+            };
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready to serve */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ready"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ready";
+                    };
+                };
+            };
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["PublicInternalServerError"];
+            /** @description Error envelope; error.code is one of `not_ready`. */
+            503: components["responses"]["PublicServiceUnavailable"];
+        };
+    };
+    getDashboard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The HTML page */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <!doctype html><html lang="en">…</html> */
+                    "text/html": string;
+                };
+            };
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["PublicInternalServerError"];
+            /** @description Error envelope; error.code is one of `not_ready`. */
+            503: components["responses"]["PublicServiceUnavailable"];
+        };
+    };
+    reportLeakedKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "keys": [
+                 *         "zpk_live_… (a key found in the open)"
+                 *       ],
+                 *       "source": "https://gist.example.org/someone/1234"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Tokens found in the open; those that are not well-formed keys are skipped */
+                    keys: string[];
+                    /** @description Where they were found: a URL or free text */
+                    source?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Received; the same answer whether or not any key matched */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "received": 1
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description How many entries the report had, matched or not */
+                        received: number;
+                    };
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["PublicBadRequest"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PublicPayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["PublicUnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["PublicTooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["PublicInternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["PublicServiceUnavailable"];
+        };
+    };
+    verifyWhatsAppSubscription: {
+        parameters: {
+            query?: {
+                "hub.mode"?: string;
+                "hub.verify_token"?: string;
+                "hub.challenge"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description hub.challenge, echoed */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example 1158201444 */
+                    "text/plain": string;
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["PublicBadRequest"];
+            /** @description Error envelope; error.code is one of `verification_failed`. */
+            403: components["responses"]["PublicForbidden"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["PublicInternalServerError"];
+        };
+    };
+    receiveWhatsAppStatuses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The statuses the callback held */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "received": 1
+                     *     }
+                     */
+                    "application/json": {
+                        received: number;
+                    };
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["PublicBadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`. */
+            401: components["responses"]["PublicUnauthorized"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PublicPayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["PublicInternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["PublicServiceUnavailable"];
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The active keys, newest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+                     *         "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *         "instance_id": null,
+                     *         "name": "CI deploys",
+                     *         "prefix": "zpk_live_Q7mX2kPz",
+                     *         "mode": "live",
+                     *         "scopes": [
+                     *           "messages:send"
+                     *         ],
+                     *         "allowed_ips": null,
+                     *         "last_used_at": "2027-01-24T11:58:02.511Z",
+                     *         "expires_at": "2027-01-31T12:00:00.000Z",
+                     *         "created_at": "2026-11-26T14:00:00.000Z",
+                     *         "revoked_at": null
+                     *       }
+                     *     ]
+                     */
+                    "application/json": components["schemas"]["ApiKey"][];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    issueApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "CI deploys",
+                 *       "scopes": [
+                 *         "messages:send"
+                 *       ],
+                 *       "expires_at": "2027-01-31T12:00:00Z"
+                 *     }
+                 */
+                "application/json": {
+                    name: string;
+                    /** Format: uuid */
+                    instance_id?: string;
+                    scopes?: components["schemas"]["Scope"][];
+                    /** @description When the key stops working; null for never. Omitted: the issuing key's expiry. */
+                    expires_at?: string | null;
+                    mode?: components["schemas"]["KeyMode"];
+                    /** @description IPv4 or IPv6 addresses or CIDR blocks, 1 to 100; null for anywhere. Omitted: the issuing key's list. */
+                    allowed_ips?: string[] | null;
+                };
+            };
+        };
+        responses: {
+            /** @description An API key as issued or rolled: its metadata and its secret, shown in this response only */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+                     *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *       "instance_id": null,
+                     *       "name": "CI deploys",
+                     *       "prefix": "zpk_live_Q7mX2kPz",
+                     *       "mode": "live",
+                     *       "scopes": [
+                     *         "messages:send"
+                     *       ],
+                     *       "allowed_ips": null,
+                     *       "last_used_at": null,
+                     *       "expires_at": "2027-01-31T12:00:00.000Z",
+                     *       "created_at": "2026-11-26T14:00:00.000Z",
+                     *       "revoked_at": null,
+                     *       "secret": "zpk_live_Q7mX2kPz… (the whole key, shown in this response only)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["IssuedApiKey"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`, `scope_escalation`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `instance_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `key_limit_reached`. */
+            409: components["responses"]["Conflict"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getCurrentApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An API key's metadata: never its secret */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+                     *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *       "instance_id": null,
+                     *       "name": "CI deploys",
+                     *       "prefix": "zpk_live_Q7mX2kPz",
+                     *       "mode": "live",
+                     *       "scopes": [
+                     *         "messages:send"
+                     *       ],
+                     *       "allowed_ips": null,
+                     *       "last_used_at": "2027-01-24T11:58:02.511Z",
+                     *       "expires_at": "2027-01-31T12:00:00.000Z",
+                     *       "created_at": "2026-11-26T14:00:00.000Z",
+                     *       "revoked_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An API key's metadata: never its secret */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+                     *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *       "instance_id": null,
+                     *       "name": "CI deploys",
+                     *       "prefix": "zpk_live_Q7mX2kPz",
+                     *       "mode": "live",
+                     *       "scopes": [
+                     *         "messages:send"
+                     *       ],
+                     *       "allowed_ips": null,
+                     *       "last_used_at": "2027-01-24T11:58:02.511Z",
+                     *       "expires_at": "2027-01-31T12:00:00.000Z",
+                     *       "created_at": "2026-11-26T14:00:00.000Z",
+                     *       "revoked_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `api_key_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `api_key_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getApiKeyUsage: {
+        parameters: {
+            query?: {
+                granularity?: "hour" | "day";
+                /** @description Rounded down to the start of its period. Default: `to` less 30 days */
+                from?: string;
+                /** @description Exclusive: the last period is the one that holds the instant before it. Default: now */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A key's requests per period, oldest first, empty periods as zeros */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "key_id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+                     *       "granularity": "day",
+                     *       "data": [
+                     *         {
+                     *           "start": "2026-11-25T00:00:00.000Z",
+                     *           "requests": 1204,
+                     *           "rejected": 12,
+                     *           "rate_limited": 3
+                     *         },
+                     *         {
+                     *           "start": "2026-11-26T00:00:00.000Z",
+                     *           "requests": 0,
+                     *           "rejected": 0,
+                     *           "rate_limited": 0
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKeyUsage"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `api_key_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    rollApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "expires_in_seconds": 3600
+                 *     }
+                 */
+                "application/json": {
+                    /** @description How many seconds the rolled key keeps working beside the new one, at most a week. 0 (the default): it is revoked at once. */
+                    expires_in_seconds?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description An API key as issued or rolled: its metadata and its secret, shown in this response only */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+                     *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *       "instance_id": null,
+                     *       "name": "CI deploys",
+                     *       "prefix": "zpk_live_Q7mX2kPz",
+                     *       "mode": "live",
+                     *       "scopes": [
+                     *         "messages:send"
+                     *       ],
+                     *       "allowed_ips": null,
+                     *       "last_used_at": null,
+                     *       "expires_at": "2027-01-31T12:00:00.000Z",
+                     *       "created_at": "2026-11-26T14:00:00.000Z",
+                     *       "revoked_at": null,
+                     *       "secret": "zpk_live_Q7mX2kPz… (the whole key, shown in this response only)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["IssuedApiKey"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`, `scope_escalation`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `api_key_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `api_key_not_active`, `key_limit_reached`. */
+            409: components["responses"]["Conflict"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listInstances: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list, newest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *           "name": "Support line",
+                     *           "transport": "sandbox",
+                     *           "status": "connected",
+                     *           "phone_number": "+15551234567",
+                     *           "created_at": "2026-11-26T14:05:00.000Z",
+                     *           "updated_at": "2026-11-26T14:05:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["Instance"][];
+                        /**
+                         * @description Pass it as `cursor` for the next page; null on the last one
+                         * @example null
+                         */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createInstance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Support line",
+                 *       "transport": "sandbox"
+                 *     }
+                 */
+                "application/json": {
+                    name: string;
+                    /**
+                     * @description sandbox (the default, no network) or cloud_api (the WhatsApp Cloud API)
+                     * @enum {unknown}
+                     */
+                    transport?: "sandbox" | "cloud_api";
+                    /** @description The WhatsApp Business phone number id; required for cloud_api, refused otherwise */
+                    phone_number_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A WhatsApp number of the customer's, and how it reaches WhatsApp */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *       "name": "Support line",
+                     *       "transport": "sandbox",
+                     *       "status": "connected",
+                     *       "phone_number": "+15551234567",
+                     *       "created_at": "2026-11-26T14:05:00.000Z",
+                     *       "updated_at": "2026-11-26T14:05:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Instance"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getInstance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A WhatsApp number of the customer's, and how it reaches WhatsApp */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *       "name": "Support line",
+                     *       "transport": "sandbox",
+                     *       "status": "connected",
+                     *       "phone_number": "+15551234567",
+                     *       "created_at": "2026-11-26T14:05:00.000Z",
+                     *       "updated_at": "2026-11-26T14:05:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Instance"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `instance_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteInstance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `instance_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list, newest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0198c0e2-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+                     *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *           "action": "api_key.revoked",
+                     *           "actor": {
+                     *             "type": "api_key",
+                     *             "id": "01936b2e-3c4d-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "prefix": "zpk_live_Hn3Vb8Ws"
+                     *           },
+                     *           "target": {
+                     *             "type": "api_key",
+                     *             "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70"
+                     *           },
+                     *           "metadata": {
+                     *             "name": "CI deploys",
+                     *             "prefix": "zpk_live_Q7mX2kPz"
+                     *           },
+                     *           "ip": "203.0.113.7",
+                     *           "user_agent": "curl/8.5.0",
+                     *           "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                     *           "created_at": "2026-11-26T15:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["AuditEvent"][];
+                        /**
+                         * @description Pass it as `cursor` for the next page; null on the last one
+                         * @example null
+                         */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rate-limit headroom of the calling key and of its customer */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "per_key": {
+                     *         "limit": 100,
+                     *         "remaining": 97,
+                     *         "reset_at": "2026-11-26T15:00:03.000Z"
+                     *       },
+                     *       "per_customer": {
+                     *         "limit": 1000,
+                     *         "remaining": 988,
+                     *         "reset_at": "2026-11-26T15:00:01.200Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Limits"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    sendMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "type": "text",
+                 *       "to": "+15551234567",
+                 *       "text": "Your order has shipped.",
+                 *       "client_ref": "order-4821"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description Only text messages exist today
+                     * @enum {unknown}
+                     */
+                    type: "text";
+                    /** @description E.164, e.g. +15551234567 */
+                    to: string;
+                    text: string;
+                    /** @description Your own reference, echoed in the message's events */
+                    client_ref?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A message as accepted for sending: stored and queued; its next states arrive as webhook events */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+                     *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *       "to": "+15551234567",
+                     *       "type": "text",
+                     *       "status": "queued",
+                     *       "client_ref": "order-4821",
+                     *       "created_at": "2026-11-26T14:10:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AcceptedMessage"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`, `test_key_live_instance`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `instance_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `instance_unavailable`. */
+            409: components["responses"]["Conflict"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookEndpoints: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list, newest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0198c0e3-1a2b-7c3d-8e4f-9a0b1c2d3e4f",
+                     *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *           "instance_id": null,
+                     *           "url": "https://example.com/hooks/whatisup",
+                     *           "events": [
+                     *             "message.delivered",
+                     *             "message.failed"
+                     *           ],
+                     *           "created_at": "2026-11-26T14:20:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["WebhookEndpoint"][];
+                        /**
+                         * @description Pass it as `cursor` for the next page; null on the last one
+                         * @example null
+                         */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://example.com/hooks/whatisup",
+                 *       "events": [
+                 *         "message.delivered",
+                 *         "message.failed"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    /** @description An http(s) URL whose host resolves to a public address */
+                    url: string;
+                    events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
+                    /** Format: uuid */
+                    instance_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A webhook endpoint as created: with its signing secret, shown in this response only */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0198c0e3-1a2b-7c3d-8e4f-9a0b1c2d3e4f",
+                     *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *       "instance_id": null,
+                     *       "url": "https://example.com/hooks/whatisup",
+                     *       "events": [
+                     *         "message.delivered",
+                     *         "message.failed"
+                     *       ],
+                     *       "created_at": "2026-11-26T14:20:00.000Z",
+                     *       "secret": "whsec_… (the whole secret, shown in this response only)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CreatedWebhookEndpoint"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `instance_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A URL the customer's webhook events are POSTed to; never its signing secret */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0198c0e3-1a2b-7c3d-8e4f-9a0b1c2d3e4f",
+                     *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *       "instance_id": null,
+                     *       "url": "https://example.com/hooks/whatisup",
+                     *       "events": [
+                     *         "message.delivered",
+                     *         "message.failed"
+                     *       ],
+                     *       "created_at": "2026-11-26T14:20:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `webhook_endpoint_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `webhook_endpoint_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                status?: "pending" | "success" | "failed" | "retrying";
+                event?: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
+                instance_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list, newest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0198c0e4-6a7b-7c8d-9e0f-1a2b3c4d5e6f",
+                     *           "endpoint_id": "0198c0e3-1a2b-7c3d-8e4f-9a0b1c2d3e4f",
+                     *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *           "event": "message.delivered",
+                     *           "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                     *           "payload": {
+                     *             "event": "message.delivered",
+                     *             "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                     *             "api_version": "2026-04",
+                     *             "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *             "occurred_at": "2026-11-26T14:10:04.123Z",
+                     *             "data": {
+                     *               "message": {
+                     *                 "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+                     *                 "status": "delivered"
+                     *               }
+                     *             }
+                     *           },
+                     *           "status": "retrying",
+                     *           "attempt_count": 1,
+                     *           "last_error": "HTTP 503",
+                     *           "last_response_status": 503,
+                     *           "next_attempt_at": "2026-11-26T14:10:14.300Z",
+                     *           "delivered_at": null,
+                     *           "created_at": "2026-11-26T14:10:04.123Z",
+                     *           "updated_at": "2026-11-26T14:10:04.300Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["WebhookDelivery"][];
+                        /**
+                         * @description Pass it as `cursor` for the next page; null on the last one
+                         * @example null
+                         */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One webhook delivery with its attempt log */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0198c0e4-6a7b-7c8d-9e0f-1a2b3c4d5e6f",
+                     *       "endpoint_id": "0198c0e3-1a2b-7c3d-8e4f-9a0b1c2d3e4f",
+                     *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *       "event": "message.delivered",
+                     *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                     *       "payload": {
+                     *         "event": "message.delivered",
+                     *         "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                     *         "api_version": "2026-04",
+                     *         "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *         "occurred_at": "2026-11-26T14:10:04.123Z",
+                     *         "data": {
+                     *           "message": {
+                     *             "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+                     *             "status": "delivered"
+                     *           }
+                     *         }
+                     *       },
+                     *       "status": "retrying",
+                     *       "attempt_count": 1,
+                     *       "last_error": "HTTP 503",
+                     *       "last_response_status": 503,
+                     *       "next_attempt_at": "2026-11-26T14:10:14.300Z",
+                     *       "delivered_at": null,
+                     *       "created_at": "2026-11-26T14:10:04.123Z",
+                     *       "updated_at": "2026-11-26T14:10:04.300Z",
+                     *       "attempts": [
+                     *         {
+                     *           "number": 1,
+                     *           "started_at": "2026-11-26T14:10:04.180Z",
+                     *           "finished_at": "2026-11-26T14:10:04.300Z",
+                     *           "response_status": 503,
+                     *           "error": "HTTP 503",
+                     *           "success": false
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDeliveryDetail"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `delivery_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One event sent to one webhook endpoint, with the state of its attempts */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0198c0e4-6a7b-7c8d-9e0f-1a2b3c4d5e6f",
+                     *       "endpoint_id": "0198c0e3-1a2b-7c3d-8e4f-9a0b1c2d3e4f",
+                     *       "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                     *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *       "event": "message.delivered",
+                     *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                     *       "payload": {
+                     *         "event": "message.delivered",
+                     *         "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                     *         "api_version": "2026-04",
+                     *         "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *         "occurred_at": "2026-11-26T14:10:04.123Z",
+                     *         "data": {
+                     *           "message": {
+                     *             "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+                     *             "status": "delivered"
+                     *           }
+                     *         }
+                     *       },
+                     *       "status": "retrying",
+                     *       "attempt_count": 1,
+                     *       "last_error": "HTTP 503",
+                     *       "last_response_status": 503,
+                     *       "next_attempt_at": "2026-11-26T14:10:14.300Z",
+                     *       "delivered_at": null,
+                     *       "created_at": "2026-11-26T14:10:04.123Z",
+                     *       "updated_at": "2026-11-26T14:10:04.300Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `delivery_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `delivery_not_retryable`. */
+            409: components["responses"]["Conflict"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    messageSentWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type, as in the body */
+                "X-WhatIsUp-Event": "message.sent";
+                /** @description The event's id (a ULID), as in the body */
+                "X-WhatIsUp-Event-Id": string;
+                /** @description This delivery's id: one event to one endpoint, the same on every retry */
+                "X-WhatIsUp-Delivery": string;
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body, under the endpoint's secret>` */
+                "X-WhatIsUp-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event": "message.sent",
+                 *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                 *       "api_version": "2026-04",
+                 *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *       "occurred_at": "2026-11-26T14:10:04.123Z",
+                 *       "data": {
+                 *         "message": {
+                 *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+                 *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *           "to": "+15551234567",
+                 *           "type": "text",
+                 *           "status": "sent",
+                 *           "client_ref": "order-4821",
+                 *           "created_at": "2026-11-26T14:10:00.000Z",
+                 *           "updated_at": "2026-11-26T14:10:04.123Z"
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["MessageSentEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery as `success`; the body is ignored */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried up to six attempts in all (docs/webhooks.md, "Retries") */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried like any other (no answer within the timeout counts as one too) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    messageDeliveredWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type, as in the body */
+                "X-WhatIsUp-Event": "message.delivered";
+                /** @description The event's id (a ULID), as in the body */
+                "X-WhatIsUp-Event-Id": string;
+                /** @description This delivery's id: one event to one endpoint, the same on every retry */
+                "X-WhatIsUp-Delivery": string;
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body, under the endpoint's secret>` */
+                "X-WhatIsUp-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event": "message.delivered",
+                 *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                 *       "api_version": "2026-04",
+                 *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *       "occurred_at": "2026-11-26T14:10:04.123Z",
+                 *       "data": {
+                 *         "message": {
+                 *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+                 *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *           "to": "+15551234567",
+                 *           "type": "text",
+                 *           "status": "delivered",
+                 *           "client_ref": "order-4821",
+                 *           "created_at": "2026-11-26T14:10:00.000Z",
+                 *           "updated_at": "2026-11-26T14:10:04.123Z"
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["MessageDeliveredEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery as `success`; the body is ignored */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried up to six attempts in all (docs/webhooks.md, "Retries") */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried like any other (no answer within the timeout counts as one too) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    messageReadWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type, as in the body */
+                "X-WhatIsUp-Event": "message.read";
+                /** @description The event's id (a ULID), as in the body */
+                "X-WhatIsUp-Event-Id": string;
+                /** @description This delivery's id: one event to one endpoint, the same on every retry */
+                "X-WhatIsUp-Delivery": string;
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body, under the endpoint's secret>` */
+                "X-WhatIsUp-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event": "message.read",
+                 *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                 *       "api_version": "2026-04",
+                 *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *       "occurred_at": "2026-11-26T14:10:04.123Z",
+                 *       "data": {
+                 *         "message": {
+                 *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+                 *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *           "to": "+15551234567",
+                 *           "type": "text",
+                 *           "status": "read",
+                 *           "client_ref": "order-4821",
+                 *           "created_at": "2026-11-26T14:10:00.000Z",
+                 *           "updated_at": "2026-11-26T14:10:04.123Z"
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["MessageReadEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery as `success`; the body is ignored */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried up to six attempts in all (docs/webhooks.md, "Retries") */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried like any other (no answer within the timeout counts as one too) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    messageFailedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type, as in the body */
+                "X-WhatIsUp-Event": "message.failed";
+                /** @description The event's id (a ULID), as in the body */
+                "X-WhatIsUp-Event-Id": string;
+                /** @description This delivery's id: one event to one endpoint, the same on every retry */
+                "X-WhatIsUp-Delivery": string;
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body, under the endpoint's secret>` */
+                "X-WhatIsUp-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event": "message.failed",
+                 *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                 *       "api_version": "2026-04",
+                 *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *       "occurred_at": "2026-11-26T14:10:04.123Z",
+                 *       "data": {
+                 *         "message": {
+                 *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+                 *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *           "to": "+15551234567",
+                 *           "type": "text",
+                 *           "status": "failed",
+                 *           "client_ref": "order-4821",
+                 *           "created_at": "2026-11-26T14:10:00.000Z",
+                 *           "updated_at": "2026-11-26T14:10:04.123Z",
+                 *           "error": "WhatsApp error 131026: Message undeliverable"
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["MessageFailedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery as `success`; the body is ignored */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried up to six attempts in all (docs/webhooks.md, "Retries") */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried like any other (no answer within the timeout counts as one too) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    apiKeyIssuedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type, as in the body */
+                "X-WhatIsUp-Event": "api_key.issued";
+                /** @description The event's id (a ULID), as in the body */
+                "X-WhatIsUp-Event-Id": string;
+                /** @description This delivery's id: one event to one endpoint, the same on every retry */
+                "X-WhatIsUp-Delivery": string;
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body, under the endpoint's secret>` */
+                "X-WhatIsUp-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event": "api_key.issued",
+                 *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                 *       "api_version": "2026-04",
+                 *       "instance_id": null,
+                 *       "occurred_at": "2026-11-26T14:10:04.123Z",
+                 *       "data": {
+                 *         "api_key": {
+                 *           "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+                 *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                 *           "instance_id": null,
+                 *           "name": "CI deploys",
+                 *           "prefix": "zpk_live_Q7mX2kPz",
+                 *           "mode": "live",
+                 *           "scopes": [
+                 *             "messages:send"
+                 *           ],
+                 *           "allowed_ips": null,
+                 *           "last_used_at": null,
+                 *           "expires_at": "2027-01-31T12:00:00.000Z",
+                 *           "created_at": "2026-11-26T14:00:00.000Z",
+                 *           "revoked_at": null
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ApiKeyIssuedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery as `success`; the body is ignored */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried up to six attempts in all (docs/webhooks.md, "Retries") */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried like any other (no answer within the timeout counts as one too) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    apiKeyRevokedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type, as in the body */
+                "X-WhatIsUp-Event": "api_key.revoked";
+                /** @description The event's id (a ULID), as in the body */
+                "X-WhatIsUp-Event-Id": string;
+                /** @description This delivery's id: one event to one endpoint, the same on every retry */
+                "X-WhatIsUp-Delivery": string;
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body, under the endpoint's secret>` */
+                "X-WhatIsUp-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event": "api_key.revoked",
+                 *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                 *       "api_version": "2026-04",
+                 *       "instance_id": null,
+                 *       "occurred_at": "2026-11-26T14:10:04.123Z",
+                 *       "data": {
+                 *         "api_key": {
+                 *           "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+                 *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                 *           "instance_id": null,
+                 *           "name": "CI deploys",
+                 *           "prefix": "zpk_live_Q7mX2kPz",
+                 *           "mode": "live",
+                 *           "scopes": [
+                 *             "messages:send"
+                 *           ],
+                 *           "allowed_ips": null,
+                 *           "last_used_at": "2027-01-24T11:58:02.511Z",
+                 *           "expires_at": "2027-01-31T12:00:00.000Z",
+                 *           "created_at": "2026-11-26T14:00:00.000Z",
+                 *           "revoked_at": "2027-01-25T09:00:00.000Z"
+                 *         },
+                 *         "reason": "leaked",
+                 *         "source": "https://gist.example.org/someone/1234"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ApiKeyRevokedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery as `success`; the body is ignored */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried up to six attempts in all (docs/webhooks.md, "Retries") */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried like any other (no answer within the timeout counts as one too) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    apiKeyExpiringWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type, as in the body */
+                "X-WhatIsUp-Event": "api_key.expiring";
+                /** @description The event's id (a ULID), as in the body */
+                "X-WhatIsUp-Event-Id": string;
+                /** @description This delivery's id: one event to one endpoint, the same on every retry */
+                "X-WhatIsUp-Delivery": string;
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body, under the endpoint's secret>` */
+                "X-WhatIsUp-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event": "api_key.expiring",
+                 *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                 *       "api_version": "2026-04",
+                 *       "instance_id": null,
+                 *       "occurred_at": "2026-11-26T14:10:04.123Z",
+                 *       "data": {
+                 *         "api_key": {
+                 *           "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+                 *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                 *           "instance_id": null,
+                 *           "name": "CI deploys",
+                 *           "prefix": "zpk_live_Q7mX2kPz",
+                 *           "mode": "live",
+                 *           "scopes": [
+                 *             "messages:send"
+                 *           ],
+                 *           "allowed_ips": null,
+                 *           "last_used_at": "2027-01-24T11:58:02.511Z",
+                 *           "expires_at": "2027-01-31T12:00:00.000Z",
+                 *           "created_at": "2026-11-26T14:00:00.000Z",
+                 *           "revoked_at": null
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ApiKeyExpiringEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery as `success`; the body is ignored */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried up to six attempts in all (docs/webhooks.md, "Retries") */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried like any other (no answer within the timeout counts as one too) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    apiKeyExpiredWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type, as in the body */
+                "X-WhatIsUp-Event": "api_key.expired";
+                /** @description The event's id (a ULID), as in the body */
+                "X-WhatIsUp-Event-Id": string;
+                /** @description This delivery's id: one event to one endpoint, the same on every retry */
+                "X-WhatIsUp-Delivery": string;
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body, under the endpoint's secret>` */
+                "X-WhatIsUp-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event": "api_key.expired",
+                 *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                 *       "api_version": "2026-04",
+                 *       "instance_id": null,
+                 *       "occurred_at": "2026-11-26T14:10:04.123Z",
+                 *       "data": {
+                 *         "api_key": {
+                 *           "id": "01936b2e-7c4a-7f3e-9d2b-5a1c8e4f6b70",
+                 *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                 *           "instance_id": null,
+                 *           "name": "CI deploys",
+                 *           "prefix": "zpk_live_Q7mX2kPz",
+                 *           "mode": "live",
+                 *           "scopes": [
+                 *             "messages:send"
+                 *           ],
+                 *           "allowed_ips": null,
+                 *           "last_used_at": "2027-01-24T11:58:02.511Z",
+                 *           "expires_at": "2027-01-31T12:00:00.000Z",
+                 *           "created_at": "2026-11-26T14:00:00.000Z",
+                 *           "revoked_at": null
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ApiKeyExpiredEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery as `success`; the body is ignored */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried up to six attempts in all (docs/webhooks.md, "Retries") */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried like any other (no answer within the timeout counts as one too) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    instanceCreatedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type, as in the body */
+                "X-WhatIsUp-Event": "instance.created";
+                /** @description The event's id (a ULID), as in the body */
+                "X-WhatIsUp-Event-Id": string;
+                /** @description This delivery's id: one event to one endpoint, the same on every retry */
+                "X-WhatIsUp-Delivery": string;
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body, under the endpoint's secret>` */
+                "X-WhatIsUp-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event": "instance.created",
+                 *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                 *       "api_version": "2026-04",
+                 *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *       "occurred_at": "2026-11-26T14:10:04.123Z",
+                 *       "data": {
+                 *         "instance": {
+                 *           "id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                 *           "name": "Support line",
+                 *           "transport": "sandbox",
+                 *           "status": "connected",
+                 *           "phone_number": "+15551234567",
+                 *           "created_at": "2026-11-26T14:05:00.000Z",
+                 *           "updated_at": "2026-11-26T14:05:00.000Z"
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["InstanceCreatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery as `success`; the body is ignored */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried up to six attempts in all (docs/webhooks.md, "Retries") */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried like any other (no answer within the timeout counts as one too) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    instanceDeletedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type, as in the body */
+                "X-WhatIsUp-Event": "instance.deleted";
+                /** @description The event's id (a ULID), as in the body */
+                "X-WhatIsUp-Event-Id": string;
+                /** @description This delivery's id: one event to one endpoint, the same on every retry */
+                "X-WhatIsUp-Delivery": string;
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body, under the endpoint's secret>` */
+                "X-WhatIsUp-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event": "instance.deleted",
+                 *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                 *       "api_version": "2026-04",
+                 *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *       "occurred_at": "2026-11-26T14:10:04.123Z",
+                 *       "data": {
+                 *         "instance": {
+                 *           "id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *           "customer_id": "01936b2e-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                 *           "name": "Support line",
+                 *           "transport": "sandbox",
+                 *           "status": "connected",
+                 *           "phone_number": "+15551234567",
+                 *           "created_at": "2026-11-26T14:05:00.000Z",
+                 *           "updated_at": "2026-11-27T10:00:00.000Z"
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["InstanceDeletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery as `success`; the body is ignored */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried up to six attempts in all (docs/webhooks.md, "Retries") */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried like any other (no answer within the timeout counts as one too) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+}
