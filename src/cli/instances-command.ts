@@ -1,17 +1,16 @@
-import type { Instance, Page } from "@whatisup/client";
+import type { Instance } from "@whatisup/client";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
-import { showResource } from "./show-command.js";
+import { deleteResource, listResources, showResource } from "./resource-commands.js";
 import {
   ENV_HELP,
   JSON_HELP,
   JSON_OPTION,
-  limitOption,
   parseCommand,
   requiredString,
   runGroup,
   stringOption,
 } from "./command-args.js";
-import { absoluteAndRelative, keyValues, relativeTime, table, terminalSafe } from "../format/human-readable.js";
+import { absoluteAndRelative, keyValues, relativeTime, terminalSafe } from "../format/human-readable.js";
 
 /** An instance as the API shows it (src/instances/instance-schemas.ts). */
 
@@ -31,8 +30,8 @@ export function runInstances(argv: string[]): Promise<number> {
   return runGroup("instances", argv, INSTANCES_HELP, { list, show, create, delete: remove });
 }
 
-async function list(args: string[]): Promise<number> {
-  const parsed = parseCommand(args, {
+function list(args: string[]): Promise<number> {
+  return listResources<Instance>(args, {
     usage: "whatisup instances list [--limit N] [--cursor C] [--json]",
     help: `Lists the customer's instances, newest first (GET /v1/instances).
 
@@ -40,36 +39,18 @@ Options:
   --limit N         at most N instances (1 to 100; the API's default: 50)
   --cursor C        the next page: the cursor the previous page ended with
 ${JSON_HELP}${ENV_HELP}`,
-    options: { ...JSON_OPTION, limit: { type: "string" }, cursor: { type: "string" } },
+    path: "/v1/instances",
+    empty: "No instances.",
+    columns: ["id", "name", "transport", "status", "phone number", "created"],
+    row: (instance, now) => [
+      instance.id,
+      instance.name,
+      instance.transport,
+      instance.status,
+      instance.phone_number ?? "-",
+      relativeTime(instance.created_at, now),
+    ],
   });
-  if (!parsed) return 0;
-  const response = await apiRequest<Page<Instance>>(apiSettingsFromEnv(), "GET", "/v1/instances", {
-    query: { limit: limitOption(parsed), cursor: stringOption(parsed, "cursor") },
-  });
-  if (parsed.values.json) {
-    printRawBody(response);
-    return 0;
-  }
-  const { data, next_cursor } = response.body;
-  if (data.length === 0) process.stdout.write("No instances.\n");
-  else {
-    const now = new Date();
-    process.stdout.write(
-      table(
-        ["id", "name", "transport", "status", "phone number", "created"],
-        data.map((instance) => [
-          instance.id,
-          instance.name,
-          instance.transport,
-          instance.status,
-          instance.phone_number ?? "-",
-          relativeTime(instance.created_at, now),
-        ]),
-      ),
-    );
-  }
-  if (next_cursor !== null) process.stdout.write(`\nMore: repeat with --cursor ${terminalSafe(next_cursor)}\n`);
-  return 0;
 }
 
 function show(args: string[]): Promise<number> {
@@ -120,8 +101,8 @@ ${JSON_HELP}${ENV_HELP}`,
   return 0;
 }
 
-async function remove(args: string[]): Promise<number> {
-  const parsed = parseCommand(args, {
+function remove(args: string[]): Promise<number> {
+  return deleteResource(args, {
     usage: "whatisup instances delete ID [--json]",
     help: `Deletes an instance (DELETE /v1/instances/ID) without asking, and revokes every key bound
 to it. It cannot be undone.
@@ -129,16 +110,7 @@ to it. It cannot be undone.
 Options:
   --json            print the API's answer exactly (it has no body: nothing is printed)
 ${ENV_HELP}`,
-    options: JSON_OPTION,
-    positionals: ["ID"],
+    path: (id) => `/v1/instances/${id}`,
+    done: (id) => `Deleted instance ${id}; the keys bound to it are revoked.`,
   });
-  if (!parsed) return 0;
-  const id = parsed.positionals[0]!;
-  const response = await apiRequest<null>(apiSettingsFromEnv(), "DELETE", `/v1/instances/${encodeURIComponent(id)}`);
-  if (parsed.values.json) {
-    printRawBody(response);
-    return 0;
-  }
-  process.stdout.write(`Deleted instance ${terminalSafe(id)}; the keys bound to it are revoked.\n`);
-  return 0;
 }

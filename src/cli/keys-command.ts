@@ -3,7 +3,7 @@ import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import { ENV_HELP, JSON_HELP, JSON_OPTION, listOption, parseCommand, requiredString, runGroup, stringOption } from "./command-args.js";
 import { absoluteAndRelative, keyStatus, keyValues, relativeTime, table, terminalSafe } from "../format/human-readable.js";
 import { oneTimeSecretLines } from "./one-time-secret.js";
-import { showResource } from "./show-command.js";
+import { deleteResource, showResource } from "./resource-commands.js";
 import { UsageError } from "./usage-error.js";
 
 
@@ -170,8 +170,8 @@ function printNewKey(headline: string, key: IssuedApiKey, notes: string[], secre
   );
 }
 
-async function revoke(args: string[]): Promise<number> {
-  const parsed = parseCommand(args, {
+function revoke(args: string[]): Promise<number> {
+  return deleteResource(args, {
     usage: "whatisup keys revoke ID [--json]",
     help: `Revokes a key at once (DELETE /v1/api-keys/ID), without asking: it stops working on the
 next request. Revoking cannot be undone.
@@ -179,18 +179,9 @@ next request. Revoking cannot be undone.
 Options:
   --json            print the API's answer exactly (it has no body: nothing is printed)
 ${ENV_HELP}`,
-    options: JSON_OPTION,
-    positionals: ["ID"],
+    path: (id) => `/v1/api-keys/${id}`,
+    done: (id) => `Revoked key ${id}: it is refused from now on.`,
   });
-  if (!parsed) return 0;
-  const id = parsed.positionals[0]!;
-  const response = await apiRequest<null>(apiSettingsFromEnv(), "DELETE", `/v1/api-keys/${encodeURIComponent(id)}`);
-  if (parsed.values.json) {
-    printRawBody(response);
-    return 0;
-  }
-  process.stdout.write(`Revoked key ${terminalSafe(id)}: it is refused from now on.\n`);
-  return 0;
 }
 
 async function usage(args: string[]): Promise<number> {

@@ -1,10 +1,9 @@
-import type { CreatedWebhookEndpoint, Page, WebhookEndpoint } from "@whatisup/client";
+import type { CreatedWebhookEndpoint, WebhookEndpoint } from "@whatisup/client";
 import { apiRequest, apiSettingsFromEnv, printRawBody } from "./api-client.js";
 import {
   ENV_HELP,
   JSON_HELP,
   JSON_OPTION,
-  limitOption,
   listOption,
   parseCommand,
   requiredString,
@@ -12,9 +11,9 @@ import {
   stringOption,
   type ParsedCommand,
 } from "./command-args.js";
-import { absoluteAndRelative, keyValues, relativeTime, table, terminalSafe } from "../format/human-readable.js";
+import { absoluteAndRelative, keyValues, relativeTime, terminalSafe } from "../format/human-readable.js";
 import { oneTimeSecretLines } from "./one-time-secret.js";
-import { showResource } from "./show-command.js";
+import { deleteResource, listResources, showResource } from "./resource-commands.js";
 import { UsageError } from "./usage-error.js";
 import { runWebhooksListen } from "./webhooks-listen.js";
 
@@ -112,8 +111,8 @@ ${EVENTS_HELP}
   });
 }
 
-async function list(args: string[]): Promise<number> {
-  const parsed = parseCommand(args, {
+function list(args: string[]): Promise<number> {
+  return listResources<WebhookEndpoint>(args, {
     usage: "whatisup webhooks endpoints list [--limit N] [--cursor C] [--json]",
     help: `Lists the customer's webhook endpoints, newest first (GET /v1/webhook-endpoints).
 
@@ -121,35 +120,17 @@ Options:
   --limit N         at most N endpoints (1 to 100; the API's default: 50)
   --cursor C        the next page: the cursor the previous page ended with
 ${JSON_HELP}${ENV_HELP}`,
-    options: { ...JSON_OPTION, limit: { type: "string" }, cursor: { type: "string" } },
+    path: "/v1/webhook-endpoints",
+    empty: "No webhook endpoints.",
+    columns: ["id", "url", "events", "instance", "created"],
+    row: (endpoint, now) => [
+      endpoint.id,
+      endpoint.url,
+      endpoint.events.join(","),
+      endpoint.instance_id ?? "all",
+      relativeTime(endpoint.created_at, now),
+    ],
   });
-  if (!parsed) return 0;
-  const response = await apiRequest<Page<WebhookEndpoint>>(apiSettingsFromEnv(), "GET", "/v1/webhook-endpoints", {
-    query: { limit: limitOption(parsed), cursor: stringOption(parsed, "cursor") },
-  });
-  if (parsed.values.json) {
-    printRawBody(response);
-    return 0;
-  }
-  const { data, next_cursor } = response.body;
-  if (data.length === 0) process.stdout.write("No webhook endpoints.\n");
-  else {
-    const now = new Date();
-    process.stdout.write(
-      table(
-        ["id", "url", "events", "instance", "created"],
-        data.map((endpoint) => [
-          endpoint.id,
-          endpoint.url,
-          endpoint.events.join(","),
-          endpoint.instance_id ?? "all",
-          relativeTime(endpoint.created_at, now),
-        ]),
-      ),
-    );
-  }
-  if (next_cursor !== null) process.stdout.write(`\nMore: repeat with --cursor ${terminalSafe(next_cursor)}\n`);
-  return 0;
 }
 
 function show(args: string[]): Promise<number> {
@@ -209,8 +190,8 @@ ${JSON_HELP}${ENV_HELP}`,
   return 0;
 }
 
-async function remove(args: string[]): Promise<number> {
-  const parsed = parseCommand(args, {
+function remove(args: string[]): Promise<number> {
+  return deleteResource(args, {
     usage: "whatisup webhooks endpoints delete ID [--json]",
     help: `Deletes a webhook endpoint (DELETE /v1/webhook-endpoints/ID) without asking: it receives no
 more deliveries. It cannot be undone.
@@ -218,16 +199,7 @@ more deliveries. It cannot be undone.
 Options:
   --json            print the API's answer exactly (it has no body: nothing is printed)
 ${ENV_HELP}`,
-    options: JSON_OPTION,
-    positionals: ["ID"],
+    path: (id) => `/v1/webhook-endpoints/${id}`,
+    done: (id) => `Deleted webhook endpoint ${id}: it receives no more deliveries.`,
   });
-  if (!parsed) return 0;
-  const id = parsed.positionals[0]!;
-  const response = await apiRequest<null>(apiSettingsFromEnv(), "DELETE", `/v1/webhook-endpoints/${encodeURIComponent(id)}`);
-  if (parsed.values.json) {
-    printRawBody(response);
-    return 0;
-  }
-  process.stdout.write(`Deleted webhook endpoint ${terminalSafe(id)}: it receives no more deliveries.\n`);
-  return 0;
 }
