@@ -25,6 +25,7 @@ import { newRequestId } from "./http/request-id.js";
 import { RouteTable } from "./http/route-table.js";
 import { installUsageCounting } from "./http/usage-counting.js";
 import { validatorCompiler } from "./http/validation.js";
+import { installIdempotency } from "./idempotency/idempotency-hooks.js";
 import { AppMetrics } from "./metrics/metrics.js";
 import { FallbackRateLimiter, REDIS_COMMAND_TIMEOUT_MS, RedisRateLimiter } from "./rate-limit/redis-rate-limiter.js";
 import { MemoryRateLimiter, type BucketSettings, type RateLimiter } from "./rate-limit/token-buckets.js";
@@ -44,6 +45,7 @@ import type { RouteDependencies } from "./routes/route-dependencies.js";
 import { registerWebhookDeliveryRoutes } from "./routes/webhook-deliveries/index.js";
 import { registerWebhookEndpointRoutes } from "./routes/webhook-endpoints/index.js";
 import { createWriter, writeDependencies } from "./use-cases/write.js";
+import { IdempotencyPurge, PURGE_POLL_MS } from "./workers/idempotency-purge.js";
 import { KeyExpiryNotifier } from "./workers/key-expiry-notifier.js";
 import { MessagePump } from "./workers/message-pump.js";
 import { SandboxClock } from "./workers/sandbox-clock.js";
@@ -169,10 +171,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       webhooks: config.webhooks,
       ...(metrics ? { metrics } : {}),
     }),
-    new SandboxClock({ db, write, stepMs: config.sandboxStepMs }),
+    new SandboxClock({ db, write, stepMs: config.sandboxStepMs, destinations: { allowLoopback: config.webhooks.allowLoopback } }),
     new MessagePump({ db, write, cloudApi: config.cloudApi }),
     new KeyExpiryNotifier({ write, noticeDays: config.keyExpiryNoticeDays, clock: Date.now }),
   ].map((worker) => new WorkerLoop(worker, config.workerPollMs, app.log));
+  workers.push(new WorkerLoop(new IdempotencyPurge({ db, clock: Date.now }), PURGE_POLL_MS, app.log));
   app.addHook("onReady", async () => {
     await revocations.start();
     for (const worker of workers) worker.start();
@@ -223,6 +226,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     async (v1: App) => {
       installAuthentication(v1, authentication);
       installUsageCounting(v1, usage);
+      installIdempotency(v1, db);
       v1.setNotFoundHandler(notFound);
       registerApiKeyRoutes(v1, routes);
       registerInstanceRoutes(v1, routes);

@@ -28,6 +28,7 @@ const DOCUMENTED_SCOPES = [
   "instances:read",
   "instances:write",
   "messages:send",
+  "messages:read",
   "webhooks:read",
   "webhooks:write",
   "deliveries:read",

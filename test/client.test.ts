@@ -11,6 +11,12 @@ import {
   type Instance,
   type IssuedApiKey,
   type Limits,
+  type Message,
+  type MessageMedia,
+  type MessageReceivedEvent,
+  type MessageTemplate,
+  type SendMessageBody,
+  type WebhookEvent,
   type WebhookDelivery,
   type WebhookEndpoint,
   type WhatIsUpClient,
@@ -49,6 +55,10 @@ it("names the API's resources as types (none of them empty)", () => {
   expectTypeOf<WebhookEndpoint>().toHaveProperty("url");
   expectTypeOf<WebhookDelivery>().toHaveProperty("attempt_count");
   expectTypeOf<ErrorEnvelope>().toHaveProperty("request_id");
+  expectTypeOf<Message>().toHaveProperty("direction").toEqualTypeOf<"outbound" | "inbound">();
+  expectTypeOf<Message>().toHaveProperty("read_at").toEqualTypeOf<string | null>();
+  expectTypeOf<MessageReceivedEvent>().toHaveProperty("data").toEqualTypeOf<Message>();
+  expectTypeOf<SendMessageBody>().toHaveProperty("type").toEqualTypeOf<"text" | "image" | "document" | "audio" | "video" | "template">();
 });
 
 it("takes those names from the document's component schemas, so that every generator agrees on them", () => {
@@ -62,6 +72,12 @@ it("takes those names from the document's component schemas, so that every gener
   expectTypeOf<WebhookDelivery>().toEqualTypeOf<Schemas["WebhookDelivery"]>();
   expectTypeOf<EventEnvelope>().toEqualTypeOf<Schemas["EventEnvelope"]>();
   expectTypeOf<AcceptedMessage>().toEqualTypeOf<Schemas["AcceptedMessage"]>();
+  expectTypeOf<Message>().toEqualTypeOf<Schemas["Message"]>();
+  expectTypeOf<MessageMedia>().toEqualTypeOf<Schemas["MessageMedia"]>();
+  expectTypeOf<MessageTemplate>().toEqualTypeOf<Schemas["MessageTemplate"]>();
+  expectTypeOf<MessageReceivedEvent>().toEqualTypeOf<Schemas["MessageReceivedEvent"]>();
+  // The event narrowed by its name is that same type: what verifyWebhookSignature resolves to.
+  expectTypeOf<Extract<WebhookEvent, { event: "message.received" }>>().toEqualTypeOf<MessageReceivedEvent>();
   expectTypeOf<Limits>().toEqualTypeOf<Schemas["Limits"]>();
   expectTypeOf<ApiKeyUsage>().toEqualTypeOf<Schemas["ApiKeyUsage"]>();
   expectTypeOf<ErrorEnvelope>().toEqualTypeOf<Schemas["Error"]>();
@@ -116,6 +132,44 @@ describe("whatisup/client against a running server", () => {
     expectTypeOf(refused.error).toEqualTypeOf<ErrorEnvelope | undefined>();
     expectRefusal(refused, 401, "auth_expired");
     expect(refused.response.headers.get("www-authenticate")).toMatch(/^Bearer/);
+  });
+
+  it("sends a message, reads it back, and makes a sandbox instance receive one that quotes it", async () => {
+    const instance = await client.POST("/v1/instances", { body: { name: "client" } });
+    expect(instance.response.status).toBe(201);
+    const instanceId = instance.data!.id;
+
+    const sent = await client.POST("/v1/instances/{id}/messages", {
+      params: { path: { id: instanceId } },
+      body: { type: "text", to: "+15551234567", text: "hello", client_ref: "sdk-1" },
+    });
+    expect(sent.response.status).toBe(202);
+    expect(sent.data).toMatchObject({ direction: "outbound", type: "text", status: "queued", client_ref: "sdk-1" });
+    const messageId = sent.data!.id;
+
+    const read = await client.GET("/v1/instances/{id}/messages/{message_id}", { params: { path: { id: instanceId, message_id: messageId } } });
+    expect(read.response.status).toBe(200);
+    const message: Message | undefined = read.data;
+    expect(message).toMatchObject({ id: messageId, direction: "outbound", to: "+15551234567", text: "hello", media: null, template: null });
+
+    const received = await client.POST("/v1/instances/{id}/sandbox/inbound", {
+      params: { path: { id: instanceId } },
+      body: { from: "+15557654321", text: "thanks", reply_to: messageId },
+    });
+    expect(received.response.status).toBe(201);
+    expect(received.data).toMatchObject({ direction: "inbound", status: "received", from: "+15557654321", reply_to: messageId });
+    expect(received.data!.received_at).toEqual(expect.any(String));
+
+    const inbound = await client.GET("/v1/instances/{id}/messages", { params: { path: { id: instanceId }, query: { direction: "inbound" } } });
+    expect(inbound.data?.data.map((message) => message.id)).toEqual([received.data!.id]);
+    const all = await client.GET("/v1/instances/{id}/messages", { params: { path: { id: instanceId }, query: { limit: 1 } } });
+    expect(all.data?.data.map((message) => message.id)).toEqual([received.data!.id]);
+    expect(all.data?.next_cursor).toEqual(expect.any(String));
+
+    const elsewhere = await client.GET("/v1/instances/{id}/messages/{message_id}", {
+      params: { path: { id: instanceId, message_id: "01936b2e-0000-7000-8000-000000000000" } },
+    });
+    expectRefusal(elsewhere, 404, "message_not_found");
   });
 
   it("hands over a 400 validation_failed for a bad body, as the envelope", async () => {

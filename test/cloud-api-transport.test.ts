@@ -13,6 +13,7 @@ import {
   FakeCloudApi,
   graphError,
   hubSignature,
+  messagesCallback,
   statusCallback,
 } from "./helpers/fake-cloud-api.js";
 import {
@@ -116,7 +117,8 @@ async function messageEvents(messageId: string): Promise<Envelope[]> {
     .orderBy("created_at")
     .orderBy("id")
     .execute();
-  return rows.map((row) => JSON.parse(row.payload) as Envelope).filter((event) => event.data.message.id === messageId);
+  // message.received carries the message itself as data, the other message events {"message": …}.
+  return rows.map((row) => JSON.parse(row.payload) as Envelope).filter((event) => event.data.message?.id === messageId);
 }
 
 /** Posts a callback signed over exactly the bytes sent (unless a signature is given). */
@@ -381,15 +383,21 @@ describe("status callbacks: POST /webhooks/whatsapp", () => {
     for (const status of ["sent", "delivered", "read"]) {
       const response = await callback(statusCallback(NUMBER_ID, [{ id: wamid, status }]));
       expect(response.statusCode, response.body).toBe(200);
-      expect(response.json()).toEqual({ received: 1 });
+      expect(response.json()).toEqual({ received: 1, messages: 0 });
       expect((await messageRow(id)).status).toBe(status);
     }
     const events = await messageEvents(id);
     expect(events.map((event) => event.event)).toEqual(["message.sent", "message.delivered", "message.read"]);
+    expect(events[2]!.data.message).toMatchObject({
+      status: "read",
+      sent_at: events[0]!.data.message.sent_at,
+      delivered_at: events[1]!.data.message.delivered_at,
+      read_at: expect.any(String),
+      failed_at: null,
+    });
     for (const event of events) {
       expect(event.instance_id).toBe(instance.id);
-      expect(event.data.message).toMatchObject({ id, instance_id: instance.id, to: "+15551234567", type: "text" });
-      expect(event.data.message).not.toHaveProperty("error");
+      expect(event.data.message).toMatchObject({ id, instance_id: instance.id, to: "+15551234567", type: "text", error: null });
     }
   });
 
@@ -429,7 +437,9 @@ describe("status callbacks: POST /webhooks/whatsapp", () => {
     const response = await callback(statusCallback(NUMBER_ID, [{ id: "wamid.SOMEONE_ELSE", status: "read" }]));
     expect(response.statusCode).toBe(200);
     const inbound = { object: "whatsapp_business_account", entry: [{ changes: [{ value: { messages: [{ id: "x" }] } }] }] };
-    expect((await callback(inbound)).statusCode).toBe(200);
+    const answer = await callback(inbound);
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json()).toEqual({ received: 0, messages: 1 });
     expect((await messageRow(id)).status).toBe("queued");
   });
 
@@ -523,6 +533,8 @@ describe("secrets", () => {
     const { wamid } = await sentMessage();
     await callback(statusCallback(NUMBER_ID, [{ id: wamid, status: "sent" }]));
     await callback(statusCallback(NUMBER_ID, [{ id: wamid, status: "read" }]), hubSignature("x"));
+    const inbound = messagesCallback(NUMBER_ID, [{ id: "wamid.INBOUND", type: "text", text: { body: "hi" } }]);
+    expect((await callback(inbound)).json()).toEqual({ received: 0, messages: 1 });
     fake.failNextSends(graphError(401, 190, `Invalid OAuth access token ${FAKE_ACCESS_TOKEN}`));
     const instance = (await inject({ method: "GET", url: "/v1/instances", headers: bearer(acme.secret) })).json() as {
       data: Instance[];
@@ -540,6 +552,7 @@ describe("secrets", () => {
       dump += JSON.stringify(rows.rows);
     }
     expect(dump).toContain(wamid);
+    expect(dump).toContain("wamid.INBOUND");
     expect(logLines.length).toBeGreaterThan(0);
     for (const text of [dump, ...answers, ...logLines]) {
       expect(text).not.toContain(FAKE_ACCESS_TOKEN);

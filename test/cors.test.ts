@@ -9,7 +9,7 @@ import { bearer, buildTestApp, createTestCustomer, expectError, type TestCustome
 
 const LISTED = "https://console.example.com";
 const ALSO_LISTED = "http://localhost:5173";
-const EXPOSED = ["x-request-id", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after"];
+const EXPOSED = ["x-request-id", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after", "idempotent-replayed"];
 
 let app: App;
 let acme: TestCustomer;
@@ -82,8 +82,10 @@ describe("an answer to a listed origin", () => {
     expect(response.headers["access-control-allow-credentials"]).toBeUndefined();
     expect(response.headers.vary).toMatch(/\bOrigin\b/);
     expect(exposedNames(response).sort()).toEqual([...EXPOSED].sort());
-    // Every exposed header but Retry-After (429 and 503 only) is really on the answer.
-    for (const name of EXPOSED.filter((name) => name !== "retry-after")) expect(response.headers[name], name).toBeDefined();
+    // Every exposed header but Retry-After (429 and 503 only) and Idempotent-Replayed (replays
+    // only) is really on the answer.
+    const onEveryAnswer = EXPOSED.filter((name) => name !== "retry-after" && name !== "idempotent-replayed");
+    for (const name of onEveryAnswer) expect(response.headers[name], name).toBeDefined();
   });
 
   it("answers each listed origin with its own name, never the list", async () => {
@@ -167,7 +169,7 @@ describe("a preflight", () => {
     expect(response.body).toBe("");
     expect(response.headers["access-control-allow-origin"]).toBe(LISTED);
     expect(response.headers["access-control-allow-methods"]).toBe("GET, POST");
-    expect(String(response.headers["access-control-allow-headers"]).toLowerCase().split(", ").sort()).toEqual(["authorization", "content-type"]);
+    expect(String(response.headers["access-control-allow-headers"]).toLowerCase().split(", ").sort()).toEqual(["authorization", "content-type", "idempotency-key"]);
     expect(Number(response.headers["access-control-max-age"])).toBeGreaterThan(0);
     expect(response.headers["access-control-allow-credentials"]).toBeUndefined();
     expect(response.headers.vary).toMatch(/\bOrigin\b/);

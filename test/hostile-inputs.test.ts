@@ -142,6 +142,7 @@ describe("text that a database cannot store", () => {
     "POST /v1/instances": { name: "main" },
     "POST /v1/webhook-endpoints": { url: HOOK_URL, events: ["*"] },
     "POST /v1/instances/:id/messages": { type: "text", to: "+15551234567", text: "hello", client_ref: "ref-1" },
+    "POST /v1/instances/:id/sandbox/inbound": { from: "+15557654321", text: "hello" },
     "POST /v1/leaked-keys": { keys: ["zpk_live_reported"], source: "https://example.com/leak" },
     "POST /v1/api-keys/:id/roll": { expires_in_seconds: 60 },
   };

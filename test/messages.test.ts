@@ -15,7 +15,7 @@ import {
 } from "./helpers/test-app.js";
 import type { AcceptedMessage } from "@whatisup/client";
 
-const ACCEPTED_FIELDS = ["client_ref", "created_at", "id", "instance_id", "status", "to", "type"];
+const ACCEPTED_FIELDS = ["client_ref", "created_at", "direction", "id", "instance_id", "status", "to", "type"];
 const HELLO = { type: "text", to: "+15551234567", text: "hello" };
 /** A character outside the Basic Multilingual Plane: one code point, two UTF-16 units. */
 const EMOJI = "😀";
@@ -74,6 +74,7 @@ describe("POST /v1/instances/:id/messages", () => {
     expect(Object.keys(message).sort()).toEqual(ACCEPTED_FIELDS);
     expect(message).toMatchObject({
       instance_id: instance.id,
+      direction: "outbound",
       to: "+15551234567",
       type: "text",
       status: "queued",
@@ -129,7 +130,7 @@ describe("POST /v1/instances/:id/messages", () => {
     ["a client_ref of 101 characters", { ...HELLO, client_ref: "r".repeat(101) }, "body.client_ref"],
     ["a client_ref that is not a string", { ...HELLO, client_ref: 42 }, "body.client_ref"],
     ["an unknown field", { ...HELLO, priority: "high" }, "body.priority"],
-    ["type image", { ...HELLO, type: "image" }, "body.type"],
+    ["an unknown type", { ...HELLO, type: "sticker" }, "body.type"],
     ["a missing type", { to: "+15551234567", text: "hello" }, "body.type"],
   ])("refuses %s: 400 validation_failed naming the field, nothing stored", async (_label, payload, field) => {
     const instance = await createInstance(app, acme.secret, "main");
@@ -139,8 +140,10 @@ describe("POST /v1/instances/:id/messages", () => {
 
   it("lists the allowed types when the type is unknown", async () => {
     const instance = await createInstance(app, acme.secret, "main");
-    const body = expectError(await send(instance.id, acme.secret, { ...HELLO, type: "image" }), 400, "validation_failed");
-    expect(body.error.details?.fields).toEqual([{ field: "body.type", message: expect.any(String), allowed: ["text"] }]);
+    const body = expectError(await send(instance.id, acme.secret, { ...HELLO, type: "sticker" }), 400, "validation_failed");
+    expect(body.error.details?.fields).toEqual([
+      { field: "body.type", message: expect.any(String), allowed: ["text", "image", "document", "audio", "video", "template"] },
+    ]);
   });
 
   it.each([
@@ -175,7 +178,7 @@ describe("POST /v1/instances/:id/messages", () => {
 });
 
 describe("the order of checks: authentication, instance, body, instance state", () => {
-  const BAD_BODY = { type: "image", to: "5551234567", text: "" };
+  const BAD_BODY = { type: "sticker", to: "5551234567", text: "" };
 
   it("an unknown instance with a bad body: 404 instance_not_found, not 400", async () => {
     expectError(await send(randomUUID(), acme.secret, BAD_BODY), 404, "instance_not_found");

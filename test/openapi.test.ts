@@ -201,6 +201,9 @@ describe("the document, for code generators", () => {
     "getInstance",
     "deleteInstance",
     "sendMessage",
+    "listMessages",
+    "getMessage",
+    "receiveSandboxMessage",
     "listWebhookEndpoints",
     "createWebhookEndpoint",
     "getWebhookEndpoint",
@@ -224,6 +227,8 @@ describe("the document, for code generators", () => {
     expect(document.paths["/v1/api-keys/{id}"]!.get!.operationId).toBe("getApiKey");
     expect(document.paths["/v1/api-keys/{id}"]!.delete!.operationId).toBe("revokeApiKey");
     expect(document.paths["/v1/instances/{id}/messages"]!.post!.operationId).toBe("sendMessage");
+    expect(document.paths["/v1/instances/{id}/messages"]!.get!.operationId).toBe("listMessages");
+    expect(document.paths["/v1/instances/{id}/messages/{message_id}"]!.get!.operationId).toBe("getMessage");
   });
 
   it("names every resource and the error envelope as a component, and refers to them by $ref", () => {
@@ -235,6 +240,9 @@ describe("the document, for code generators", () => {
         "Instance",
         "AcceptedMessage",
         "Message",
+        "MessageMedia",
+        "MessageTemplate",
+        "MessageReceivedEvent",
         "AuditEvent",
         "WebhookEndpoint",
         "CreatedWebhookEndpoint",
@@ -254,6 +262,10 @@ describe("the document, for code generators", () => {
     expect(json("201", "/v1/api-keys", "post")).toEqual({ $ref: "#/components/schemas/IssuedApiKey" });
     expect(json("200", "/v1/api-keys", "get")).toMatchObject({ type: "array", items: { $ref: "#/components/schemas/ApiKey" } });
     expect(json("200", "/v1/instances", "get").properties.data.items).toEqual({ $ref: "#/components/schemas/Instance" });
+    expect(json("200", "/v1/instances/{id}/messages", "get").properties.data.items).toEqual({ $ref: "#/components/schemas/Message" });
+    expect(json("200", "/v1/instances/{id}/messages/{message_id}", "get")).toEqual({ $ref: "#/components/schemas/Message" });
+    expect(json("201", "/v1/instances/{id}/sandbox/inbound", "post")).toEqual({ $ref: "#/components/schemas/Message" });
+    expect(json("202", "/v1/instances/{id}/messages", "post")).toEqual({ $ref: "#/components/schemas/AcceptedMessage" });
     expect(json("200", "/v1/webhook-deliveries/{id}", "get")).toEqual({ $ref: "#/components/schemas/WebhookDeliveryDetail" });
     expect(document.components.schemas.WebhookDeliveryDetail.properties.attempts.items).toEqual({ $ref: "#/components/schemas/WebhookDeliveryAttempt" });
     expect(document.components.schemas.WebhookDelivery.properties.payload).toEqual({ $ref: "#/components/schemas/EventEnvelope" });
@@ -291,6 +303,9 @@ describe("the document, for code generators", () => {
       expect(Object.keys(post.responses)).toContain("2XX");
     }
     expect(document.components.schemas.MessageFailedEvent.properties.data).toEqual({ $ref: "#/components/schemas/MessageEventData" });
+    // An inbound message is the event's data itself, not wrapped as the other message events'.
+    expect(document.components.schemas.MessageReceivedEvent.properties.data).toEqual({ $ref: "#/components/schemas/Message" });
+    expect(document.components.schemas.MessageEventData.properties.message).toEqual({ $ref: "#/components/schemas/Message" });
     expect(document.components.schemas.ApiKeyRevokedEventData.properties.reason.enum).toEqual(["instance_deleted", "leaked"]);
   });
 
@@ -316,9 +331,11 @@ describe("the document, for code generators", () => {
         }
       }
     }
-    expect(document.paths["/v1/instances/{id}/messages"]!.post!.requestBody!.content["application/json"]!.example).toMatchObject({
-      to: expect.stringMatching(/^\+\d+$/),
-    });
+    // A send has one example per kind of content: text, media and a template.
+    const send = document.paths["/v1/instances/{id}/messages"]!.post!.requestBody!.content["application/json"]!;
+    const sendExamples = Object.values(send.examples as Record<string, { value: { type: string; to: string } }>).map((example) => example.value);
+    expect(sendExamples.map((example) => example.type)).toEqual(["text", "image", "document", "template"]);
+    for (const example of sendExamples) expect(example.to).toMatch(/^\+\d+$/);
   });
 });
 
@@ -348,9 +365,15 @@ describe("the document's webhooks and schemas, against what the server sends", (
 
       const expiring = await issueKey(sender, acme.secret, { name: "expiring", expires_at: new Date(Date.now() + 86_400_000).toISOString() });
       const instance = await createInstance(sender, acme.secret, "events");
+      const sent: string[] = [];
       for (const to of ["+15551234567", SANDBOX_FAILING_NUMBER]) {
-        expect((await send("POST", `/v1/instances/${instance.id}/messages`, { type: "text", to, text: "hello" })).statusCode).toBe(202);
+        const accepted = await send("POST", `/v1/instances/${instance.id}/messages`, { type: "text", to, text: "hello" });
+        expect(accepted.statusCode).toBe(202);
+        sent.push((accepted.json() as { id: string }).id);
       }
+      // Someone answers the first one: message.received, quoting it.
+      const inbound = { from: "+15557654321", text: "Thanks!", reply_to: sent[0] };
+      expect((await send("POST", `/v1/instances/${instance.id}/sandbox/inbound`, inbound)).statusCode).toBe(201);
       const leaked = await issueKey(sender, acme.secret, { name: "leaked" });
       expect((await sender.inject({ method: "POST", url: "/v1/leaked-keys", payload: { keys: [leaked.secret], source: "a paste" } })).statusCode).toBe(202);
       expect((await send("DELETE", `/v1/api-keys/${expiring.id}`)).statusCode).toBe(204);
@@ -377,6 +400,8 @@ describe("the document's webhooks and schemas, against what the server sends", (
         .filter((delivery) => delivery.event === "api_key.revoked")
         .map((delivery) => (delivery.payload as { data: { reason?: string } }).data.reason ?? "by name");
       expect(reasons.sort()).toEqual(["by name", "instance_deleted", "leaked"]);
+      const received = deliveries.find((delivery) => delivery.event === "message.received")!.payload as { data: Record<string, unknown> };
+      expect(received.data).toMatchObject({ direction: "inbound", status: "received", from: "+15557654321", text: "Thanks!", reply_to: sent[0] });
     } finally {
       await sender.close();
     }

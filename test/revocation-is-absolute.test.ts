@@ -24,6 +24,7 @@ const HELD_WRITES: Record<string, { path: (instanceId: string) => string; body: 
   "POST /v1/instances": { path: () => "/v1/instances", body: { name: "made while held" } },
   "POST /v1/webhook-endpoints": { path: () => "/v1/webhook-endpoints", body: { url: HOOK_URL, events: ["*"] } },
   "POST /v1/instances/:id/messages": { path: (id) => `/v1/instances/${id}/messages`, body: HELLO },
+  "POST /v1/instances/:id/sandbox/inbound": { path: (id) => `/v1/instances/${id}/sandbox/inbound`, body: { from: "+15557654321", text: "hello" } },
   // A key no one has: a roll that got past the re-check would answer 404, never the 401 expected.
   "POST /v1/api-keys/:id/roll": { path: () => "/v1/api-keys/00000000-0000-7000-8000-000000000000/roll", body: { expires_in_seconds: 60 } },
 };

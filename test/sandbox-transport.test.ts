@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Config, DatabaseConfig } from "../src/config.js";
 import type { EventEnvelope } from "@whatisup/client";
@@ -14,11 +16,12 @@ import {
   writerOn,
 } from "./helpers/test-app.js";
 import { persistentDatabase, removeDatabase } from "./helpers/test-database.js";
-import { insertEndpoint } from "./helpers/webhook-fixtures.js";
+import { FAST_WEBHOOKS, insertEndpoint } from "./helpers/webhook-fixtures.js";
+import { MESSAGE_FIELDS } from "./helpers/message-fields.js";
 
 const STEP_MS = 20;
 const ENDPOINT_URL = "https://hooks.example.com/whatisup";
-const MESSAGE_EVENT_FIELDS = ["client_ref", "created_at", "id", "instance_id", "status", "to", "type", "updated_at"];
+const STATE_TIMES = ["sent_at", "delivered_at", "read_at"] as const;
 
 type Envelope = Omit<EventEnvelope, "data"> & { data: { message: Record<string, unknown> } };
 
@@ -87,17 +90,29 @@ describe("the sandbox transport", () => {
       expect(envelope.api_version).toBe("2026-04");
       expect(envelope.instance_id).toBe(instance.id);
       expect(envelope.occurred_at).toMatch(TIMESTAMP);
-      expect(Object.keys(envelope.data.message).sort()).toEqual(MESSAGE_EVENT_FIELDS);
+      expect(Object.keys(envelope.data.message).sort()).toEqual(MESSAGE_FIELDS);
       expect(envelope.data.message).toMatchObject({
         id,
         instance_id: instance.id,
+        direction: "outbound",
         to: "+15551234567",
         type: "text",
+        text: "hello",
+        media: null,
+        template: null,
         status: ["sent", "delivered", "read"][index],
         client_ref: "ref-1",
+        error: null,
+        failed_at: null,
+        received_at: null,
         created_at: row.created_at,
       });
-      expect(JSON.stringify(envelope)).not.toContain('"hello"');
+      // Each state's time is set as the message gets there, and kept after.
+      for (const [state, field] of STATE_TIMES.entries()) {
+        if (state <= index) expect(envelope.data.message[field]).toMatch(TIMESTAMP);
+        else expect(envelope.data.message[field]).toBeNull();
+      }
+      expect(envelope.data.message[STATE_TIMES[index]!]).toBe(envelope.data.message.updated_at);
     }
     // One state per step: each move waited at least SANDBOX_STEP_MS after the previous one.
     const moments = [row.created_at, ...events.map((event) => event.data.message.updated_at as string)].map(Date.parse);
@@ -132,8 +147,9 @@ describe("the sandbox transport", () => {
     const events = await messageEvents(app, id);
     expect(events.map((event) => event.event)).toEqual(["message.failed"]);
     const message = events[0]!.data.message;
-    expect(Object.keys(message).sort()).toEqual([...MESSAGE_EVENT_FIELDS, "error"].sort());
-    expect(message).toMatchObject({ id, status: "failed", to: "+15550000000", error: row.error });
+    expect(Object.keys(message).sort()).toEqual(MESSAGE_FIELDS);
+    expect(message).toMatchObject({ id, status: "failed", to: "+15550000000", error: row.error, sent_at: null, failed_at: row.failed_at });
+    expect(message.failed_at).toMatch(TIMESTAMP);
   });
 
   it("writes no delivery when the customer has no endpoint, but still plays the lifecycle", async () => {
@@ -172,7 +188,7 @@ describe("the sandbox transport", () => {
     const ids: string[] = [];
     for (let n = 0; n < 8; n++) ids.push(await send(app, acme, instance.id, n === 0 ? "+15550000000" : `+1555123456${n}`));
 
-    const clock = { db: app.db, write: writerOn(app.db, TEST_PEPPER, app.dialect), stepMs: 0 };
+    const clock = { db: app.db, write: writerOn(app.db, TEST_PEPPER, app.dialect), stepMs: 0, destinations: { allowLoopback: false } };
     const clocks = [new SandboxClock(clock), new SandboxClock(clock)];
     const rounds: number[] = [];
     for (let round = 0; round < 20; round++) {
@@ -202,6 +218,48 @@ describe("the sandbox transport", () => {
     }
   });
 
+  it("two clocks probing the same media messages at once move each once: sent, or failed for a URL that answers 404", async () => {
+    const fetched: string[] = [];
+    const host = createServer((request, response) => {
+      fetched.push(request.url ?? "");
+      if (request.url === "/cat.png") response.writeHead(200, { "content-type": "image/png" }).end("png");
+      else response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => host.listen(0, "127.0.0.1", resolve));
+    try {
+      const base = `http://127.0.0.1:${(host.address() as AddressInfo).port}`;
+      const app = await start({ sandboxStepMs: 0, workerPollMs: 3_600_000, webhooks: FAST_WEBHOOKS });
+      const acme = await createTestCustomer(app, "Acme");
+      await insertEndpoint(app.db, acme.customer.id, { url: ENDPOINT_URL });
+      const instance = await createInstance(app, acme.secret, "main");
+      const ids: Record<string, string> = {};
+      for (const path of ["/cat.png", "/gone.png"]) {
+        const response = await app.inject({
+          method: "POST",
+          url: `/v1/instances/${instance.id}/messages`,
+          headers: bearer(acme.secret),
+          payload: { type: "image", to: "+15551234567", media: { url: `${base}${path}` } },
+        });
+        expect(response.statusCode, response.body).toBe(202);
+        ids[path] = (response.json() as { id: string }).id;
+      }
+
+      const clock = { db: app.db, write: writerOn(app.db, TEST_PEPPER, app.dialect), stepMs: 0, destinations: { allowLoopback: true } };
+      const handled = await Promise.all([new SandboxClock(clock).runOnce(), new SandboxClock(clock).runOnce()]);
+      expect(handled[0]! + handled[1]!).toBe(2);
+      expect((await messageRow(app, ids["/cat.png"]!)).status).toBe("sent");
+      expect(await messageRow(app, ids["/gone.png"]!)).toMatchObject({ status: "failed", error: "The sandbox fetched the media URL: HTTP 404" });
+      expect((await messageEvents(app, ids["/cat.png"]!)).map((event) => event.event)).toEqual(["message.sent"]);
+      expect((await messageEvents(app, ids["/gone.png"]!)).map((event) => event.event)).toEqual(["message.failed"]);
+      // Both clocks may have fetched a URL (the probe comes before the move); only one moved it.
+      expect([...new Set(fetched)].sort()).toEqual(["/cat.png", "/gone.png"]);
+      expect(fetched.length).toBeLessThanOrEqual(4);
+    } finally {
+      host.closeAllConnections();
+      await new Promise<void>((resolve) => host.close(() => resolve()));
+    }
+  });
+
   it("resumes after a restart: the state is in the table", async () => {
     const database = persistentDatabase();
     databases.push(database);
@@ -224,7 +282,7 @@ describe("the sandbox transport", () => {
     const id = await send(app, acme, instance.id);
     const deleted = await app.inject({ method: "DELETE", url: `/v1/instances/${instance.id}`, headers: bearer(acme.secret) });
     expect(deleted.statusCode).toBe(204);
-    const clock = { db: app.db, write: writerOn(app.db, TEST_PEPPER, app.dialect), stepMs: 0 };
+    const clock = { db: app.db, write: writerOn(app.db, TEST_PEPPER, app.dialect), stepMs: 0, destinations: { allowLoopback: false } };
     expect(await new SandboxClock(clock).runOnce()).toBe(0);
     expect((await messageRow(app, id)).status).toBe("queued");
   });

@@ -59,7 +59,10 @@ function del(url: string, secret: string): Promise<LightMyRequestResponse> {
   return app.inject({ method: "DELETE", url, headers: bearer(secret) });
 }
 
-async function createEndpoint(secret: string, body: Record<string, unknown> = {}): Promise<CreatedWebhookEndpoint> {
+/** A created endpoint as a first answer (not an idempotent replay) has it: with its secret. */
+type EndpointWithSecret = CreatedWebhookEndpoint & { secret: string };
+
+async function createEndpoint(secret: string, body: Record<string, unknown> = {}): Promise<EndpointWithSecret> {
   const response = await post("/v1/webhook-endpoints", secret, { url: HOOK_URL, events: ["*"], ...body });
   expect(response.statusCode, response.body).toBe(201);
   return response.json();
@@ -105,7 +108,7 @@ describe("POST /v1/webhook-endpoints", () => {
     });
     expect(response.statusCode, response.body).toBe(201);
     expect(response.headers["cache-control"]).toBe("no-store");
-    const created = response.json() as CreatedWebhookEndpoint;
+    const created = response.json() as EndpointWithSecret;
     expect(Object.keys(created).sort()).toEqual([...ENDPOINT_FIELDS, "secret"].sort());
     expectEndpointShape(withoutSecret(created), acme.customer.id);
     expect(created.url).toBe(HOOK_URL);
@@ -263,7 +266,7 @@ describe("POST /v1/webhook-endpoints", () => {
       instance_id: instance.id,
     });
     expect(response.statusCode, response.body).toBe(201);
-    const created = response.json() as CreatedWebhookEndpoint;
+    const created = response.json() as EndpointWithSecret;
 
     const events = (await auditEvents(acme.secret)).filter((event) => event.action === "webhook_endpoint.created");
     expect(events).toHaveLength(1);

@@ -19,7 +19,7 @@
  * Where a target is missed, our server runs once more under `--cpu-prof` for that row, and the
  * report shows where its time went (bench/http/cpu-profile.ts).
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -32,6 +32,7 @@ import { freePorts } from "../../test/helpers/free-ports.js";
 import { benchSchemaName, dropPostgresSchema } from "../postgres-schema.js";
 import { betterAuthServer, prepareBetterAuth } from "./better-auth/setup.js";
 import { profileMarkdown, summarizeCpuProfile } from "./cpu-profile.js";
+import { CONNECTIONS, createInstance, median, onCore, pinned, runWrk, start, waitForHealth, type Run, type Scenario } from "./harness.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -42,70 +43,8 @@ const BETTER_AUTH = process.env.BENCH_BETTER_AUTH === "1";
 const LARGE_ROTATIONS = [1_000, 100_000];
 const BETTER_AUTH_ROW = "better-auth: GET /v1/limits, one key";
 const QUIET_ROW = "ours at LOG_LEVEL=warn: GET /v1/limits, one cached key";
-const CONNECTIONS = 32;
 const ROOT = resolve(import.meta.dirname, "../..");
 const CLI = join(ROOT, "dist/cli/main.js");
-const CLOCK_TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
-
-function has(command: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-if (!has("wrk")) throw new Error("npm run bench:http needs wrk (Debian: apt-get install -y wrk)");
-const pinned = has("taskset");
-const onCore = (core: number, command: string[]) => (pinned ? ["taskset", "-c", String(core), ...command] : command);
-
-const sleep = (ms: number) => new Promise((resolvePromise) => setTimeout(resolvePromise, ms));
-
-async function waitForHealth(port: number, process: ChildProcess): Promise<void> {
-  for (let attempt = 0; attempt < 300; attempt += 1) {
-    if (process.exitCode !== null) throw new Error(`a server exited with ${process.exitCode}`);
-    // Any answer short of a 5xx means the server listens.
-    const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-      (answer) => answer.status < 500,
-      () => false,
-    );
-    if (up) return;
-    await sleep(50);
-  }
-  throw new Error(`nothing answered on port ${port}`);
-}
-
-function start(command: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(command[0]!, command.slice(1), { env, stdio: ["ignore", "ignore", "inherit"] });
-}
-
-/** User and system CPU time of a process so far, in microseconds. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  // After "pid (comm) ", utime and stime are the 12th and 13th fields.
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks / CLOCK_TICKS_PER_SECOND) * 1e6;
-}
-
-/** `keys`: how many keys it sends in turn (0 or 1 for none or one), which sets its warm-up. */
-type Scenario = { name: string; port: number; pid: number; path: string; script: string; keys: number };
-type Run = { requests: number; perSecond: number; p99Ms: number; cpuMicrosPerRequest: number };
-
-function wrk(scenario: Scenario, seconds: number): Run {
-  const pid = scenario.pid;
-  const before = cpuMicros(pid);
-  const url = `http://127.0.0.1:${scenario.port}${scenario.path}`;
-  const [command, ...args] = onCore(1, ["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-s", scenario.script, url]);
-  const output = execFileSync(command!, args).toString();
-  const used = cpuMicros(pid) - before;
-  const requests = Number(/(\d+) requests in/.exec(output)?.[1]);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
-  if (!(requests > 0) || non2xx > 0) throw new Error(`${scenario.name}: ${non2xx} failed answers\n${output}`);
-  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(output);
-  const p99Ms = p99 ? Number(p99[1]) * { us: 0.001, ms: 1, s: 1000 }[p99[2] as "us" | "ms" | "s"] : Number.NaN;
-  return { requests, perSecond: requests / seconds, p99Ms, cpuMicrosPerRequest: used / requests };
-}
 
 /**
  * Writes `count` keys of the customer straight into the SQLite file, in the shape issuing them
@@ -136,12 +75,6 @@ function residentMegabytes(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((entry) => entry.startsWith("VmRSS:"));
   return Number(/(\d+)/.exec(line ?? "")?.[1]) / 1024;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 const largeRow = (inUse: number) => `ours: GET /v1/limits, ${inUse} of ${STORED} stored keys in rotation`;
 
@@ -281,14 +214,14 @@ end
 
     // Long enough for every key in rotation to be used (and cached) before anything is counted.
     console.log("warming up…");
-    for (const scenario of scenarios) wrk(scenario, Math.max(2, Math.ceil(scenario.keys / 5_000)));
+    for (const scenario of scenarios) runWrk(scenario, Math.max(2, Math.ceil(scenario.keys / 5_000)));
     const runs = new Map(scenarios.map((scenario) => [scenario.name, [] as Run[]]));
     const ratios = { floor: [] as number[], overHealth: [] as number[], manyFloor: [] as number[], manyOverOne: [] as number[], betterAuthCpu: [] as number[], betterAuthRate: [] as number[], logging: [] as number[] };
     for (let round = 0; round < ROUNDS; round += 1) {
       const order = round % 2 === 0 ? scenarios : [...scenarios].reverse();
       const thisRound = new Map<string, Run>();
       for (const scenario of order) {
-        const run = wrk(scenario, SECONDS);
+        const run = runWrk(scenario, SECONDS);
         thisRound.set(scenario.name, run);
         runs.get(scenario.name)!.push(run);
       }
@@ -334,8 +267,8 @@ wrk.headers["Authorization"] = "Bearer ${secret}"
     const writes = writeRows("SQLite", ourPort!, ours.pid!, writer, instance.id);
     const runWrites = (rows: Scenario[]) => {
       for (const scenario of rows) {
-        wrk(scenario, 2);
-        runs.set(scenario.name, Array.from({ length: ROUNDS }, () => wrk(scenario, SECONDS)));
+        runWrk(scenario, 2);
+        runs.set(scenario.name, Array.from({ length: ROUNDS }, () => runWrk(scenario, SECONDS)));
       }
     };
     runWrites(writes);
@@ -356,8 +289,8 @@ wrk.headers["Authorization"] = "Bearer ${secret}"
       servers.push(server);
       await waitForHealth(profilePort!, server);
       const profiled = { ...scenario, port: profilePort!, pid: server.pid! };
-      wrk(profiled, 2);
-      wrk(profiled, SECONDS);
+      runWrk(profiled, 2);
+      runWrk(profiled, SECONDS);
       // V8 writes the profile only when the process exits by itself: SIGTERM is a graceful shutdown.
       const exited = new Promise((resolvePromise) => server.once("exit", resolvePromise));
       server.kill("SIGTERM");
@@ -524,15 +457,5 @@ function escapeXml(text: string): string {
 }
 
 const postgresSchema = benchSchemaName();
-
-async function createInstance(port: number, secret: string): Promise<{ id: string }> {
-  const answer = await fetch(`http://127.0.0.1:${port}/v1/instances`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: "bench" }),
-  });
-  if (answer.status !== 201) throw new Error(`creating the bench instance: ${answer.status} ${await answer.text()}`);
-  return answer.json() as Promise<{ id: string }>;
-}
 
 await main();

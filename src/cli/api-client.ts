@@ -50,11 +50,13 @@ export class ApiUnreachableError extends Error {
 }
 
 /** A successful answer: the body exactly as received (for --json) and parsed (for the tables). */
-export type ApiResponse<T> = { status: number; text: string; body: T };
+export type ApiResponse<T> = { status: number; text: string; body: T; headers: Headers };
 
 export type RequestOptions = {
   query?: Record<string, string | number | undefined>;
   body?: unknown;
+  /** Headers of the request itself, e.g. Idempotency-Key. */
+  headers?: Record<string, string>;
 };
 
 export async function apiRequest<T>(
@@ -67,7 +69,7 @@ export async function apiRequest<T>(
   for (const [name, value] of Object.entries(options.query ?? {})) {
     if (value !== undefined) url.searchParams.set(name, String(value));
   }
-  const headers: Record<string, string> = { authorization: `Bearer ${settings.apiKey}`, accept: "application/json" };
+  const headers: Record<string, string> = { ...options.headers, authorization: `Bearer ${settings.apiKey}`, accept: "application/json" };
   if (options.body !== undefined) headers["content-type"] = "application/json";
   let response: Response;
   let text: string;
@@ -92,7 +94,7 @@ export async function apiRequest<T>(
       throw new ApiError(response.status, "unexpected_response", "the API answered with something that is not JSON", requestId, undefined);
     }
   }
-  return { status: response.status, text, body: body as T };
+  return { status: response.status, text, body: body as T, headers: response.headers };
 }
 
 function toApiError(status: number, text: string, headerRequestId: string | null): ApiError {

@@ -12,6 +12,7 @@ import { runInstances } from "./instances-command.js";
 import { runKeys } from "./keys-command.js";
 import { runLimits } from "./limits-command.js";
 import { runMessages } from "./messages-command.js";
+import { runSandbox } from "./sandbox-command.js";
 import { runWebhooks } from "./webhooks-command.js";
 import { UsageError } from "./usage-error.js";
 
@@ -48,8 +49,14 @@ Each takes --json (the API's answer, exactly) and --help (its options).
   whatisup instances show ID                   one instance
   whatisup instances create --name NAME        a new (sandbox) instance
   whatisup instances delete ID                 delete an instance, revoking its bound keys
-  whatisup messages send --instance ID --to +15551234567 --text TEXT
-                                               send a text message (accepted, queued)
+  whatisup messages send INSTANCE_ID --to +15551234567 (--text TEXT | --image URL | --template NAME ...)
+                                               send a message: text, media or a template (queued)
+  whatisup messages list INSTANCE_ID [--direction inbound|outbound] [--status S] [--limit N]
+                                               an instance's messages, both ways, newest first
+  whatisup messages show INSTANCE_ID MESSAGE_ID
+                                               one message and its status
+  whatisup sandbox inbound INSTANCE_ID --from +15557654321 (--text TEXT | --image URL ...)
+                                               a sandbox instance receives a message
   whatisup webhooks endpoints list             the webhook endpoints, as a table
   whatisup webhooks endpoints show ID          one endpoint
   whatisup webhooks endpoints create --url URL [--events E,...]
@@ -98,6 +105,8 @@ async function main(argv: string[]): Promise<number> {
       return runInstances(rest);
     case "messages":
       return runMessages(rest);
+    case "sandbox":
+      return runSandbox(rest);
     case "deliveries":
       return runDeliveries(rest);
     case "audit":

@@ -10,16 +10,19 @@ import { JSON_OPTION, limitOption, parseCommand, stringOption, type ParsedComman
 type ShowSpec<T> = {
   usage: string;
   help: string;
-  /** The API path of the resource named by the command's ID argument. */
-  path: (id: string) => string;
+  /** The command's arguments, ["ID"] unless given (a message is named by its instance too). */
+  positionals?: string[];
+  /** The API path of the resource named by the command's arguments, each URI-encoded. */
+  path: (...ids: string[]) => string;
   describe: (item: T, now: Date) => string;
 };
 
 /** `whatisup <noun> show ID [--json]`: one GET, printed raw with --json, else described. */
 export async function showResource<T>(args: string[], spec: ShowSpec<T>): Promise<number> {
-  const parsed = parseCommand(args, { usage: spec.usage, help: spec.help, options: JSON_OPTION, positionals: ["ID"] });
+  const positionals = spec.positionals ?? ["ID"];
+  const parsed = parseCommand(args, { usage: spec.usage, help: spec.help, options: JSON_OPTION, positionals });
   if (!parsed) return 0;
-  const response = await apiRequest<T>(apiSettingsFromEnv(), "GET", spec.path(encodeURIComponent(parsed.positionals[0]!)));
+  const response = await apiRequest<T>(apiSettingsFromEnv(), "GET", spec.path(...parsed.positionals.map(encodeURIComponent)));
   if (parsed.values.json) {
     printRawBody(response);
     return 0;
@@ -31,8 +34,10 @@ export async function showResource<T>(args: string[], spec: ShowSpec<T>): Promis
 type ListSpec<T> = {
   usage: string;
   help: string;
-  /** The API path of the paged list. */
-  path: string;
+  /** The command's arguments, none unless given (an instance's messages are named by it). */
+  positionals?: string[];
+  /** The API path of the paged list, or that path made of the command's arguments, each URI-encoded. */
+  path: string | ((...ids: string[]) => string);
   /** Options besides --limit, --cursor and --json (a list's filters), and the query they make. */
   filters?: { options: NonNullable<ParseArgsConfig["options"]>; query: (parsed: ParsedCommand) => Record<string, string | undefined> };
   /** What is printed for an empty page. */
@@ -47,9 +52,11 @@ export async function listResources<T>(args: string[], spec: ListSpec<T>): Promi
     usage: spec.usage,
     help: spec.help,
     options: { ...JSON_OPTION, ...spec.filters?.options, limit: { type: "string" }, cursor: { type: "string" } },
+    positionals: spec.positionals,
   });
   if (!parsed) return 0;
-  const response = await apiRequest<Page<T>>(apiSettingsFromEnv(), "GET", spec.path, {
+  const path = typeof spec.path === "string" ? spec.path : spec.path(...parsed.positionals.map(encodeURIComponent));
+  const response = await apiRequest<Page<T>>(apiSettingsFromEnv(), "GET", path, {
     query: { ...spec.filters?.query(parsed), limit: limitOption(parsed), cursor: stringOption(parsed, "cursor") },
   });
   if (parsed.values.json) {

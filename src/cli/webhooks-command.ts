@@ -180,11 +180,10 @@ ${JSON_HELP}${ENV_HELP}`,
       `Created webhook endpoint ${terminalSafe(endpoint.id)} for ${terminalSafe(endpoint.url)}`,
       `  events:   ${terminalSafe(endpoint.events.join(", "))}`,
       `  instance: ${terminalSafe(endpoint.instance_id ?? "all instances")}`,
-      ...oneTimeSecretLines(
-        "Its signing secret:",
-        endpoint.secret,
-        "Check each delivery's X-WhatIsUp-Signature with it (docs/webhooks.md).",
-      ),
+      // Only an idempotent replay answers without the secret, and this command never sends a key.
+      ...(endpoint.secret === undefined
+        ? []
+        : oneTimeSecretLines("Its signing secret:", endpoint.secret, "Check each delivery's X-WhatIsUp-Signature with it (docs/webhooks.md).")),
     ].join("\n"),
   );
   return 0;

@@ -6,6 +6,7 @@ export const SCOPES = [
   "instances:read",
   "instances:write",
   "messages:send",
+  "messages:read",
   "webhooks:read",
   "webhooks:write",
   "deliveries:read",

@@ -35,7 +35,12 @@ export const WebhookEndpointSchema = Type.Object(
 export const CreatedWebhookEndpointSchema = Type.Object(
   {
     ...WebhookEndpointSchema.properties,
-    secret: Type.String({ description: "The whsec_ signing secret. Shown in this response only." }),
+    secret: Type.Optional(
+      Type.String({
+        description:
+          "The whsec_ signing secret. Shown in this response only: absent when the response is an Idempotency-Key replay (`Idempotent-Replayed: true`), since the secret is never stored in plaintext (docs/idempotency.md).",
+      }),
+    ),
   },
   {
     $id: "CreatedWebhookEndpoint",

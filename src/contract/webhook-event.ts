@@ -1,8 +1,8 @@
 import Type, { type Static, type TSchema } from "typebox";
 import { API_KEY_EXAMPLE, ApiKeySchema } from "./api-key.js";
-import { NullableString, NullableUuid, Timestamp, Uuid } from "./common.js";
+import { NullableUuid, Timestamp } from "./common.js";
 import { INSTANCE_EXAMPLE, InstanceSchema } from "./instance.js";
-import { MESSAGE_STATUSES } from "./message.js";
+import { INBOUND_MESSAGE_EXAMPLE, MESSAGE_EXAMPLE, MessageSchema } from "./message.js";
 
 /** Every webhook event a webhook endpoint can subscribe to; `*` subscribes to all of them. */
 export const EVENT_TYPES = [
@@ -10,6 +10,7 @@ export const EVENT_TYPES = [
   "message.delivered",
   "message.read",
   "message.failed",
+  "message.received",
   "api_key.issued",
   "api_key.revoked",
   "api_key.expiring",
@@ -53,38 +54,6 @@ export const EventEnvelopeSchema = Type.Object(
 
 export type EventEnvelope = Static<typeof EventEnvelopeSchema>;
 
-const MESSAGE_EXAMPLE = {
-  id: "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
-  instance_id: "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
-  to: "+15551234567",
-  type: "text",
-  status: "delivered",
-  client_ref: "order-4821",
-  created_at: "2026-11-26T14:10:00.000Z",
-  updated_at: "2026-11-26T14:10:04.123Z",
-};
-
-/** A message as its events carry it (use-cases/advance-message.ts). */
-const MessageSchema = Type.Object(
-  {
-    id: Uuid,
-    instance_id: Uuid,
-    to: Type.String(),
-    type: Type.Enum(["text"]),
-    status: Type.Enum([...MESSAGE_STATUSES]),
-    client_ref: NullableString,
-    error: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "Why it failed: in `message.failed` only" })),
-    created_at: Timestamp,
-    updated_at: Timestamp,
-  },
-  {
-    $id: "Message",
-    additionalProperties: false,
-    description: "A sent message and its state",
-    examples: [MESSAGE_EXAMPLE],
-  },
-);
-
 const MessageEventData = Type.Object({ message: MessageSchema }, { $id: "MessageEventData", additionalProperties: false });
 const ApiKeyEventData = Type.Object(
   { api_key: ApiKeySchema },
@@ -102,17 +71,28 @@ const ApiKeyRevokedEventData = Type.Object(
 );
 const InstanceEventData = Type.Object({ instance: InstanceSchema }, { $id: "InstanceEventData", additionalProperties: false });
 
-const messageData = (status: string, more: Record<string, unknown> = {}) => ({ message: { ...MESSAGE_EXAMPLE, status, ...more } });
+const messageData = (status: string, more: Record<string, unknown> = {}) => ({
+  message: { ...MESSAGE_EXAMPLE, status, ...more },
+});
 
 /** What each event's `data` holds (docs/webhooks.md), and an example of it. */
 const EVENT_DATA: Record<EventType, { data: TSchema; summary: string; example: Record<string, unknown> }> = {
-  "message.sent": { data: MessageEventData, summary: "A message left for WhatsApp", example: messageData("sent") },
+  "message.sent": { data: MessageEventData, summary: "A message left for WhatsApp", example: messageData("sent", { delivered_at: null, updated_at: MESSAGE_EXAMPLE.sent_at }) },
   "message.delivered": { data: MessageEventData, summary: "A message reached the recipient's phone", example: messageData("delivered") },
-  "message.read": { data: MessageEventData, summary: "The recipient read a message", example: messageData("read") },
+  "message.read": { data: MessageEventData, summary: "The recipient read a message", example: messageData("read", { read_at: "2026-11-26T14:11:00.000Z", updated_at: "2026-11-26T14:11:00.000Z" }) },
   "message.failed": {
     data: MessageEventData,
     summary: "A message could not be delivered; `data.message.error` says why",
-    example: messageData("failed", { error: "WhatsApp error 131026: Message undeliverable" }),
+    example: messageData("failed", {
+      error: "WhatsApp error 131026: Message undeliverable",
+      delivered_at: null,
+      failed_at: "2026-11-26T14:10:04.123Z",
+    }),
+  },
+  "message.received": {
+    data: MessageSchema,
+    summary: "An instance received a message; `data` is the message itself (direction inbound)",
+    example: INBOUND_MESSAGE_EXAMPLE,
   },
   "api_key.issued": {
     data: ApiKeyEventData,

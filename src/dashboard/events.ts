@@ -1,4 +1,4 @@
-import type { WebhookDelivery, WebhookEndpoint } from "@whatisup/client";
+import type { Message, WebhookDelivery, WebhookEndpoint } from "@whatisup/client";
 
 export type EventType = WebhookDelivery["event"];
 export type DeliveryStatus = WebhookDelivery["status"];
@@ -18,6 +18,7 @@ export const EVENT_TYPES = everyValueOf<EventType>()([
   "message.delivered",
   "message.read",
   "message.failed",
+  "message.received",
   "api_key.issued",
   "api_key.revoked",
   "api_key.expiring",
@@ -27,3 +28,11 @@ export const EVENT_TYPES = everyValueOf<EventType>()([
 ]);
 
 export const DELIVERY_STATUSES = everyValueOf<DeliveryStatus>()(["pending", "retrying", "failed", "success"]);
+
+export type MessageDirection = Message["direction"];
+export type MessageStatus = Message["status"];
+export type MessageType = Message["type"];
+
+export const MESSAGE_DIRECTIONS = everyValueOf<MessageDirection>()(["inbound", "outbound"]);
+export const MESSAGE_STATUSES = everyValueOf<MessageStatus>()(["queued", "sent", "delivered", "read", "failed", "received"]);
+export const MESSAGE_TYPES = everyValueOf<MessageType>()(["text", "image", "document", "audio", "video", "template"]);

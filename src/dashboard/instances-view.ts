@@ -39,6 +39,18 @@ export class InstancesView {
     // A key without api_keys:read still manages instances: the counts show a dash then.
     this.boundKeys = await this.activeKeysByInstance().catch(() => null);
     await this.table.load();
+    await this.showOwnInstance();
+  }
+
+  /**
+   * A key bound to an instance may not list instances (the table shows the API's refusal), but it
+   * reads its own instance's messages: the way there is a link, the only one it would have.
+   */
+  private async showOwnInstance(): Promise<void> {
+    const key = await this.session.currentKey().catch(() => null);
+    const ownInstance = key?.instance_id ?? null;
+    byId("instances-bound").hidden = ownInstance === null;
+    if (ownInstance !== null) byId<HTMLAnchorElement>("instances-bound-link").href = `#messages/${ownInstance}`;
   }
 
   private async activeKeysByInstance(): Promise<Map<string, ApiKey[]>> {
@@ -58,6 +70,11 @@ export class InstancesView {
       "Delete",
     );
     remove.addEventListener("click", () => void this.openDeleteDialog(instance, remove));
+    const messages = element(
+      "a",
+      { href: `#messages/${instance.id}`, class: "row-link", "aria-label": `Messages of ${instance.name}` },
+      "Messages",
+    );
     const tone = instance.status === "connected" ? "badge ok" : instance.status === "failed" ? "badge bad" : "badge";
     return element(
       "tr",
@@ -69,7 +86,7 @@ export class InstancesView {
       cell(this.boundKeys === null ? "—" : String(this.boundKeys.get(instance.id)?.length ?? 0)),
       cell(timeElement(instance.created_at)),
       cell(element("span", { class: "mono" }, instance.id)),
-      element("td", { class: "row-actions" }, remove),
+      element("td", { class: "row-actions" }, messages, remove),
     );
   }
 

@@ -3,20 +3,26 @@ import { DeliveriesView } from "./deliveries-view.js";
 import { announce, byId } from "./dom.js";
 import { InstancesView } from "./instances-view.js";
 import { KeysView } from "./keys-view.js";
+import { MessagesView } from "./messages-view.js";
 import { describeFailure, Session } from "./session.js";
 import { WebhooksView } from "./webhooks-view.js";
 
-const SECTIONS = ["keys", "instances", "webhooks", "deliveries", "audit"] as const;
+const SECTIONS = ["keys", "instances", "messages", "webhooks", "deliveries", "audit"] as const;
 type Section = (typeof SECTIONS)[number];
+/** A screen, and what it is of: `#messages/<instance id>` is one instance's messages. */
+type Place = { section: Section; of: string | undefined };
+/** Screens reached from another, not from the menu: the menu marks the one they belong to. */
+const PARENT: Partial<Record<Section, Section>> = { messages: "instances" };
 
 const session = new Session();
-const views: Record<Section, { load(): Promise<void> }> = {
+const views: Record<Section, { load(of?: string): Promise<void> }> = {
   keys: new KeysView(session, (message) => {
     session.signOut();
     showSignIn(message);
     announce(message);
   }),
   instances: new InstancesView(session),
+  messages: new MessagesView(session),
   webhooks: new WebhooksView(session),
   deliveries: new DeliveriesView(session),
   audit: new AuditView(session),
@@ -37,7 +43,7 @@ byId("sign-out").addEventListener("click", () => {
   announce("Signed out.");
 });
 window.addEventListener("hashchange", () => {
-  if (byId("sign-in").hidden) void showSection(sectionInUrl(), true);
+  if (byId("sign-in").hidden) void showSection(placeInUrl(), true);
 });
 
 if (session.restore()) showApp(false);
@@ -88,20 +94,24 @@ function showApp(moveFocus: boolean): void {
     },
     () => undefined,
   );
-  void showSection(sectionInUrl(), moveFocus);
+  void showSection(placeInUrl(), moveFocus);
 }
 
-async function showSection(shown: Section, moveFocus: boolean): Promise<void> {
+async function showSection({ section: shown, of }: Place, moveFocus: boolean): Promise<void> {
   for (const section of SECTIONS) byId(section).hidden = section !== shown;
+  const inMenu = PARENT[shown] ?? shown;
   for (const link of document.querySelectorAll<HTMLAnchorElement>("#sections a")) {
-    if (link.dataset.section === shown) link.setAttribute("aria-current", "page");
+    if (link.dataset.section === inMenu) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   if (moveFocus) byId(`${shown}-title`).focus();
-  await views[shown].load();
+  await views[shown].load(of);
 }
 
-function sectionInUrl(): Section {
-  const wanted = location.hash.slice(1);
-  return SECTIONS.find((section) => section === wanted) ?? "keys";
+function placeInUrl(): Place {
+  const [wanted, of] = location.hash.slice(1).split("/", 2);
+  const section = SECTIONS.find((each) => each === wanted) ?? "keys";
+  // Messages are always some instance's: without one, the instances to choose from.
+  if (section === "messages" && !of) return { section: "instances", of: undefined };
+  return { section, of: of || undefined };
 }

@@ -132,7 +132,8 @@ export class WebhooksView {
       byId("endpoint-form").hidden = true;
       byId("endpoint-created").hidden = false;
       byId("endpoint-created-url").textContent = created.url;
-      byId<HTMLInputElement>("endpoint-secret").value = created.secret;
+      // Absent only from an answer replayed for an Idempotency-Key, which the dashboard never sends.
+      byId<HTMLInputElement>("endpoint-secret").value = created.secret ?? "";
       byId("endpoint-copy-status").textContent = "";
       byId("endpoint-created-title").focus();
       announce("Endpoint added. Copy its signing secret now: it won't be shown again.");

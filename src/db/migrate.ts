@@ -8,6 +8,8 @@ import * as sentMessagesIndex from "./migrations/20261201180000_sent_messages_in
 import * as messageTransport from "./migrations/20261206020000_message_transport.js";
 import * as keyLifecycle from "./migrations/20261206070000_key_lifecycle.js";
 import * as deliveryAttempts from "./migrations/20261206090000_delivery_attempts.js";
+import * as messagesBothWays from "./migrations/20261206120000_messages_both_ways.js";
+import * as idempotencyKeys from "./migrations/20261206130000_idempotency_keys.js";
 
 type DialectMigration = {
   up(db: Kysely<any>, dialect: SqlDialect): Promise<void>;
@@ -23,6 +25,8 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   "20261206020000_message_transport": messageTransport,
   "20261206070000_key_lifecycle": keyLifecycle,
   "20261206090000_delivery_attempts": deliveryAttempts,
+  "20261206120000_messages_both_ways": messagesBothWays,
+  "20261206130000_idempotency_keys": idempotencyKeys,
 };
 
 /** The names of every migration this build has, in the order they run. */

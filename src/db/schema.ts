@@ -75,9 +75,21 @@ export interface MessagesTable {
   id: string;
   customer_id: string;
   instance_id: string;
-  to: string;
+  /** `outbound` (sent through the API) or `inbound` (received by the instance). */
+  direction: string;
+  /** Inbound: the sender. Outbound: the instance's number when it was sent, if known. */
+  from: string | null;
+  /** Outbound: the recipient. Inbound: the instance's number, if known. */
+  to: string | null;
   type: string;
-  text: string;
+  /** Null for media and template messages. */
+  text: string | null;
+  /** JSON: the media of an image, document, audio or video message. */
+  media: string | null;
+  /** JSON: the template of a template message. */
+  template: string | null;
+  /** The message of ours that an inbound message quotes. */
+  reply_to: string | null;
   client_ref: string | null;
   status: string;
   /**
@@ -90,6 +102,11 @@ export interface MessagesTable {
   error: string | null;
   /** Lease of the worker handing the message to its transport. */
   claimed_until: string | null;
+  sent_at: string | null;
+  delivered_at: string | null;
+  read_at: string | null;
+  failed_at: string | null;
+  received_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -142,6 +159,23 @@ export interface WebhookDeliveryAttemptsTable {
   outcome: "success" | "failure";
 }
 
+/** One customer's `Idempotency-Key` (20261206130000_idempotency_keys, docs/idempotency.md). */
+export interface IdempotencyKeysTable {
+  customer_id: string;
+  key: string;
+  /** sha256 of the method, route, path parameters and canonical body of the first request. */
+  fingerprint: string;
+  status: "running" | "done";
+  /** The holder's lock token: only its holder completes or releases the record. */
+  token: string;
+  /** Until when a `running` record is its holder's; null once `done`. */
+  lease_until: string | null;
+  response_status: number | null;
+  /** The JSON the route answered, without any one-time secret. */
+  response_body: string | null;
+  created_at: string;
+}
+
 export interface Database {
   customers: CustomersTable;
   instances: InstancesTable;
@@ -152,6 +186,7 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type Db = Kysely<Database>;

@@ -3,9 +3,9 @@ import type { App } from "./app-types.js";
 import type { RouteTable } from "./route-table.js";
 
 /** The request headers a page may send: the key, and the JSON body's type. */
-const ALLOWED_HEADERS = "Authorization, Content-Type";
+const ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key";
 /** The response headers a page may read, besides the few every browser exposes. */
-const EXPOSED_HEADERS = "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After";
+const EXPOSED_HEADERS = "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, Idempotent-Replayed";
 /** Chromium caps a preflight's cache at two hours; a longer max-age would mean nothing more. */
 const PREFLIGHT_MAX_AGE_SECONDS = 7200;
 

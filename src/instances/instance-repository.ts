@@ -91,6 +91,23 @@ export async function softDeleteInstance(tx: Tx, customerId: string, id: string,
  * customers on purpose: one number answers to one instance, or one customer could send from (and
  * receive the callbacks of) a number another customer connected.
  */
+/**
+ * The live instance of a provider's phone number id, across customers: Meta's callbacks name the
+ * number a message reached, and only that. At most one live instance holds a number
+ * (instances_live_provider_number_idx). The caller is authenticated by the callback's signature.
+ */
+export async function findLiveInstanceByProviderNumber(
+  db: Executor,
+  providerPhoneNumberId: string,
+): Promise<{ id: string; customer_id: string } | undefined> {
+  return db
+    .selectFrom("instances")
+    .select(["id", "customer_id"])
+    .where("provider_phone_number_id", "=", providerPhoneNumberId)
+    .where("deleted_at", "is", null)
+    .executeTakeFirst();
+}
+
 export async function isProviderPhoneNumberInUse(db: Executor, providerPhoneNumberId: string): Promise<boolean> {
   const row = await db
     .selectFrom("instances")

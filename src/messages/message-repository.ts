@@ -1,45 +1,212 @@
 import { sql, type Selectable } from "kysely";
 import type { TransportName } from "../contract/instance.js";
-import type { MessageStatus } from "../contract/message.js";
+import type {
+  MediaType,
+  Message,
+  MessageDirection,
+  MessageMedia,
+  MessageStatus,
+  MessageTemplate,
+  MessageType,
+  OutboundStatus,
+} from "../contract/message.js";
+import { readJson, writeJson } from "../db/json.js";
+import { newestFirstPage, type PageRequest } from "../db/pagination.js";
 import { preparedInsert } from "../db/prepared-query.js";
 import type { Executor, MessagesTable, Tx } from "../db/schema.js";
 
-/** A message as the API and its webhook events show it: never its text, provider id, lease or transport. */
-export type Message = Omit<Selectable<MessagesTable>, "text" | "provider_message_id" | "claimed_until" | "type" | "status" | "transport"> & {
-  type: "text";
-  status: MessageStatus;
-};
-
-export type NewMessage = Omit<Message, "customer_id" | "status" | "error" | "updated_at"> & { text: string; transport: TransportName };
-
 const COLUMNS = [
   "id",
-  "customer_id",
   "instance_id",
+  "direction",
+  "from",
   "to",
   "type",
+  "text",
+  "media",
+  "template",
   "status",
   "client_ref",
   "error",
+  "reply_to",
+  "sent_at",
+  "delivered_at",
+  "read_at",
+  "failed_at",
+  "received_at",
   "created_at",
   "updated_at",
 ] as const;
 
+type MessageRow = Pick<Selectable<MessagesTable>, (typeof COLUMNS)[number]>;
+
+/** A row as the API shows it: never its customer, provider id, lease or transport. */
+export function toMessage(row: MessageRow): Message {
+  return {
+    ...row,
+    direction: row.direction as MessageDirection,
+    type: row.type as MessageType,
+    status: row.status as MessageStatus,
+    media: row.media === null ? null : readJson<MessageMedia>(row.media),
+    template: row.template === null ? null : readJson<MessageTemplate>(row.template),
+  };
+}
+
+/** What a new message holds besides what every new message starts with. */
+export type NewMessageContent = {
+  type: MessageType;
+  text: string | null;
+  media: MessageMedia | null;
+  template: MessageTemplate | null;
+};
+
+export type NewOutboundMessage = NewMessageContent & {
+  id: string;
+  instance_id: string;
+  transport: TransportName;
+  from: string | null;
+  to: string;
+  client_ref: string | null;
+  created_at: string;
+};
+
+export type NewInboundMessage = NewMessageContent & {
+  id: string;
+  instance_id: string;
+  transport: TransportName;
+  from: string;
+  to: string | null;
+  reply_to: string | null;
+  provider_message_id: string | null;
+  /** When the provider says it was received; `created_at` is when it was stored here. */
+  received_at: string;
+  created_at: string;
+};
+
+const NO_STATE_TIMES = { sent_at: null, delivered_at: null, read_at: null, failed_at: null } as const;
+
 const insertMessageRow = preparedInsert("messages");
 
 /** Stores a new message, `queued`: the API answers 202 only after this. */
-export async function insertMessage(tx: Tx, customerId: string, message: NewMessage): Promise<Message> {
-  const { transport, ...shownFields } = message;
-  const stored: Message & { text: string } = {
-    ...shownFields,
-    customer_id: customerId,
+export async function insertOutboundMessage(tx: Tx, customerId: string, message: NewOutboundMessage): Promise<Message> {
+  const row = {
+    id: message.id,
+    instance_id: message.instance_id,
+    direction: "outbound",
+    from: message.from,
+    to: message.to,
+    type: message.type,
+    text: message.text,
+    media: message.media === null ? null : writeJson(message.media),
+    template: message.template === null ? null : writeJson(message.template),
     status: "queued",
+    client_ref: message.client_ref,
     error: null,
+    reply_to: null,
+    ...NO_STATE_TIMES,
+    received_at: null,
+    created_at: message.created_at,
     updated_at: message.created_at,
-  };
-  await insertMessageRow(tx, { ...stored, transport, provider_message_id: null, claimed_until: null });
-  const { text: _text, ...shown } = stored;
-  return shown;
+  } satisfies MessageRow;
+  await insertMessageRow(tx, { ...row, customer_id: customerId, transport: message.transport, provider_message_id: null, claimed_until: null });
+  return toMessage(row);
+}
+
+/**
+ * Stores a message an instance received, `received`. A provider repeats a callback it thinks was
+ * lost, so a message whose provider id is already stored is not stored again: undefined then.
+ */
+export async function insertInboundMessage(tx: Tx, customerId: string, message: NewInboundMessage): Promise<Message | undefined> {
+  const row = {
+    id: message.id,
+    instance_id: message.instance_id,
+    direction: "inbound",
+    from: message.from,
+    to: message.to,
+    type: message.type,
+    text: message.text,
+    media: message.media === null ? null : writeJson(message.media),
+    template: null,
+    status: "received",
+    client_ref: null,
+    error: null,
+    reply_to: message.reply_to,
+    ...NO_STATE_TIMES,
+    received_at: message.received_at,
+    created_at: message.created_at,
+    updated_at: message.created_at,
+  } satisfies MessageRow;
+  const inserted = await tx
+    .insertInto("messages")
+    .values({ ...row, customer_id: customerId, transport: message.transport, provider_message_id: message.provider_message_id, claimed_until: null })
+    .onConflict((conflict) => conflict.column("provider_message_id").where("provider_message_id", "is not", null).doNothing())
+    .returning("id")
+    .executeTakeFirst();
+  return inserted ? toMessage(row) : undefined;
+}
+
+/** One message of an instance, either way; undefined when it is not this customer's and instance's. */
+export async function findMessage(db: Executor, customerId: string, instanceId: string, id: string): Promise<Message | undefined> {
+  const row = await db
+    .selectFrom("messages")
+    .select(COLUMNS)
+    .where("customer_id", "=", customerId)
+    .where("instance_id", "=", instanceId)
+    .where("id", "=", id)
+    .executeTakeFirst();
+  return row ? toMessage(row) : undefined;
+}
+
+export type MessageFilters = { direction?: MessageDirection | undefined; status?: MessageStatus | undefined };
+
+/** An instance's messages, newest first, one page (see `listPage`). */
+export async function listMessages(
+  db: Executor,
+  customerId: string,
+  instanceId: string,
+  filters: MessageFilters,
+  page: PageRequest,
+): Promise<Message[]> {
+  let query = db
+    .selectFrom("messages")
+    .select(COLUMNS)
+    .where("customer_id", "=", customerId)
+    .where("instance_id", "=", instanceId);
+  if (filters.direction !== undefined) query = query.where("direction", "=", filters.direction);
+  if (filters.status !== undefined) query = query.where("status", "=", filters.status);
+  const rows = await newestFirstPage(query, page).execute();
+  return rows.map(toMessage);
+}
+
+/** The id of the outbound message of ours that a provider id names (what a reply quotes). */
+export async function findOutboundIdByProviderId(
+  db: Executor,
+  customerId: string,
+  instanceId: string,
+  providerMessageId: string,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("messages")
+    .select("id")
+    .where("provider_message_id", "=", providerMessageId)
+    .where("customer_id", "=", customerId)
+    .where("instance_id", "=", instanceId)
+    .where("direction", "=", "outbound")
+    .executeTakeFirst();
+  return row?.id;
+}
+
+/** Whether `id` is an outbound message of this instance (what a sandbox reply may quote). */
+export async function isOutboundMessageOf(db: Executor, customerId: string, instanceId: string, id: string): Promise<boolean> {
+  const row = await db
+    .selectFrom("messages")
+    .select("id")
+    .where("customer_id", "=", customerId)
+    .where("instance_id", "=", instanceId)
+    .where("id", "=", id)
+    .where("direction", "=", "outbound")
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /**
@@ -51,18 +218,24 @@ export async function moveMessage(
   tx: Tx,
   customerId: string,
   id: string,
-  change: { from: MessageStatus[]; to: MessageStatus; at: string; error?: string | null },
+  change: { from: OutboundStatus[]; to: Exclude<OutboundStatus, "queued">; at: string; error?: string | null },
 ): Promise<Message | undefined> {
   if (change.from.length === 0) return undefined;
   const row = await tx
     .updateTable("messages")
-    .set({ status: change.to, updated_at: change.at, error: change.error ?? null, claimed_until: null })
+    .set({
+      status: change.to,
+      [`${change.to}_at`]: change.at,
+      updated_at: change.at,
+      error: change.error ?? null,
+      claimed_until: null,
+    })
     .where("customer_id", "=", customerId)
     .where("id", "=", id)
     .where("status", "in", change.from)
     .returning(COLUMNS)
     .executeTakeFirst();
-  return row as Message | undefined;
+  return row ? toMessage(row) : undefined;
 }
 
 /**
@@ -81,8 +254,15 @@ export async function findMessageByProviderId(
   return row as { id: string; customer_id: string; status: MessageStatus } | undefined;
 }
 
-/** A sandbox message whose state is due to move on. */
-export type DueSandboxMessage = { id: string; customer_id: string; to: string; status: MessageStatus };
+/** A sandbox message whose state is due to move on, with what the sandbox checks of it. */
+export type DueSandboxMessage = {
+  id: string;
+  customer_id: string;
+  to: string;
+  type: MessageType;
+  media: MessageMedia | null;
+  status: OutboundStatus;
+};
 
 /**
  * The sandbox clock's work, across customers (the clock serves them all): messages of live
@@ -92,7 +272,7 @@ export async function dueSandboxMessages(db: Executor, cutoff: string, limit: nu
   const rows = await db
     .selectFrom("messages as m")
     .innerJoin("instances as i", "i.id", "m.instance_id")
-    .select(["m.id", "m.customer_id", "m.to", "m.status"])
+    .select(["m.id", "m.customer_id", "m.to", "m.type", "m.media", "m.status"])
     .where("i.deleted_at", "is", null)
     // Literals, not parameters: a partial index serves a statement only when its conditions are
     // known to imply the index's (messages_sandbox_moving_idx).
@@ -103,7 +283,28 @@ export async function dueSandboxMessages(db: Executor, cutoff: string, limit: nu
     .orderBy("m.id")
     .limit(limit)
     .execute();
-  return rows as DueSandboxMessage[];
+  return rows.map((row) => ({
+    id: row.id,
+    customer_id: row.customer_id,
+    to: row.to ?? "",
+    type: row.type as MessageType,
+    media: row.media === null ? null : readJson<MessageMedia>(row.media),
+    status: row.status as OutboundStatus,
+  }));
+}
+
+/** What an outbound message says, by its type: what a transport sends. */
+export type OutboundContent =
+  | { type: "text"; text: string }
+  | { type: MediaType; media: MessageMedia }
+  | { type: "template"; template: MessageTemplate };
+
+function outboundContent(row: { type: string; text: string | null; media: string | null; template: string | null }): OutboundContent {
+  if (row.type === "template" && row.template !== null) return { type: "template", template: readJson<MessageTemplate>(row.template) };
+  if (row.type !== "text" && row.type !== "template" && row.media !== null) {
+    return { type: row.type as MediaType, media: readJson<MessageMedia>(row.media) };
+  }
+  return { type: "text", text: row.text ?? "" };
 }
 
 /** A cloud_api message claimed for sending, with what sending it needs. */
@@ -112,7 +313,7 @@ export type ClaimedMessage = {
   customer_id: string;
   instance_id: string;
   to: string;
-  text: string;
+  content: OutboundContent;
   created_at: string;
   /** The lease this claim holds; finishing the claim checks it is still ours. */
   claimed_until: string;
@@ -150,9 +351,17 @@ export async function claimCloudApiMessages(
     .where("status", "=", "queued")
     .where("provider_message_id", "is", null)
     .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<=", now)]))
-    .returning(["id", "customer_id", "instance_id", "to", "text", "created_at", "claimed_until"])
+    .returning(["id", "customer_id", "instance_id", "to", "type", "text", "media", "template", "created_at", "claimed_until"])
     .execute();
-  return rows as ClaimedMessage[];
+  return rows.map((row) => ({
+    id: row.id,
+    customer_id: row.customer_id,
+    instance_id: row.instance_id,
+    to: row.to ?? "",
+    content: outboundContent(row),
+    created_at: row.created_at,
+    claimed_until: row.claimed_until ?? leaseUntil,
+  }));
 }
 
 /** The provider's phone number ids of these instances (one customer's or many: worker use). */

@@ -1,4 +1,5 @@
 import type { CloudApiConfig } from "../config.js";
+import type { OutboundContent } from "../messages/message-repository.js";
 
 /** A Cloud API answer: the value, or why not (never with the access token in it). */
 export type CloudApiResult<T> =
@@ -21,8 +22,9 @@ const MAX_ERROR_LENGTH = 300;
 
 /**
  * The little of the WhatsApp Cloud API (Graph API) this server uses: reading a business phone
- * number and sending a text message. The access token travels only in the Authorization header;
- * error texts are built from the API's own error message and scrubbed of the token anyway.
+ * number and sending a message (text, media by link, or template). The access token travels only
+ * in the Authorization header; error texts are built from the API's own error message and
+ * scrubbed of the token anyway.
  */
 export class CloudApiClient {
   constructor(private readonly config: CloudApiConfig) {}
@@ -41,14 +43,13 @@ export class CloudApiClient {
     };
   }
 
-  /** POST /{version}/{phone_number_id}/messages with a text message; the answer's wamid. */
-  async sendText(phoneNumberId: string, to: string, text: string): Promise<CloudApiResult<{ messageId: string }>> {
+  /** POST /{version}/{phone_number_id}/messages with a message of any type; the answer's wamid. */
+  async sendMessage(phoneNumberId: string, to: string, content: OutboundContent): Promise<CloudApiResult<{ messageId: string }>> {
     const payload = {
       messaging_product: "whatsapp",
       recipient_type: "individual",
       to: to.replace(/^\+/, ""),
-      type: "text",
-      text: { body: text, preview_url: false },
+      ...cloudApiContent(content),
     };
     const result = await this.call("POST", `${encodeURIComponent(phoneNumberId)}/messages`, payload, SEND_TIMEOUT_MS);
     if (!result.ok) return result;
@@ -116,4 +117,27 @@ function describeError(status: number, body: unknown): string {
   const code = typeof error?.code === "number" || typeof error?.code === "string" ? ` ${String(error.code)}` : "";
   const text = message ?? details ?? "no error message";
   return `Cloud API error${code} (HTTP ${status}): ${text}`;
+}
+
+/**
+ * A message's type and its object, as the Cloud API takes them: media by `link` (WhatsApp
+ * fetches it), with a caption where the type has one and a filename for documents; a template by
+ * name, language code and the components given.
+ */
+export function cloudApiContent(content: OutboundContent): Record<string, unknown> {
+  switch (content.type) {
+    case "text":
+      return { type: "text", text: { body: content.text, preview_url: false } };
+    case "template": {
+      const { name, language, components } = content.template;
+      return { type: "template", template: { name, language: { code: language }, ...(components ? { components } : {}) } };
+    }
+    default: {
+      const { url, caption, filename } = content.media;
+      const media: Record<string, string> = { link: url ?? "" };
+      if (caption !== null && content.type !== "audio") media.caption = caption;
+      if (filename !== null && content.type === "document") media.filename = filename;
+      return { type: content.type, [content.type]: media };
+    }
+  }
 }

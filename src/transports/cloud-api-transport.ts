@@ -1,14 +1,15 @@
 import type { CloudApiConfig } from "../config.js";
 import { validationFailed } from "../errors/app-error.js";
 import { CloudApiClient } from "./cloud-api-client.js";
-import type { Connection, ConnectRequest, OutboundText, RemoteTransport, SendOutcome } from "./transport.js";
+import type { Connection, ConnectRequest, OutboundMessage, RemoteTransport, SendOutcome } from "./transport.js";
 
 const E164 = /^\+[1-9][0-9]{7,14}$/;
 
 /**
  * The WhatsApp Cloud API. Connecting verifies the phone number id with the API (so a typo is a
- * 400, not an instance that never sends); sending posts the message; Meta's status callbacks
- * (cloud-api-callbacks.route.ts) report sent, delivered, read and failed.
+ * 400, not an instance that never sends); sending posts the message; Meta's callbacks
+ * (routes/public/whatsapp-callbacks.ts) report sent, delivered, read and failed, and bring the
+ * messages the number receives.
  */
 export class CloudApiTransport implements RemoteTransport {
   readonly name = "cloud_api" as const;
@@ -49,9 +50,9 @@ export class CloudApiTransport implements RemoteTransport {
     return { status: "failed", phoneNumber: null, providerPhoneNumberId: request.phoneNumberId };
   }
 
-  async send(providerPhoneNumberId: string, message: OutboundText): Promise<SendOutcome> {
+  async send(providerPhoneNumberId: string, message: OutboundMessage): Promise<SendOutcome> {
     if (this.client === null) return { kind: "unavailable", error: "cloud_api is not configured on this server." };
-    const result = await this.client.sendText(providerPhoneNumberId, message.to, message.text);
+    const result = await this.client.sendMessage(providerPhoneNumberId, message.to, message.content);
     if (result.ok) return { kind: "accepted", providerMessageId: result.value.messageId };
     return result.retryable ? { kind: "unavailable", error: result.message } : { kind: "rejected", error: result.message };
   }

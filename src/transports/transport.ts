@@ -1,4 +1,5 @@
 import type { InstanceStatus, TransportName } from "../contract/instance.js";
+import type { OutboundContent } from "../messages/message-repository.js";
 
 /** What the client asked for when creating an instance, beyond its name. */
 export type ConnectRequest = {
@@ -34,8 +35,8 @@ export interface Transport {
   connect(request: ConnectRequest): Promise<Connection>;
 }
 
-/** A text message as a transport sends it. */
-export type OutboundText = { to: string; text: string };
+/** A message as a transport sends it. */
+export type OutboundMessage = { to: string; content: OutboundContent };
 
 /**
  * What became of one attempt to hand a message to the provider:
@@ -50,5 +51,5 @@ export type SendOutcome =
 
 /** A transport that hands messages to a remote provider (the MessagePump drives it). */
 export interface RemoteTransport extends Transport {
-  send(providerPhoneNumberId: string, message: OutboundText): Promise<SendOutcome>;
+  send(providerPhoneNumberId: string, message: OutboundMessage): Promise<SendOutcome>;
 }

@@ -1,32 +1,15 @@
-import type { MessageStatus } from "../contract/message.js";
-import { findMessageByProviderId, moveMessage, type Message } from "../messages/message-repository.js";
+import type { Message, OutboundStatus } from "../contract/message.js";
+import { findMessageByProviderId, moveMessage } from "../messages/message-repository.js";
 import { eventFor, statusesBefore } from "../messages/message-states.js";
 import { nowTimestamp } from "../time/timestamps.js";
 import type { Write } from "./write.js";
 
-/** The `data` of every message event: the message as the API shows it, `error` only when failed. */
-export function messageEventData(message: Message): Record<string, unknown> {
-  return {
-    message: {
-      id: message.id,
-      instance_id: message.instance_id,
-      to: message.to,
-      type: message.type,
-      status: message.status,
-      client_ref: message.client_ref,
-      ...(message.status === "failed" ? { error: message.error } : {}),
-      created_at: message.created_at,
-      updated_at: message.updated_at,
-    },
-  };
-}
-
 export type MessageAdvance = {
   customerId: string;
   id: string;
-  to: Exclude<MessageStatus, "queued">;
+  to: Exclude<OutboundStatus, "queued">;
   /** Narrows the states it may move from (the sandbox clock names the one it saw); by default any earlier state. */
-  from?: MessageStatus[];
+  from?: OutboundStatus[];
   /** Why, when `to` is failed. */
   error?: string | null;
 };
@@ -50,7 +33,7 @@ export async function advanceMessage(write: Write, input: MessageAdvance): Promi
   await write.outbox.emit(write.tx, input.customerId, {
     event: eventFor(input.to),
     instanceId: moved.instance_id,
-    data: messageEventData(moved),
+    data: { message: moved },
   });
   return moved;
 }
@@ -62,7 +45,7 @@ export async function advanceMessage(write: Write, input: MessageAdvance): Promi
  */
 export async function applyProviderStatus(
   write: Write,
-  report: { providerMessageId: string; to: Exclude<MessageStatus, "queued">; error: string | null },
+  report: { providerMessageId: string; to: Exclude<OutboundStatus, "queued">; error: string | null },
 ): Promise<boolean> {
   const found = await findMessageByProviderId(write.tx, report.providerMessageId);
   if (!found) return false;

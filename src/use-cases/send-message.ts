@@ -1,14 +1,77 @@
 import type { KeyActor } from "../audit/actor.js";
-import type { AcceptedMessage, SendMessageBody } from "../contract/message.js";
-import { AppError } from "../errors/app-error.js";
+import type { AcceptedMessage, MediaType, SendMessageBody } from "../contract/message.js";
+import { AppError, validationFailed, type FieldProblem } from "../errors/app-error.js";
 import { newId } from "../ids/uuid-v7.js";
 import { lockLiveInstance } from "../instances/instance-repository.js";
-import { insertMessage } from "../messages/message-repository.js";
+import { insertOutboundMessage, type NewMessageContent } from "../messages/message-repository.js";
 import { nowTimestamp } from "../time/timestamps.js";
+import { checkDestination, DestinationError, type DestinationPolicy } from "../webhook-endpoints/destination-guard.js";
 import type { Write } from "./write.js";
 
 export function instanceNotFound(): AppError {
   return new AppError("instance_not_found", "No such instance.");
+}
+
+/** A message body whose type and content agree, and whose media URL (if any) the guard let through. */
+export type CheckedMessage = { readonly body: SendMessageBody; readonly content: NewMessageContent };
+
+/**
+ * The steps of sending that come before the transaction: the content each type needs (400, naming
+ * the field), then where a media URL resolves, which may be slow and must not hold a write lock.
+ * The URL is checked with the webhooks' destination guard: the sandbox fetches it from this
+ * server, and no message may point it inside our network.
+ */
+export async function checkMessage(body: SendMessageBody, destinations: DestinationPolicy): Promise<CheckedMessage> {
+  const content = messageContent(body);
+  if (content.media?.url) {
+    try {
+      await checkDestination(content.media.url, destinations);
+    } catch (error) {
+      if (error instanceof DestinationError) throw validationFailed([{ field: "body.media.url", message: error.message }]);
+      throw error;
+    }
+  }
+  return { body, content };
+}
+
+/** Which of `text`, `media` and `template` each type takes (the schema lets each be optional). */
+export function messageContent(body: SendMessageBody): NewMessageContent {
+  const problems: FieldProblem[] = [];
+  const refuse = (field: string, present: boolean) => {
+    if (present) problems.push({ field: `body.${field}`, message: `is not allowed with type ${body.type}` });
+  };
+  const require = (field: string, present: boolean) => {
+    if (!present) problems.push({ field: `body.${field}`, message: `is required with type ${body.type}` });
+  };
+  const none = { text: null, media: null, template: null };
+  let content: NewMessageContent;
+  if (body.type === "text") {
+    require("text", body.text !== undefined);
+    refuse("media", body.media !== undefined);
+    refuse("template", body.template !== undefined);
+    content = { ...none, type: "text", text: body.text ?? "" };
+  } else if (body.type === "template") {
+    require("template", body.template !== undefined);
+    refuse("text", body.text !== undefined);
+    refuse("media", body.media !== undefined);
+    content = body.template ? { ...none, type: "template", template: body.template } : { ...none, type: "template" };
+  } else {
+    const type: MediaType = body.type;
+    require("media", body.media !== undefined);
+    refuse("text", body.text !== undefined);
+    refuse("template", body.template !== undefined);
+    refuse("media.caption", type === "audio" && body.media?.caption !== undefined);
+    refuse("media.filename", type !== "document" && body.media?.filename !== undefined);
+    content = {
+      ...none,
+      type,
+      media: body.media
+        ? { url: body.media.url, caption: body.media.caption ?? null, filename: body.media.filename ?? null, mime_type: null, provider_media_id: null }
+        : null,
+    };
+  }
+  if (problems.length > 0) throw validationFailed(problems);
+  return content;
 }
 
 /**
@@ -20,7 +83,7 @@ export function instanceNotFound(): AppError {
 export async function sendMessage(
   write: Write,
   actor: KeyActor,
-  input: { instanceId: string; message: SendMessageBody },
+  input: { instanceId: string; message: CheckedMessage },
 ): Promise<AcceptedMessage> {
   const customerId = actor.key.customer_id;
   const instance = await lockLiveInstance(write.tx, customerId, input.instanceId);
@@ -38,17 +101,25 @@ export async function sendMessage(
       status: instance.status,
     });
   }
-  const message = await insertMessage(write.tx, customerId, {
+  const { body, content } = input.message;
+  const message = await insertOutboundMessage(write.tx, customerId, {
+    ...content,
     id: newId(),
     instance_id: instance.id,
     transport: instance.transport,
-    to: input.message.to,
-    type: input.message.type,
-    text: input.message.text,
-    client_ref: input.message.client_ref ?? null,
+    from: instance.phone_number,
+    to: body.to,
+    client_ref: body.client_ref ?? null,
     created_at: nowTimestamp(),
   });
-  // The 202 shows the message as accepted: not yet its tenant, error or later updates.
-  const { customer_id: _customer, error: _error, updated_at: _updated, ...accepted } = message;
-  return accepted;
+  return {
+    id: message.id,
+    instance_id: message.instance_id,
+    direction: "outbound",
+    to: body.to,
+    type: message.type,
+    status: "queued",
+    client_ref: message.client_ref,
+    created_at: message.created_at,
+  };
 }

@@ -81,7 +81,7 @@ export class MessagePump implements Worker {
       await this.fail(message, "The instance has no Cloud API phone number id.");
       return;
     }
-    const outcome = await this.transport.send(phoneNumberId, { to: message.to, text: message.text });
+    const outcome = await this.transport.send(phoneNumberId, { to: message.to, content: message.content });
     switch (outcome.kind) {
       case "accepted":
         await recordProviderMessageId(db, message.customer_id, message.id, outcome.providerMessageId, toTimestamp(Date.now()));

@@ -182,16 +182,16 @@ describe("whatisup: the commands of the whole API, against a running server", { 
     const json = await runCli(["messages", "send", "--instance", instanceId, "--to", "+15551234567", "--text", "hello", "--json"], env);
     expect(json.code, json.stderr).toBe(0);
     const message = JSON.parse(json.stdout);
-    expect(Object.keys(message).sort()).toEqual(["client_ref", "created_at", "id", "instance_id", "status", "to", "type"]);
+    expect(Object.keys(message).sort()).toEqual(["client_ref", "created_at", "direction", "id", "instance_id", "status", "to", "type"]);
     expect(message).toMatchObject({ instance_id: instanceId, to: "+15551234567", type: "text", status: "queued", client_ref: null });
 
     const noText = await runCli(["messages", "send", "--instance", instanceId, "--to", "+15551234567"], env);
     expect(noText.code).toBe(2);
-    expect(noText.stderr).toContain("--text is required");
-    expect(noText.stderr).toContain("Usage: whatisup messages send --instance ID");
+    expect(noText.stderr).toContain("one of --text, --image, --document, --audio, --video or --template is required");
+    expect(noText.stderr).toContain("Usage: whatisup messages send INSTANCE_ID");
     const noInstance = await runCli(["messages", "send", "--to", "+15551234567", "--text", "x"], env);
     expect(noInstance.code).toBe(2);
-    expect(noInstance.stderr).toContain("--instance is required");
+    expect(noInstance.stderr).toContain("missing INSTANCE_ID");
 
     const unknown = await runCli(["messages", "send", "--instance", UNKNOWN_ID, "--to", "+15551234567", "--text", "x"], env);
     expect(unknown.code).toBe(1);

@@ -12,8 +12,8 @@ import { runCli, serverProcessEnv, startServer, stopServer, type StartedServer }
  * scratch), installed from the tarball into an empty project outside the repository (openapi-fetch
  * comes from the npm cache or registry, nothing from here), a small program compiled against it
  * with `tsc --strict`, and run with node against a real server process: list, issue, revoke, a
- * refusal read from `error.error.code`, and a real webhook delivery checked with
- * `verifyWebhookSignature`.
+ * refusal read from `error.error.code`, a message sent, read back and answered in the sandbox,
+ * and real webhook deliveries checked with `verifyWebhookSignature`.
  */
 
 const REPO = resolve(import.meta.dirname, "../..");
@@ -58,6 +58,8 @@ import {
   type CreatedWebhookEndpoint,
   type ErrorCode,
   type IssuedApiKey,
+  type Message,
+  type MessageReceivedEvent,
   type WebhookEvent,
 } from "@whatisup/client";
 
@@ -70,9 +72,17 @@ function describeKey(key: ApiKey): string {
 
 // A webhook receiver, checking every request as docs/client.md says: raw bytes, then the helper.
 let secret = "";
-let resolveDelivery: (event: WebhookEvent) => void;
-const delivered = new Promise<WebhookEvent>((resolvePromise) => (resolveDelivery = resolvePromise));
-let lastDelivery = { header: "", body: Buffer.alloc(0) };
+type Delivery = { event: WebhookEvent; header: string; body: Buffer };
+const deliveries: Delivery[] = [];
+async function delivery(name: WebhookEvent["event"]): Promise<Delivery> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const found = deliveries.find((each) => each.event.event === name);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(\`no \${name} delivery in 30 s\`);
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 50));
+  }
+}
 const receiver = createServer((request, response) => {
   const chunks: Buffer[] = [];
   request.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -81,8 +91,7 @@ const receiver = createServer((request, response) => {
     try {
       const event = await verifyWebhookSignature(secret, request.headers["x-whatisup-signature"], body, { toleranceSeconds: 300 });
       response.writeHead(204).end();
-      lastDelivery = { header: String(request.headers["x-whatisup-signature"]), body };
-      resolveDelivery(event);
+      deliveries.push({ event, header: String(request.headers["x-whatisup-signature"]), body });
     } catch (error) {
       response.writeHead(400).end();
       console.log(\`receiver refused: \${error instanceof WebhookSignatureError ? error.reason : String(error)}\`);
@@ -94,10 +103,11 @@ const address = receiver.address();
 if (address === null || typeof address === "string") throw new Error("no port");
 
 const endpoint = await client.POST("/v1/webhook-endpoints", {
-  body: { url: \`http://127.0.0.1:\${address.port}/hooks\`, events: ["api_key.issued"] },
+  body: { url: \`http://127.0.0.1:\${address.port}/hooks\`, events: ["api_key.issued", "message.received"] },
 });
 const created: CreatedWebhookEndpoint | undefined = endpoint.data;
-if (!created) throw new Error(\`endpoint: \${endpoint.response.status} \${endpoint.error?.error.code}\`);
+// The secret is absent only from an Idempotency-Key replay; this is the first answer.
+if (!created?.secret) throw new Error(\`endpoint: \${endpoint.response.status} \${endpoint.error?.error.code}\`);
 secret = created.secret;
 console.log(\`endpoint: \${endpoint.response.status} \${created.secret.startsWith("whsec_")}\`);
 
@@ -120,13 +130,31 @@ const refused = await own.GET("/v1/api-keys");
 const code: ErrorCode | undefined = refused.error?.error.code;
 console.log(\`refused: \${refused.response.status} \${code} \${refused.data === undefined}\`);
 
-const event = await Promise.race([
-  delivered,
-  new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error("no webhook delivery in 30 s")), 30_000)),
-]);
+// A sandbox instance sends a message, reads it back, and receives an answer that quotes it.
+const instance = await client.POST("/v1/instances", { body: { name: "from the package" } });
+if (!instance.data) throw new Error(\`instance: \${instance.response.status} \${instance.error?.error.code}\`);
+const path = { id: instance.data.id };
+const sent = await client.POST("/v1/instances/{id}/messages", { params: { path }, body: { type: "text", to: "+15551234567", text: "hello" } });
+if (!sent.data) throw new Error(\`send: \${sent.response.status} \${sent.error?.error.code}\`);
+const readBack = await client.GET("/v1/instances/{id}/messages/{message_id}", { params: { path: { ...path, message_id: sent.data.id } } });
+const message: Message | undefined = readBack.data;
+console.log(\`read back: \${readBack.response.status} \${message?.direction} \${message?.text}\`);
+const answer = await client.POST("/v1/instances/{id}/sandbox/inbound", {
+  params: { path },
+  body: { from: "+15557654321", text: "thanks", reply_to: sent.data.id },
+});
+console.log(\`inbound: \${answer.response.status} \${answer.data?.direction} \${answer.data?.status}\`);
+
+const issuedDelivery = await delivery("api_key.issued");
+const event = issuedDelivery.event;
 // Narrowed on its name, the event's data is typed: an api_key.issued carries the key (an ApiKey).
 const issuedKey: ApiKey | undefined = event.event === "api_key.issued" ? event.data.api_key : undefined;
 console.log(\`webhook: \${event.event} for the issued key \${issuedKey?.id === key.id}\`);
+// A message.received carries the inbound message itself as its data.
+const receivedEvent = (await delivery("message.received")).event;
+const inbound: MessageReceivedEvent | undefined = receivedEvent.event === "message.received" ? receivedEvent : undefined;
+console.log(\`webhook: message.received from \${inbound?.data.from} quoting ours \${inbound?.data.reply_to === sent.data.id}\`);
+const lastDelivery = issuedDelivery;
 
 const tampered = Buffer.from(lastDelivery.body.toString("utf8").replace("from the package", "from elsewhere"));
 const tamperedReason = await verifyWebhookSignature(secret, lastDelivery.header, tampered).then(
@@ -273,13 +301,16 @@ describe.runIf(TEST_DIALECT === "sqlite")("@whatisup/client packed, installed in
     });
     expect(program.code, program.stderr).toBe(0);
     const lines = program.stdout.trimEnd().split("\n");
-    expect(lines).toHaveLength(9);
+    expect(lines).toHaveLength(12);
     expect(lines[0]).toBe("endpoint: 201 true");
     expect(lines[1]).toBe(`listed: 200 ${firstKey.prefix} (first key, *)`);
     expect(lines[2]).toMatch(/^issued: 201 [0-9a-f-]{36} zpk_live_\w+ \(from the package, api_keys:read\) secret true$/);
     expect(lines.slice(3, 6)).toEqual(["the new key lists: 200 2", "revoked: 204", "refused: 401 auth_expired true"]);
     expect(lines.slice(6)).toEqual([
+      "read back: 200 outbound hello",
+      "inbound: 201 inbound received",
       "webhook: api_key.issued for the issued key true",
+      "webhook: message.received from +15557654321 quoting ours true",
       "tampered webhook: signature_mismatch",
       "wrong secret: signature_mismatch",
     ]);

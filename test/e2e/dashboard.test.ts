@@ -12,8 +12,9 @@ import { WebhookReceiver } from "../helpers/webhook-receiver.js";
  * The dashboard in headless Chromium (Debian's package, installed by .ci/run) against the
  * compiled server on a socket: sign in, issue a key and see its secret once, revoke it and see
  * the API refuse it, read the audit log, create and delete instances, add and delete webhook
- * endpoints, filter deliveries, read one and retry it, issue a test-mode key with an allowlist,
- * and roll keys (the signed-in one too).
+ * endpoints, filter deliveries, read one and retry it, read an instance's messages both ways and
+ * send one and simulate an inbound one, issue a test-mode key with an allowlist, and roll keys
+ * (the signed-in one too).
  *
  * Every screen is checked twice, at 1280 × 800 and at a phone's 390 × 844: axe finds nothing, the
  * page does not scroll sideways, and an open dialog's buttons are on screen and on top. Each is
@@ -609,6 +610,236 @@ describe.skipIf(!haveChromium && !process.env.CI)("the dashboard in headless Chr
     await dialog.getByRole("button", { name: "Close" }).click();
     await dialog.waitFor({ state: "hidden" });
     await expect.poll(focusedText).toBe("Details");
+  });
+
+  describe("an instance's messages", () => {
+    const customer = "+15557654321";
+    const recipient = "+15551234567";
+    /** What a customer wrote, markup included: the page must show it as text. */
+    const question = "Where is my order? <b>#4821</b>";
+    let outbound: { id: string };
+    let inbound: { id: string; created_at: string };
+
+    const messagesTable = () =>
+      page.getByRole("table", { name: "Messages sent and received by this instance, matching the filters, newest first" });
+    const shownMessageIds = async () =>
+      Promise.all((await messagesTable().locator("tbody tr").all()).map((row) => row.getAttribute("data-message-id")));
+    /** The open message dialog's facts, term → value. */
+    async function messageFacts(): Promise<Record<string, string>> {
+      const dialog = page.locator("#message-dialog");
+      const terms = await dialog.locator("dt").allInnerTexts();
+      const values = await dialog.locator("dd").allInnerTexts();
+      return Object.fromEntries(terms.map((term, index) => [term, values[index]!]));
+    }
+
+    beforeAll(async () => {
+      const sent = await api(`/v1/instances/${instance.id}/messages`, firstKey.secret, {
+        method: "POST",
+        body: JSON.stringify({ type: "text", to: recipient, text: "Your order has shipped." }),
+      });
+      expect(sent.status).toBe(202);
+      outbound = sent.body;
+      const received = await api(`/v1/instances/${instance.id}/sandbox/inbound`, firstKey.secret, {
+        method: "POST",
+        body: JSON.stringify({ from: customer, text: question, reply_to: outbound.id }),
+      });
+      expect(received.status).toBe(201);
+      inbound = received.body;
+    });
+
+    it("opens an instance's messages from the instances list: both ways, newest first, as text", async () => {
+      await page.getByRole("link", { name: "Instances", exact: true }).click();
+      const supportRow = page.locator(`tr[data-instance-id="${instance.id}"]`);
+      await supportRow.getByRole("link", { name: "Messages of support line" }).click();
+      await page.getByRole("heading", { name: "Messages of support line" }).waitFor();
+      expect(new URL(page.url()).hash).toBe(`#messages/${instance.id}`);
+      await expect.poll(focusedId).toBe("messages-title");
+      // The menu still says where this screen belongs.
+      expect(await page.getByRole("link", { name: "Instances", exact: true }).getAttribute("aria-current")).toBe("page");
+
+      await expect.poll(shownMessageIds).toEqual([inbound.id, outbound.id]);
+      const rows = messagesTable().locator("tbody tr");
+      // time, direction, from, to, type, status, content, actions
+      expect((await rows.nth(0).locator("th, td").allInnerTexts()).slice(1)).toEqual([
+        "↓ in",
+        customer,
+        "—",
+        "text",
+        "received",
+        question,
+        "Details",
+      ]);
+      const sentCells = await rows.nth(1).locator("th, td").allInnerTexts();
+      expect([...sentCells.slice(1, 5), ...sentCells.slice(6)]).toEqual(["↑ out", "—", recipient, "text", "Your order has shipped.", "Details"]);
+      expect(["queued", "sent", "delivered", "read"]).toContain(sentCells[5]);
+      expect(await messagesTable().locator("b").count()).toBe(0);
+      await checkScreen("24-messages");
+    });
+
+    it("filters messages by direction and status", async () => {
+      const filters = page.getByRole("form", { name: "Filter messages" });
+      await filters.getByLabel("Direction", { exact: true }).selectOption("outbound");
+      await filters.getByRole("button", { name: "Show messages" }).click();
+      await expect.poll(shownMessageIds).toEqual([outbound.id]);
+      await filters.getByLabel("Direction", { exact: true }).selectOption("inbound");
+      await filters.getByRole("button", { name: "Show messages" }).click();
+      await expect.poll(shownMessageIds).toEqual([inbound.id]);
+      await filters.getByLabel("Direction", { exact: true }).selectOption({ label: "Both directions" });
+      await filters.getByLabel("Status", { exact: true }).selectOption("failed");
+      await filters.getByRole("button", { name: "Show messages" }).click();
+      await page.getByText("No messages match these filters.").waitFor();
+      expect(await shownMessageIds()).toEqual([]);
+      await filters.getByLabel("Status", { exact: true }).selectOption({ label: "Any status" });
+      await filters.getByRole("button", { name: "Show messages" }).click();
+      await expect.poll(shownMessageIds).toEqual([inbound.id, outbound.id]);
+    });
+
+    it("shows every field of a message in its detail, and follows an outbound one's status with Refresh", async () => {
+      const inboundRow = page.locator(`tr[data-message-id="${inbound.id}"]`);
+      await inboundRow.getByRole("button", { name: `Details of the inbound text message of ${inbound.created_at}` }).click();
+      const dialog = page.getByRole("dialog", { name: "Inbound text message" });
+      await dialog.waitFor();
+      expect(await focusedId()).toBe("message-title");
+      await expect.poll(async () => (await messageFacts())["Updated"]).toMatch(/^\d{4}-\d\d-\d\dT.*Z \(/);
+      expect(await messageFacts()).toMatchObject({
+        Direction: "↓ in",
+        Status: "received",
+        From: customer,
+        To: "—",
+        Type: "text",
+        Text: question,
+        Error: "none",
+        "In reply to": outbound.id,
+        Sent: "—",
+        Read: "—",
+        "Message id": inbound.id,
+        "Instance id": instance.id,
+      });
+      expect((await messageFacts())["Received"]).toMatch(/^\d{4}-\d\d-\d\dT.*Z \(/);
+      await checkScreen("25-message-detail");
+      await page.keyboard.press("Escape");
+      await dialog.waitFor({ state: "hidden" });
+      await expect.poll(focusedText).toBe("Details");
+
+      const outboundRow = page.locator(`tr[data-message-id="${outbound.id}"]`);
+      await outboundRow.getByRole("button", { name: /^Details of the outbound text message/ }).click();
+      const sentDialog = page.getByRole("dialog", { name: "Outbound text message" });
+      // The sandbox moves it one state a second: Refresh shows it as it stands.
+      await expect
+        .poll(
+          async () => {
+            await sentDialog.getByRole("button", { name: "Refresh" }).click();
+            return (await messageFacts())["Status"];
+          },
+          { timeout: 10_000 },
+        )
+        .toBe("read");
+      const facts = await messageFacts();
+      for (const state of ["Sent", "Delivered", "Read"]) expect(facts[state], state).toMatch(/^\d{4}-\d\d-\d\dT.*Z \(/);
+      expect(facts).toMatchObject({ Direction: "↑ out", To: recipient, Failed: "—", Received: "—", "In reply to": "—" });
+      await sentDialog.getByRole("button", { name: "Close" }).click();
+      await sentDialog.waitFor({ state: "hidden" });
+    });
+
+    it("sends a text and a template from the dialog, and shows the API's refusal naming the field", async () => {
+      await page.locator("#messages").getByRole("button", { name: "Send message" }).click();
+      const dialog = page.getByRole("dialog", { name: "Send a message" });
+      await dialog.waitFor();
+      expect(await focusedId()).toBe("message-send-to");
+      await dialog.getByRole("button", { name: "Send message" }).click();
+      await dialog.locator("#message-send-error").filter({ hasText: "Give the recipient's number." }).waitFor();
+
+      await dialog.getByLabel("To", { exact: true }).fill(recipient);
+      await dialog.getByLabel("Type", { exact: true }).selectOption("image");
+      expect(await dialog.getByLabel("Caption (optional)").isVisible()).toBe(true);
+      expect(await dialog.getByLabel("File name (optional)").isVisible()).toBe(false);
+      await dialog.getByLabel("File URL", { exact: true }).fill("ftp://files.example/cat.png");
+      await dialog.getByRole("button", { name: "Send message" }).click();
+      const error = dialog.locator("#message-send-error");
+      await error.filter({ hasText: "validation_failed" }).waitFor();
+      expect(await error.innerText()).toContain("body.media.url");
+      await checkScreen("26-send-refused");
+
+      await dialog.getByLabel("Type", { exact: true }).selectOption("text");
+      await dialog.getByLabel("Text", { exact: true }).fill("Thanks! It arrives tomorrow.");
+      await dialog.getByRole("button", { name: "Send message" }).click();
+      await dialog.waitFor({ state: "hidden" });
+      await page.locator("#announcer").filter({ hasText: `Message to ${recipient} queued.` }).waitFor();
+      await expect.poll(focusedText).toBe("Send message");
+      const listed = await api(`/v1/instances/${instance.id}/messages?direction=outbound&limit=1`, firstKey.secret);
+      expect(listed.body.data[0]).toMatchObject({ direction: "outbound", to: recipient, type: "text", text: "Thanks! It arrives tomorrow." });
+      await expect.poll(async () => (await shownMessageIds())[0]).toBe(listed.body.data[0].id);
+
+      await page.locator("#messages").getByRole("button", { name: "Send message" }).click();
+      await dialog.getByLabel("To", { exact: true }).fill(recipient);
+      await dialog.getByLabel("Type", { exact: true }).selectOption("template");
+      await dialog.getByLabel("Template name", { exact: true }).fill("order_shipped");
+      await dialog.getByLabel("Language", { exact: true }).fill("en_US");
+      await dialog.getByRole("button", { name: "Send message" }).click();
+      await dialog.waitFor({ state: "hidden" });
+      const row = messagesTable().locator("tbody tr").first();
+      await row.filter({ hasText: "order_shipped (en_US)" }).waitFor();
+      expect((await row.locator("td").allInnerTexts()).slice(0, 4)).toEqual(["↑ out", "—", recipient, "template"]);
+    });
+
+    it("simulates an inbound message on a sandbox instance, its media URL shown as text", async () => {
+      await page.getByRole("button", { name: "Simulate inbound" }).click();
+      const dialog = page.getByRole("dialog", { name: "Simulate an inbound message" });
+      await dialog.waitFor();
+      expect(await focusedId()).toBe("message-inbound-from");
+      await dialog.getByLabel("From", { exact: true }).fill("12345");
+      await dialog.getByLabel("Text", { exact: true }).fill("Hello?");
+      await dialog.getByRole("button", { name: "Receive message" }).click();
+      const error = dialog.locator("#message-inbound-error");
+      await error.filter({ hasText: "validation_failed" }).waitFor();
+      expect(await error.innerText()).toContain("body.from");
+
+      await dialog.getByLabel("From", { exact: true }).fill(customer);
+      await dialog.getByLabel("Type", { exact: true }).selectOption("image");
+      await dialog.getByLabel("File URL", { exact: true }).fill("https://media.example/cat.jpg");
+      await checkScreen("27-simulate-inbound");
+      await dialog.getByRole("button", { name: "Receive message" }).click();
+      await dialog.waitFor({ state: "hidden" });
+      await page.locator("#announcer").filter({ hasText: `Message from ${customer} received.` }).waitFor();
+      await expect.poll(focusedText).toBe("Simulate inbound");
+
+      const row = messagesTable().locator("tbody tr").first();
+      await row.filter({ hasText: "https://media.example/cat.jpg" }).waitFor();
+      expect((await row.locator("td").allInnerTexts()).slice(0, 5)).toEqual(["↓ in", customer, "—", "image", "received"]);
+      expect(await row.locator("a").count()).toBe(0);
+      await row.getByRole("button", { name: /^Details of the inbound image message/ }).click();
+      const detail = page.getByRole("dialog", { name: "Inbound image message" });
+      await detail.waitFor();
+      expect(await messageFacts()).toMatchObject({ "Media URL": "https://media.example/cat.jpg", Caption: "—", Type: "image" });
+      expect(await detail.locator("a").count()).toBe(0);
+      await detail.getByRole("button", { name: "Close" }).click();
+      await detail.waitFor({ state: "hidden" });
+      expect(requested.filter((url) => url.includes("media.example"))).toEqual([]);
+    });
+
+    it("takes a key bound to the instance from the instances screen, which it may not list, to its messages", async () => {
+      const bound = await api("/v1/api-keys", firstKey.secret, {
+        method: "POST",
+        body: JSON.stringify({ name: "messages-bot", instance_id: instance.id }),
+      });
+      expect(bound.status).toBe(201);
+      const phone = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
+      try {
+        const tab = await phone.newPage();
+        tab.setDefaultTimeout(5_000);
+        tab.on("request", (request) => requested.push(request.url()));
+        await tab.goto(`${server.baseUrl}/dashboard#instances`);
+        await tab.getByLabel("API key", { exact: true }).fill(bound.body.secret);
+        await tab.getByRole("button", { name: "Sign in" }).tap();
+        await tab.locator("#instances-error").filter({ hasText: "instance_scoped_key" }).waitFor();
+        await tab.getByRole("link", { name: "its messages" }).tap();
+        await tab.getByRole("heading", { name: "Messages of support line" }).waitFor();
+        await tab.locator(`tr[data-message-id="${inbound.id}"]`).waitFor();
+        expect(await tab.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(PHONE.width);
+      } finally {
+        await phone.close();
+      }
+    });
   });
 
   it("issues a test-mode key with an IP allowlist, and shows the API's refusal of a bad entry", async () => {

@@ -147,12 +147,20 @@ describe.skipIf(!hasJq && process.env.CI !== "true")("the README's walk-throughs
     expect(result.stdout.match(/^true$/gm)).toHaveLength(3);
     const secret = /^whsec_\S+$/m.exec(result.stdout)?.[0];
     expect(secret).toBeDefined();
-    expect(result.stdout).toMatch(/^queued [0-9a-f-]{36}$/m);
+    const messageId = /^queued ([0-9a-f-]{36})$/m.exec(result.stdout)?.[1];
+    expect(messageId).toBeDefined();
+    // The send retried with its Idempotency-Key: replayed, not sent again.
+    expect(result.stdout).toMatch(/^idempotent-replayed: true\r?$/im);
+    // Read back after the sandbox played it to the end, then the reply that quotes it, received.
+    expect(result.stdout).toMatch(/^\{"status":"read","sent_at":"[^"]+","delivered_at":"[^"]+","read_at":"[^"]+"\}$/m);
+    expect(result.stdout).toMatch(/^received [0-9a-f-]{36}$/m);
+    expect(result.stdout).toContain(`{"from":"+15557654321","text":"Thanks! When will it arrive?","reply_to":"${messageId}"}`);
 
-    // The message's three events reached the receiver, each signed with the endpoint's secret.
+    // The message's three events and the reply's message.received reached the receiver, each
+    // signed with the endpoint's secret.
     await expect
       .poll(() => receiver.requests.map((request) => JSON.parse(request.rawBody).event as string).sort(), { timeout: 30_000 })
-      .toEqual(expect.arrayContaining(["message.delivered", "message.read", "message.sent"]));
+      .toEqual(expect.arrayContaining(["message.delivered", "message.read", "message.received", "message.sent"]));
     for (const request of receiver.requests) {
       expect(verifyWebhookSignature(secret!, String(request.headers["x-whatisup-signature"]), request.rawBody, 300)).toBe(true);
     }

@@ -186,3 +186,34 @@ export function statusCallback(
     ],
   };
 }
+
+/**
+ * A messages callback as Meta sends it when a user writes to the business number: one entry, one
+ * change, the sender's contact and these messages (each as Meta's documentation shows it: `from`
+ * in digits without `+`, `timestamp` in unix seconds as a string, the type's own object).
+ */
+export function messagesCallback(
+  phoneNumberId: string,
+  messages: Record<string, unknown>[],
+  sender = { name: "Sheena Nelson", waId: "16505551234" },
+): Record<string, unknown> {
+  return {
+    object: "whatsapp_business_account",
+    entry: [
+      {
+        id: "102290129340398",
+        changes: [
+          {
+            field: "messages",
+            value: {
+              messaging_product: "whatsapp",
+              metadata: { display_phone_number: "15550100199", phone_number_id: phoneNumberId },
+              contacts: [{ profile: { name: sender.name }, wa_id: sender.waId }],
+              messages: messages.map((message) => ({ from: sender.waId, timestamp: "1749416383", ...message })),
+            },
+          },
+        ],
+      },
+    ],
+  };
+}

@@ -65,9 +65,20 @@ export type EventEnvelope = Schemas["EventEnvelope"];
  */
 export type WebhookEvent = { [Event in keyof webhooks]: WebhookBody<webhooks[Event]> }[keyof webhooks];
 type WebhookBody<PathItem> = PathItem extends { post: { requestBody: { content: { "application/json": infer Body } } } } ? Body : never;
+/** A message sent or received by an instance (`direction`), with its status and the time of each state. */
 export type Message = Schemas["Message"];
+/** The file of an image, document, audio or video message. */
+export type MessageMedia = Schemas["MessageMedia"];
+/** A pre-approved template, by name and language, with its components. */
+export type MessageTemplate = Schemas["MessageTemplate"];
 /** The 202 of a send: the message as accepted, `queued`. */
 export type AcceptedMessage = Schemas["AcceptedMessage"];
+/** The body of `POST /v1/instances/{id}/messages`: `type`, `to`, and the `text`, `media` or `template` that type takes. */
+export type SendMessageBody = NonNullable<paths["/v1/instances/{id}/messages"]["post"]["requestBody"]>["content"]["application/json"];
+/** `GET /v1/instances/{id}/messages`: `direction`, `status`, `cursor`, `limit`. */
+export type ListMessagesQuery = NonNullable<paths["/v1/instances/{id}/messages"]["get"]["parameters"]["query"]>;
+/** A `message.received` webhook: its `data` is the inbound message itself (a `Message`), not wrapped. */
+export type MessageReceivedEvent = Schemas["MessageReceivedEvent"];
 /** `GET /v1/limits`: the calling key's bucket. */
 export type Limits = Schemas["Limits"];
 /** `GET /v1/api-keys/{id}/usage`: a key's requests per hour or UTC day, oldest first. */

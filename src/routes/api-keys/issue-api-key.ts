@@ -3,6 +3,7 @@ import { validationFailed } from "../../errors/app-error.js";
 import type { App } from "../../http/app-types.js";
 import { requestActor } from "../../http/request-actor.js";
 import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
+import { SECRET_NOT_REPLAYED } from "../../idempotency/idempotency-hooks.js";
 import { readAllowlist } from "../../net/ip-allowlist.js";
 import { toTimestamp } from "../../time/timestamps.js";
 import { issueApiKey } from "../../use-cases/issue-api-key.js";
@@ -12,7 +13,11 @@ export function registerIssueApiKey(app: App, { write }: Pick<RouteDependencies,
   app.post(
     "/api-keys",
     {
-      config: { access: { scope: "api_keys:write", instances: "multi" } },
+      config: {
+        access: { scope: "api_keys:write", instances: "multi" },
+        // A replay would have to give the key's secret again, so it would have to be stored.
+        idempotency: { refused: SECRET_NOT_REPLAYED },
+      },
       schema: {
         operationId: "issueApiKey",
         summary: "Issue a new key. The response holds its secret, shown this once",

@@ -2,6 +2,7 @@ import { IssuedApiKeySchema, RollApiKeyBody } from "../../contract/api-key.js";
 import type { App } from "../../http/app-types.js";
 import { requestActor } from "../../http/request-actor.js";
 import { AUTHENTICATED_ERRORS, errorResponses, IdParams } from "../../http/schemas.js";
+import { SECRET_NOT_REPLAYED } from "../../idempotency/idempotency-hooks.js";
 import { rollApiKey } from "../../use-cases/roll-api-key.js";
 import type { RouteDependencies } from "../route-dependencies.js";
 
@@ -11,7 +12,11 @@ export function registerRollApiKey(app: App, { write }: Pick<RouteDependencies, 
     {
       // Bound keys are let through so that one can roll itself: the use case keeps each to the
       // keys of its own instance (403 instance_access_denied).
-      config: { access: { scope: "api_keys:write", instances: "none" } },
+      config: {
+        access: { scope: "api_keys:write", instances: "none" },
+        // A replay would have to give the new key's secret again, so it would have to be stored.
+        idempotency: { refused: SECRET_NOT_REPLAYED },
+      },
       schema: {
         operationId: "rollApiKey",
         summary: "Replace a key with a new one of the same settings; the old one stops working now or after `expires_in_seconds`",

@@ -2,6 +2,8 @@ import { CreateInstanceBody, InstanceSchema } from "../../contract/instance.js";
 import type { App } from "../../http/app-types.js";
 import { requestActor } from "../../http/request-actor.js";
 import { AUTHENTICATED_ERRORS, errorResponses } from "../../http/schemas.js";
+import { IDEMPOTENCY_ERRORS, IdempotencyKeyHeaders } from "../../idempotency/idempotency-hooks.js";
+import { idempotent } from "../../idempotency/idempotent-write.js";
 import { connectTransport, createInstance } from "../../use-cases/create-instance.js";
 import type { RouteDependencies } from "../route-dependencies.js";
 
@@ -9,14 +11,15 @@ export function registerCreateInstance(app: App, { write, cloudApi }: Pick<Route
   app.post(
     "/instances",
     {
-      config: { access: { scope: "instances:write", instances: "multi" } },
+      config: { access: { scope: "instances:write", instances: "multi" }, idempotency: "honoured" },
       schema: {
         operationId: "createInstance",
         summary: "Create an instance (a WhatsApp number to connect)",
+        headers: IdempotencyKeyHeaders,
         body: CreateInstanceBody,
         response: {
           201: InstanceSchema,
-          ...errorResponses(...AUTHENTICATED_ERRORS, "instance_scoped_key"),
+          ...errorResponses(...AUTHENTICATED_ERRORS, ...IDEMPOTENCY_ERRORS, "instance_scoped_key"),
         },
       },
     },
@@ -25,7 +28,10 @@ export function registerCreateInstance(app: App, { write, cloudApi }: Pick<Route
         transport: request.body.transport ?? "sandbox",
         phoneNumberId: request.body.phone_number_id ?? null,
       });
-      const instance = await write(requestActor(request), (w, actor) => createInstance(w, actor, { name: request.body.name, connected }));
+      const instance = await write(
+        requestActor(request),
+        idempotent(request, 201, (w, actor) => createInstance(w, actor, { name: request.body.name, connected })),
+      );
       return reply.code(201).send(instance);
     },
   );

@@ -104,6 +104,7 @@ const STATUS_NAMES: Record<number, string> = {
   409: "Conflict",
   413: "PayloadTooLarge",
   415: "UnsupportedMediaType",
+  422: "UnprocessableContent",
   429: "TooManyRequests",
   500: "InternalServerError",
   503: "ServiceUnavailable",

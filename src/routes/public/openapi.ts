@@ -53,7 +53,7 @@ type Schema = Record<string, unknown> & { hide?: boolean; tags?: string[]; descr
 const TAGS = [
   { name: "api-keys", description: "The bearer keys that authenticate every `/v1` request: issue, list, roll, revoke, and read their usage." },
   { name: "instances", description: "Instances: the WhatsApp numbers a customer sends from, in the sandbox or through the WhatsApp Cloud API." },
-  { name: "messages", description: "Sending messages. A send answers 202 at once; the message's next states arrive as webhook events." },
+  { name: "messages", description: "Messages both ways: send text, media or a template (202 at once; the next states arrive as webhook events), read them back, and make a sandbox instance receive one." },
   { name: "webhook-endpoints", description: "The URLs that receive the customer's webhook events, each with its own signing secret." },
   { name: "webhook-deliveries", description: "Each event sent to each endpoint, with its attempts: read them, and retry a failed one." },
   { name: "audit-events", description: "The customer's append-only audit log: every change, who made it and from where." },
@@ -61,7 +61,7 @@ const TAGS = [
   { name: "leaked-keys", description: "Reporting keys found in the open: anyone may, without a key; every reported key that exists is revoked." },
   { name: "operations", description: "For the people who run the server: liveness, readiness and metrics. No key needed." },
   { name: "reference", description: "This document, its interactive reference and the dashboard. No key needed." },
-  { name: "whatsapp-callbacks", description: "The WhatsApp Cloud API's calls to this server (Meta's, not yours): its subscription handshake and status callbacks." },
+  { name: "whatsapp-callbacks", description: "The WhatsApp Cloud API's calls to this server (Meta's, not yours): its subscription handshake, and the callbacks that carry statuses and inbound messages." },
   { name: "webhook-events", description: "What this server POSTs to your webhook endpoints: one body per event type (docs/webhooks.md)." },
 ];
 

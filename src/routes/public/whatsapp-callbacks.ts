@@ -1,17 +1,23 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import Type from "typebox";
 import type { CloudApiConfig } from "../../config.js";
-import type { MessageStatus } from "../../contract/message.js";
+import { E164_PATTERN, MEDIA_TYPES, type MediaType, type MessageMedia, type OutboundStatus } from "../../contract/message.js";
 import { AppError, validationFailed } from "../../errors/app-error.js";
 import type { App } from "../../http/app-types.js";
 import { errorResponses } from "../../http/schemas.js";
+import { findLiveInstanceByProviderNumber } from "../../instances/instance-repository.js";
+import { nowTimestamp, toTimestamp } from "../../time/timestamps.js";
 import { applyProviderStatus } from "../../use-cases/advance-message.js";
+import { receiveMessage } from "../../use-cases/receive-message.js";
+import type { Writer } from "../../use-cases/write.js";
 import type { RouteDependencies } from "../route-dependencies.js";
 
 /** Meta batches statuses; a callback is small, but allow well above our API's 64 KiB. */
 export const CALLBACK_BODY_LIMIT_BYTES = 1024 * 1024;
 const CALLBACK_PATH = "/webhooks/whatsapp";
 const REPORTED: ReadonlySet<string> = new Set(["sent", "delivered", "read", "failed"]);
+const E164 = new RegExp(E164_PATTERN);
+const STORED_MEDIA: ReadonlySet<string> = new Set(MEDIA_TYPES);
 
 /**
  * The WhatsApp Cloud API's callbacks: public (Meta calls them, with no API key), so they live at
@@ -74,11 +80,21 @@ export function registerWhatsAppCallbacks(
       {
         bodyLimit: CALLBACK_BODY_LIMIT_BYTES,
         schema: {
+          // Named when it carried statuses only; operationIds never change (docs/openapi.md).
           operationId: "receiveWhatsAppStatuses",
-          summary: "Status callbacks of the WhatsApp Cloud API, signed with X-Hub-Signature-256",
+          summary: "Callbacks of the WhatsApp Cloud API (statuses and inbound messages), signed with X-Hub-Signature-256",
           tags: ["whatsapp-callbacks"],
           response: {
-            200: Type.Object({ received: Type.Integer() }, { additionalProperties: false, description: "The statuses the callback held", examples: [{ received: 1 }] }),
+            200: Type.Object(
+              {
+                received: Type.Integer({ description: "The statuses the callback held, known or not" }),
+                messages: Type.Integer({
+                  description:
+                    "The inbound messages it held: each stored once however often Meta repeats it; types other than text, image, document, audio and video are acknowledged and not stored",
+                }),
+              },
+              { additionalProperties: false, description: "What the callback held", examples: [{ received: 1, messages: 2 }] },
+            ),
             ...errorResponses("auth_missing", "auth_malformed", "auth_invalid", "validation_failed", "payload_too_large", "internal_error", "database_unavailable"),
           },
         },
@@ -100,15 +116,25 @@ export function registerWhatsAppCallbacks(
           );
           if (moved) applied += 1;
         }
-        request.log.info({ statuses: reports.length, applied }, "cloud api callback");
-        return { received: reports.length };
+        const inbound = inboundMessages(payload);
+        for (const type of inbound.ignoredTypes) {
+          request.log.debug({ type }, "cloud api callback: message not stored");
+        }
+        const outcomes = { stored: 0, repeated: 0, unknown_number: 0 };
+        // One at a time, in Meta's order: a conversation's messages are stored in the order sent.
+        for (const message of inbound.messages) outcomes[await receiveInbound(write, message)] += 1;
+        request.log.info(
+          { statuses: reports.length, applied, messages: inbound.held, ignored: inbound.ignoredTypes.length, ...outcomes },
+          "cloud api callback",
+        );
+        return { received: reports.length, messages: inbound.held };
       },
     );
   });
 }
 
 /** One entry of `statuses[]`: a message's new state, as Meta reports it. */
-export type StatusReport = { wamid: string; status: Exclude<MessageStatus, "queued">; error: string | null };
+export type StatusReport = { wamid: string; status: Exclude<OutboundStatus, "queued">; error: string | null };
 
 /** Picks every known status out of entry[].changes[].value.statuses[]; ignores the rest. */
 export function statusReports(payload: unknown): StatusReport[] {
@@ -128,6 +154,129 @@ export function statusReports(payload: unknown): StatusReport[] {
     }
   }
   return reports;
+}
+
+/** One entry of `messages[]` that becomes an inbound message: what a user wrote to a business number. */
+export type InboundReport = {
+  /** The business number it was written to (`metadata.phone_number_id`). */
+  phoneNumberId: string;
+  wamid: string;
+  /** E.164. */
+  from: string;
+  type: "text" | MediaType;
+  text: string | null;
+  media: MessageMedia | null;
+  /** The wamid of the message it quotes (`context.id`). */
+  replyToWamid: string | null;
+  receivedAt: string;
+};
+
+/**
+ * Picks the messages out of entry[].changes[].value.messages[]. Text and the four media types
+ * become inbound messages (a file by its Cloud API media id: its URL needs the business's access
+ * token, so none is given); every other type (sticker, location, reaction, interactive, button,
+ * unsupported, …) is acknowledged and ignored, and so is an entry without an id or whose sender
+ * is not a phone number (a user known only by a username). `held` counts every entry.
+ */
+export function inboundMessages(payload: unknown): { messages: InboundReport[]; ignoredTypes: string[]; held: number } {
+  const messages: InboundReport[] = [];
+  const ignoredTypes: string[] = [];
+  let held = 0;
+  for (const entry of arrayOf((payload as { entry?: unknown } | null)?.entry)) {
+    for (const change of arrayOf((entry as { changes?: unknown } | null)?.changes)) {
+      const value = (change as { value?: { messages?: unknown; metadata?: { phone_number_id?: unknown } } } | null)?.value;
+      const phoneNumberId = value?.metadata?.phone_number_id;
+      for (const message of arrayOf(value?.messages)) {
+        held += 1;
+        const report = typeof phoneNumberId === "string" ? inboundReport(phoneNumberId, message) : undefined;
+        if (report) messages.push(report);
+        else ignoredTypes.push(typeName(message));
+      }
+    }
+  }
+  return { messages, ignoredTypes, held };
+}
+
+type MetaMessage = {
+  id?: unknown;
+  from?: unknown;
+  timestamp?: unknown;
+  type?: unknown;
+  text?: { body?: unknown };
+  context?: { id?: unknown };
+} & Record<string, unknown>;
+
+function inboundReport(phoneNumberId: string, entry: unknown): InboundReport | undefined {
+  const message = (entry ?? {}) as MetaMessage;
+  const { id, type } = message;
+  // Meta gives the sender's number as digits (`16505551234`); with a username only, no number.
+  const from = typeof message.from === "string" ? `+${message.from.replace(/^\+/, "")}` : "";
+  if (typeof id !== "string" || id === "" || !E164.test(from) || typeof type !== "string") return undefined;
+  const base = {
+    phoneNumberId,
+    wamid: id,
+    from,
+    replyToWamid: typeof message.context?.id === "string" ? message.context.id : null,
+    receivedAt: receivedAt(message.timestamp),
+  };
+  if (type === "text") {
+    const body = message.text?.body;
+    return typeof body === "string" && body !== "" ? { ...base, type, text: body, media: null } : undefined;
+  }
+  if (!STORED_MEDIA.has(type)) return undefined;
+  const file = message[type] as { id?: unknown; mime_type?: unknown; caption?: unknown; filename?: unknown } | undefined;
+  if (typeof file?.id !== "string" || file.id === "") return undefined;
+  return {
+    ...base,
+    type: type as MediaType,
+    text: null,
+    media: {
+      url: null,
+      caption: stringOrNull(file.caption),
+      filename: type === "document" ? stringOrNull(file.filename) : null,
+      mime_type: stringOrNull(file.mime_type),
+      provider_media_id: file.id,
+    },
+  };
+}
+
+/** Meta's `timestamp` is unix seconds, as a string; without a usable one, the time it arrived. */
+function receivedAt(timestamp: unknown): string {
+  const seconds = typeof timestamp === "string" && /^\d{1,12}$/.test(timestamp) ? Number(timestamp) : Number.NaN;
+  return Number.isFinite(seconds) && seconds > 0 ? toTimestamp(seconds * 1000) : nowTimestamp();
+}
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === "string" && value !== "" ? value : null;
+}
+
+/** For the log only: the type as Meta named it, bounded (never the message's content). */
+function typeName(entry: unknown): string {
+  const type = (entry as { type?: unknown } | null)?.type;
+  return typeof type === "string" ? type.slice(0, 40) : "unknown";
+}
+
+/**
+ * Stores one inbound message for the live instance holding its business number, in one write. A
+ * number no live instance holds (another app's, a deleted instance's) is not ours to store.
+ */
+async function receiveInbound(write: Writer, report: InboundReport): Promise<"stored" | "repeated" | "unknown_number"> {
+  return write(null, async (w) => {
+    const instance = await findLiveInstanceByProviderNumber(w.tx, report.phoneNumberId);
+    if (!instance) return "unknown_number";
+    const received = await receiveMessage(w, {
+      customerId: instance.customer_id,
+      instanceId: instance.id,
+      from: report.from,
+      type: report.type,
+      text: report.text,
+      media: report.media,
+      replyTo: report.replyToWamid === null ? null : { providerMessageId: report.replyToWamid },
+      providerMessageId: report.wamid,
+      receivedAt: report.receivedAt,
+    });
+    return received ? "stored" : "repeated";
+  });
 }
 
 function describeErrors(errors: unknown): string {

@@ -154,7 +154,7 @@ export interface paths {
         get: operations["verifyWhatsAppSubscription"];
         put?: never;
         /**
-         * Status callbacks of the WhatsApp Cloud API, signed with X-Hub-Signature-256
+         * Callbacks of the WhatsApp Cloud API (statuses and inbound messages), signed with X-Hub-Signature-256
          * @description Public: takes no API key.
          */
         post: operations["receiveWhatsAppStatuses"];
@@ -397,15 +397,65 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * An instance's messages, sent and received, newest first; filter by direction and status
+         * @description Requires an API key holding the scope `messages:read` (or `*`).
+         *
+         *     An instance-bound key may act only on its own instance (403 `instance_access_denied` for another of the customer's).
+         */
+        get: operations["listMessages"];
         put?: never;
         /**
-         * Send a message from an instance (202: stored, queued; its states arrive as webhook events)
+         * Send a message from an instance: text, media or a template (202: stored, queued)
          * @description Requires an API key holding the scope `messages:send` (or `*`).
          *
          *     An instance-bound key may act only on its own instance (403 `instance_access_denied` for another of the customer's).
          */
         post: operations["sendMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{id}/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One message of an instance, sent or received, with its status and the time of each state
+         * @description Requires an API key holding the scope `messages:read` (or `*`).
+         *
+         *     An instance-bound key may act only on its own instance (403 `instance_access_denied` for another of the customer's).
+         */
+        get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{id}/sandbox/inbound": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a sandbox instance receive a message, as if someone wrote to it (201: the inbound message; message.received follows)
+         * @description Requires an API key holding the scope `messages:send` (or `*`).
+         *
+         *     An instance-bound key may act only on its own instance (403 `instance_access_denied` for another of the customer's).
+         */
+        post: operations["receiveSandboxMessage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -618,6 +668,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "message.received": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An instance received a message; `data` is the message itself (direction inbound)
+         * @description Sent to every webhook endpoint subscribed to `message.received` (or `*`) that covers the event's instance. Verify `X-WhatIsUp-Signature` against the raw body before parsing it, answer 2xx at once, and deduplicate by `event_id`: delivery is at least once (docs/webhooks.md).
+         */
+        post: operations["messageReceivedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "api_key.issued": {
         parameters: {
             query?: never;
@@ -742,10 +812,11 @@ export interface webhooks {
 export interface components {
     schemas: {
         /**
-         * @description A message as accepted for sending: stored and queued; its next states arrive as webhook events
+         * @description A message as accepted for sending: stored and queued; read it back, or wait for its webhook events
          * @example {
          *       "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
          *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "direction": "outbound",
          *       "to": "+15551234567",
          *       "type": "text",
          *       "status": "queued",
@@ -758,11 +829,13 @@ export interface components {
             id: string;
             /** Format: uuid */
             instance_id: string;
+            /** @enum {string} */
+            direction: "outbound";
             to: string;
             /** @enum {unknown} */
-            type: "text";
-            /** @enum {unknown} */
-            status: "queued" | "sent" | "delivered" | "read" | "failed";
+            type: "text" | "image" | "document" | "audio" | "video" | "template";
+            /** @enum {string} */
+            status: "queued";
             client_ref: string | null;
             /**
              * Format: date-time
@@ -1137,14 +1210,14 @@ export interface components {
             /** @description The one instance whose events it receives; null for every instance of the customer */
             instance_id: string | null;
             url: string;
-            events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
+            events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "message.received" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
             /**
              * Format: date-time
              * @description ISO 8601, UTC, with milliseconds
              */
             created_at: string;
-            /** @description The whsec_ signing secret. Shown in this response only. */
-            secret: string;
+            /** @description The whsec_ signing secret. Shown in this response only: absent when the response is an Idempotency-Key replay (`Idempotent-Replayed: true`), since the secret is never stored in plaintext (docs/idempotency.md). */
+            secret?: string;
         };
         /**
          * @description The body of every 4xx and 5xx answer; `error.code` is the stable contract (docs/errors.md)
@@ -1159,7 +1232,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "delivery_not_retryable" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
+                code: "auth_missing" | "auth_malformed" | "auth_invalid" | "auth_expired" | "insufficient_scope" | "scope_escalation" | "instance_access_denied" | "instance_scoped_key" | "verification_failed" | "test_key_live_instance" | "ip_not_allowed" | "api_key_not_found" | "instance_not_found" | "webhook_endpoint_not_found" | "delivery_not_found" | "message_not_found" | "not_found" | "method_not_allowed" | "request_timeout" | "instance_unavailable" | "key_limit_reached" | "api_key_not_active" | "delivery_not_retryable" | "instance_not_sandbox" | "idempotency_key_in_use" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "not_ready" | "database_unavailable";
                 message: string;
                 details?: {
                     [key: string]: unknown;
@@ -1185,7 +1258,7 @@ export interface components {
          */
         EventEnvelope: {
             /** @enum {unknown} */
-            event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
+            event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "message.received" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
             /**
              * @description A ULID; the same on every attempt and every endpoint of the event
              * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
@@ -1421,16 +1494,50 @@ export interface components {
             };
         };
         /**
-         * @description A sent message and its state
+         * @description A message sent or received by an instance, and its state
          * @example {
          *       "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
          *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "direction": "outbound",
+         *       "from": null,
          *       "to": "+15551234567",
          *       "type": "text",
+         *       "text": "Your order has shipped.",
+         *       "media": null,
+         *       "template": null,
          *       "status": "delivered",
          *       "client_ref": "order-4821",
+         *       "error": null,
+         *       "reply_to": null,
+         *       "sent_at": "2026-11-26T14:10:01.020Z",
+         *       "delivered_at": "2026-11-26T14:10:04.123Z",
+         *       "read_at": null,
+         *       "failed_at": null,
+         *       "received_at": null,
          *       "created_at": "2026-11-26T14:10:00.000Z",
          *       "updated_at": "2026-11-26T14:10:04.123Z"
+         *     }
+         * @example {
+         *       "id": "0198c0e3-7b2a-7d4e-8f60-1a2b3c4d5e6f",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "direction": "inbound",
+         *       "from": "+15557654321",
+         *       "to": null,
+         *       "type": "text",
+         *       "text": "Thanks! When will it arrive?",
+         *       "media": null,
+         *       "template": null,
+         *       "status": "received",
+         *       "client_ref": null,
+         *       "error": null,
+         *       "reply_to": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+         *       "sent_at": null,
+         *       "delivered_at": null,
+         *       "read_at": null,
+         *       "failed_at": null,
+         *       "received_at": "2026-11-26T14:12:30.500Z",
+         *       "created_at": "2026-11-26T14:12:30.500Z",
+         *       "updated_at": "2026-11-26T14:12:30.500Z"
          *     }
          */
         Message: {
@@ -1438,14 +1545,33 @@ export interface components {
             id: string;
             /** Format: uuid */
             instance_id: string;
-            to: string;
             /** @enum {unknown} */
-            type: "text";
+            direction: "outbound" | "inbound";
+            /** @description Inbound: the sender. Outbound: the instance's number, when known */
+            from: string | null;
+            /** @description Outbound: the recipient. Inbound: the instance's number, when known */
+            to: string | null;
             /** @enum {unknown} */
-            status: "queued" | "sent" | "delivered" | "read" | "failed";
+            type: "text" | "image" | "document" | "audio" | "video" | "template";
+            /** @description Null for media and template messages */
+            text: string | null;
+            media: components["schemas"]["MessageMedia"] | null;
+            template: components["schemas"]["MessageTemplate"] | null;
+            /**
+             * @description queued → sent → delivered → read, or failed; received for inbound messages
+             * @enum {unknown}
+             */
+            status: "queued" | "sent" | "delivered" | "read" | "failed" | "received";
             client_ref: string | null;
-            /** @description Why it failed: in `message.failed` only */
-            error?: string | null;
+            /** @description Why it failed, when it did */
+            error: string | null;
+            /** @description The message of ours that an inbound message quotes */
+            reply_to: string | null;
+            sent_at: string | null;
+            delivered_at: string | null;
+            read_at: string | null;
+            failed_at: string | null;
+            received_at: string | null;
             /**
              * Format: date-time
              * @description ISO 8601, UTC, with milliseconds
@@ -1469,10 +1595,22 @@ export interface components {
          *         "message": {
          *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
          *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *           "direction": "outbound",
+         *           "from": null,
          *           "to": "+15551234567",
          *           "type": "text",
+         *           "text": "Your order has shipped.",
+         *           "media": null,
+         *           "template": null,
          *           "status": "delivered",
          *           "client_ref": "order-4821",
+         *           "error": null,
+         *           "reply_to": null,
+         *           "sent_at": "2026-11-26T14:10:01.020Z",
+         *           "delivered_at": "2026-11-26T14:10:04.123Z",
+         *           "read_at": null,
+         *           "failed_at": null,
+         *           "received_at": null,
          *           "created_at": "2026-11-26T14:10:00.000Z",
          *           "updated_at": "2026-11-26T14:10:04.123Z"
          *         }
@@ -1515,13 +1653,24 @@ export interface components {
          *         "message": {
          *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
          *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *           "direction": "outbound",
+         *           "from": null,
          *           "to": "+15551234567",
          *           "type": "text",
+         *           "text": "Your order has shipped.",
+         *           "media": null,
+         *           "template": null,
          *           "status": "failed",
          *           "client_ref": "order-4821",
+         *           "error": "WhatsApp error 131026: Message undeliverable",
+         *           "reply_to": null,
+         *           "sent_at": "2026-11-26T14:10:01.020Z",
+         *           "delivered_at": null,
+         *           "read_at": null,
+         *           "failed_at": "2026-11-26T14:10:04.123Z",
+         *           "received_at": null,
          *           "created_at": "2026-11-26T14:10:00.000Z",
-         *           "updated_at": "2026-11-26T14:10:04.123Z",
-         *           "error": "WhatsApp error 131026: Message undeliverable"
+         *           "updated_at": "2026-11-26T14:10:04.123Z"
          *         }
          *       }
          *     }
@@ -1547,6 +1696,16 @@ export interface components {
             occurred_at: string;
             data: components["schemas"]["MessageEventData"];
         };
+        /** @description The file of an image, document, audio or video message */
+        MessageMedia: {
+            /** @description The file's URL; null for media received through the Cloud API */
+            url: string | null;
+            caption: string | null;
+            filename: string | null;
+            mime_type: string | null;
+            /** @description The Cloud API's media id of a received file: fetch it from Meta with your own access token */
+            provider_media_id: string | null;
+        };
         /**
          * @description The body of a `message.read` webhook
          * @example {
@@ -1559,12 +1718,24 @@ export interface components {
          *         "message": {
          *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
          *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *           "direction": "outbound",
+         *           "from": null,
          *           "to": "+15551234567",
          *           "type": "text",
+         *           "text": "Your order has shipped.",
+         *           "media": null,
+         *           "template": null,
          *           "status": "read",
          *           "client_ref": "order-4821",
+         *           "error": null,
+         *           "reply_to": null,
+         *           "sent_at": "2026-11-26T14:10:01.020Z",
+         *           "delivered_at": "2026-11-26T14:10:04.123Z",
+         *           "read_at": "2026-11-26T14:11:00.000Z",
+         *           "failed_at": null,
+         *           "received_at": null,
          *           "created_at": "2026-11-26T14:10:00.000Z",
-         *           "updated_at": "2026-11-26T14:10:04.123Z"
+         *           "updated_at": "2026-11-26T14:11:00.000Z"
          *         }
          *       }
          *     }
@@ -1591,6 +1762,59 @@ export interface components {
             data: components["schemas"]["MessageEventData"];
         };
         /**
+         * @description The body of a `message.received` webhook
+         * @example {
+         *       "event": "message.received",
+         *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+         *       "api_version": "2026-04",
+         *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *       "occurred_at": "2026-11-26T14:10:04.123Z",
+         *       "data": {
+         *         "id": "0198c0e3-7b2a-7d4e-8f60-1a2b3c4d5e6f",
+         *         "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *         "direction": "inbound",
+         *         "from": "+15557654321",
+         *         "to": null,
+         *         "type": "text",
+         *         "text": "Thanks! When will it arrive?",
+         *         "media": null,
+         *         "template": null,
+         *         "status": "received",
+         *         "client_ref": null,
+         *         "error": null,
+         *         "reply_to": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+         *         "sent_at": null,
+         *         "delivered_at": null,
+         *         "read_at": null,
+         *         "failed_at": null,
+         *         "received_at": "2026-11-26T14:12:30.500Z",
+         *         "created_at": "2026-11-26T14:12:30.500Z",
+         *         "updated_at": "2026-11-26T14:12:30.500Z"
+         *       }
+         *     }
+         */
+        MessageReceivedEvent: {
+            /** @enum {string} */
+            event: "message.received";
+            /**
+             * @description A ULID; the same on every attempt and every endpoint of the event
+             * @example 01JT4B7Z9X2K8Q5R3M6N1P0VWS
+             */
+            event_id: string;
+            /**
+             * @description The envelope's version, e.g. 2026-04
+             * @example 2026-04
+             */
+            api_version: string;
+            instance_id: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC, with milliseconds
+             */
+            occurred_at: string;
+            data: components["schemas"]["Message"];
+        };
+        /**
          * @description The body of a `message.sent` webhook
          * @example {
          *       "event": "message.sent",
@@ -1602,12 +1826,24 @@ export interface components {
          *         "message": {
          *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
          *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+         *           "direction": "outbound",
+         *           "from": null,
          *           "to": "+15551234567",
          *           "type": "text",
+         *           "text": "Your order has shipped.",
+         *           "media": null,
+         *           "template": null,
          *           "status": "sent",
          *           "client_ref": "order-4821",
+         *           "error": null,
+         *           "reply_to": null,
+         *           "sent_at": "2026-11-26T14:10:01.020Z",
+         *           "delivered_at": null,
+         *           "read_at": null,
+         *           "failed_at": null,
+         *           "received_at": null,
          *           "created_at": "2026-11-26T14:10:00.000Z",
-         *           "updated_at": "2026-11-26T14:10:04.123Z"
+         *           "updated_at": "2026-11-26T14:10:01.020Z"
          *         }
          *       }
          *     }
@@ -1633,11 +1869,24 @@ export interface components {
             occurred_at: string;
             data: components["schemas"]["MessageEventData"];
         };
+        /** @description A pre-approved template: what WhatsApp lets a business send outside the 24-hour window */
+        MessageTemplate: {
+            /** @description The approved template's name */
+            name: string;
+            /** @description Its language code, e.g. en_US */
+            language: string;
+            components?: ({
+                /** @description header, body, button, … */
+                type: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+        };
         /**
          * @description A permission a key holds; `*` holds every other one
          * @enum {unknown}
          */
-        Scope: "*" | "api_keys:read" | "api_keys:write" | "instances:read" | "instances:write" | "messages:send" | "webhooks:read" | "webhooks:write" | "deliveries:read" | "audit:read";
+        Scope: "*" | "api_keys:read" | "api_keys:write" | "instances:read" | "instances:write" | "messages:send" | "messages:read" | "webhooks:read" | "webhooks:write" | "deliveries:read" | "audit:read";
         /** @description One hour or UTC day of a key's requests */
         UsagePeriod: {
             /**
@@ -1693,7 +1942,7 @@ export interface components {
             customer_id: string;
             instance_id: string | null;
             /** @enum {unknown} */
-            event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
+            event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "message.received" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
             event_id: string;
             payload: components["schemas"]["EventEnvelope"];
             /** @enum {unknown} */
@@ -1798,7 +2047,7 @@ export interface components {
             customer_id: string;
             instance_id: string | null;
             /** @enum {unknown} */
-            event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
+            event: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "message.received" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
             event_id: string;
             payload: components["schemas"]["EventEnvelope"];
             /** @enum {unknown} */
@@ -1845,7 +2094,7 @@ export interface components {
             /** @description The one instance whose events it receives; null for every instance of the customer */
             instance_id: string | null;
             url: string;
-            events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
+            events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "message.received" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
             /**
              * Format: date-time
              * @description ISO 8601, UTC, with milliseconds
@@ -1876,7 +2125,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The error envelope; `error.code` is one of `instance_unavailable`, `key_limit_reached`, `api_key_not_active`, `delivery_not_retryable`. */
+        /** @description The error envelope; `error.code` is one of `instance_unavailable`, `key_limit_reached`, `api_key_not_active`, `delivery_not_retryable`, `instance_not_sandbox`, `idempotency_key_in_use`. */
         Conflict: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1942,7 +2191,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The error envelope; `error.code` is one of `api_key_not_found`, `instance_not_found`, `webhook_endpoint_not_found`, `delivery_not_found`, `not_found`. */
+        /** @description The error envelope; `error.code` is one of `api_key_not_found`, `instance_not_found`, `webhook_endpoint_not_found`, `delivery_not_found`, `message_not_found`, `not_found`. */
         NotFound: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2199,6 +2448,28 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "auth_missing",
+                 *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
+                 *       },
+                 *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The error envelope; `error.code` is one of `idempotency_key_reused`. */
+        UnprocessableContent: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "idempotency_key_reused",
                  *         "message": "What went wrong, for a person: branch on `error.code`, never on this text."
                  *       },
                  *       "request_id": "req_01JT4B7Z9X2K8Q5R3M6N1P0VWS"
@@ -2522,7 +2793,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The statuses the callback held */
+            /** @description What the callback held */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2531,11 +2802,15 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "received": 1
+                     *       "received": 1,
+                     *       "messages": 2
                      *     }
                      */
                     "application/json": {
+                        /** @description The statuses the callback held, known or not */
                         received: number;
+                        /** @description The inbound messages it held: each stored once however often Meta repeats it; types other than text, image, document, audio and video are acknowledged and not stored */
+                        messages: number;
                     };
                 };
             };
@@ -3079,7 +3354,10 @@ export interface operations {
     createInstance: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1 to 255 printable ASCII characters, new for each request (a UUID). A retry with the same key and the same request within 24 hours gets the first answer again, with `Idempotent-Replayed: true`, and changes nothing (docs/idempotency.md). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3135,10 +3413,14 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_scoped_key`. */
             403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `idempotency_key_in_use`. */
+            409: components["responses"]["Conflict"];
             /** @description Error envelope; error.code is one of `payload_too_large`. */
             413: components["responses"]["PayloadTooLarge"];
             /** @description Error envelope; error.code is one of `unsupported_media_type`. */
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `idempotency_key_reused`. */
+            422: components["responses"]["UnprocessableContent"];
             /** @description Error envelope; error.code is one of `rate_limited`. */
             429: components["responses"]["TooManyRequests"];
             /** @description Error envelope; error.code is one of `internal_error`. */
@@ -3378,10 +3660,100 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    listMessages: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                /** @description Only the messages sent (outbound) or received (inbound) */
+                direction?: "outbound" | "inbound";
+                /** @description Only the messages in this state now */
+                status?: "queued" | "sent" | "delivered" | "read" | "failed" | "received";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list, newest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+                     *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *           "direction": "outbound",
+                     *           "from": null,
+                     *           "to": "+15551234567",
+                     *           "type": "text",
+                     *           "text": "Your order has shipped.",
+                     *           "media": null,
+                     *           "template": null,
+                     *           "status": "delivered",
+                     *           "client_ref": "order-4821",
+                     *           "error": null,
+                     *           "reply_to": null,
+                     *           "sent_at": "2026-11-26T14:10:01.020Z",
+                     *           "delivered_at": "2026-11-26T14:10:04.123Z",
+                     *           "read_at": null,
+                     *           "failed_at": null,
+                     *           "received_at": null,
+                     *           "created_at": "2026-11-26T14:10:00.000Z",
+                     *           "updated_at": "2026-11-26T14:10:04.123Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["Message"][];
+                        /**
+                         * @description Pass it as `cursor` for the next page; null on the last one
+                         * @example null
+                         */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `instance_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     sendMessage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1 to 255 printable ASCII characters, new for each request (a UUID). A retry with the same key and the same request within 24 hours gets the first answer again, with `Idempotent-Replayed: true`, and changes nothing (docs/idempotency.md). */
+                "idempotency-key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -3389,30 +3761,36 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "type": "text",
-                 *       "to": "+15551234567",
-                 *       "text": "Your order has shipped.",
-                 *       "client_ref": "order-4821"
-                 *     }
-                 */
                 "application/json": {
                     /**
-                     * @description Only text messages exist today
+                     * @description What the message is; it decides which of text, media and template the body holds
                      * @enum {unknown}
                      */
-                    type: "text";
+                    type: "text" | "image" | "document" | "audio" | "video" | "template";
                     /** @description E.164, e.g. +15551234567 */
                     to: string;
-                    text: string;
+                    /** @description Required with type text, refused with the others */
+                    text?: string;
+                    /** @description Required with type image, document, audio or video, refused with the others */
+                    media?: {
+                        /**
+                         * Format: uri
+                         * @description Where WhatsApp fetches the file; checked like a webhook URL (no loopback or private addresses)
+                         */
+                        url: string;
+                        /** @description Not for audio */
+                        caption?: string;
+                        /** @description Documents only */
+                        filename?: string;
+                    };
+                    template?: components["schemas"]["MessageTemplate"];
                     /** @description Your own reference, echoed in the message's events */
                     client_ref?: string;
                 };
             };
         };
         responses: {
-            /** @description A message as accepted for sending: stored and queued; its next states arrive as webhook events */
+            /** @description A message as accepted for sending: stored and queued; read it back, or wait for its webhook events */
             202: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3426,6 +3804,7 @@ export interface operations {
                      * @example {
                      *       "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
                      *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *       "direction": "outbound",
                      *       "to": "+15551234567",
                      *       "type": "text",
                      *       "status": "queued",
@@ -3444,12 +3823,195 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Error envelope; error.code is one of `instance_not_found`. */
             404: components["responses"]["NotFound"];
-            /** @description Error envelope; error.code is one of `instance_unavailable`. */
+            /** @description Error envelope; error.code is one of `idempotency_key_in_use`, `instance_unavailable`. */
             409: components["responses"]["Conflict"];
             /** @description Error envelope; error.code is one of `payload_too_large`. */
             413: components["responses"]["PayloadTooLarge"];
             /** @description Error envelope; error.code is one of `unsupported_media_type`. */
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `idempotency_key_reused`. */
+            422: components["responses"]["UnprocessableContent"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A message sent or received by an instance, and its state */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+                     *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *       "direction": "outbound",
+                     *       "from": null,
+                     *       "to": "+15551234567",
+                     *       "type": "text",
+                     *       "text": "Your order has shipped.",
+                     *       "media": null,
+                     *       "template": null,
+                     *       "status": "delivered",
+                     *       "client_ref": "order-4821",
+                     *       "error": null,
+                     *       "reply_to": null,
+                     *       "sent_at": "2026-11-26T14:10:01.020Z",
+                     *       "delivered_at": "2026-11-26T14:10:04.123Z",
+                     *       "read_at": null,
+                     *       "failed_at": null,
+                     *       "received_at": null,
+                     *       "created_at": "2026-11-26T14:10:00.000Z",
+                     *       "updated_at": "2026-11-26T14:10:04.123Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `instance_not_found`, `message_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `rate_limited`. */
+            429: components["responses"]["TooManyRequests"];
+            /** @description Error envelope; error.code is one of `internal_error`. */
+            500: components["responses"]["InternalServerError"];
+            /** @description Error envelope; error.code is one of `database_unavailable`. */
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    receiveSandboxMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any 1 to 255 printable ASCII characters, new for each request (a UUID). A retry with the same key and the same request within 24 hours gets the first answer again, with `Idempotent-Replayed: true`, and changes nothing (docs/idempotency.md). */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "from": "+15557654321",
+                 *       "text": "Where is my order?"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description E.164, e.g. +15551234567 */
+                    from: string;
+                    /**
+                     * @description text unless given
+                     * @default text
+                     * @enum {unknown}
+                     */
+                    type?: "text" | "image" | "document" | "audio" | "video";
+                    text?: string;
+                    media?: {
+                        /**
+                         * Format: uri
+                         * @description Where WhatsApp fetches the file; checked like a webhook URL (no loopback or private addresses)
+                         */
+                        url: string;
+                        /** @description Not for audio */
+                        caption?: string;
+                        /** @description Documents only */
+                        filename?: string;
+                        mime_type?: string;
+                    };
+                    /**
+                     * Format: uuid
+                     * @description An outbound message of this instance that it quotes
+                     */
+                    reply_to?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A message sent or received by an instance, and its state */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+                     *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                     *       "direction": "outbound",
+                     *       "from": null,
+                     *       "to": "+15551234567",
+                     *       "type": "text",
+                     *       "text": "Your order has shipped.",
+                     *       "media": null,
+                     *       "template": null,
+                     *       "status": "delivered",
+                     *       "client_ref": "order-4821",
+                     *       "error": null,
+                     *       "reply_to": null,
+                     *       "sent_at": "2026-11-26T14:10:01.020Z",
+                     *       "delivered_at": "2026-11-26T14:10:04.123Z",
+                     *       "read_at": null,
+                     *       "failed_at": null,
+                     *       "received_at": null,
+                     *       "created_at": "2026-11-26T14:10:00.000Z",
+                     *       "updated_at": "2026-11-26T14:10:04.123Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Error envelope; error.code is one of `validation_failed`. */
+            400: components["responses"]["BadRequest"];
+            /** @description Error envelope; error.code is one of `auth_missing`, `auth_malformed`, `auth_invalid`, `auth_expired`. */
+            401: components["responses"]["Unauthorized"];
+            /** @description Error envelope; error.code is one of `insufficient_scope`, `ip_not_allowed`, `instance_access_denied`. */
+            403: components["responses"]["Forbidden"];
+            /** @description Error envelope; error.code is one of `instance_not_found`. */
+            404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `idempotency_key_in_use`, `instance_not_sandbox`. */
+            409: components["responses"]["Conflict"];
+            /** @description Error envelope; error.code is one of `payload_too_large`. */
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Error envelope; error.code is one of `unsupported_media_type`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `idempotency_key_reused`. */
+            422: components["responses"]["UnprocessableContent"];
             /** @description Error envelope; error.code is one of `rate_limited`. */
             429: components["responses"]["TooManyRequests"];
             /** @description Error envelope; error.code is one of `internal_error`. */
@@ -3529,7 +4091,10 @@ export interface operations {
     createWebhookEndpoint: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1 to 255 printable ASCII characters, new for each request (a UUID). A retry with the same key and the same request within 24 hours gets the first answer again, with `Idempotent-Replayed: true`, and changes nothing (docs/idempotency.md). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3547,7 +4112,7 @@ export interface operations {
                 "application/json": {
                     /** @description An http(s) URL whose host resolves to a public address */
                     url: string;
-                    events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
+                    events: ("message.sent" | "message.delivered" | "message.read" | "message.failed" | "message.received" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted" | "*")[];
                     /** Format: uuid */
                     instance_id?: string;
                 };
@@ -3589,10 +4154,14 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Error envelope; error.code is one of `instance_not_found`. */
             404: components["responses"]["NotFound"];
+            /** @description Error envelope; error.code is one of `idempotency_key_in_use`. */
+            409: components["responses"]["Conflict"];
             /** @description Error envelope; error.code is one of `payload_too_large`. */
             413: components["responses"]["PayloadTooLarge"];
             /** @description Error envelope; error.code is one of `unsupported_media_type`. */
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description Error envelope; error.code is one of `idempotency_key_reused`. */
+            422: components["responses"]["UnprocessableContent"];
             /** @description Error envelope; error.code is one of `rate_limited`. */
             429: components["responses"]["TooManyRequests"];
             /** @description Error envelope; error.code is one of `internal_error`. */
@@ -3706,7 +4275,7 @@ export interface operations {
                 cursor?: string;
                 limit?: number;
                 status?: "pending" | "success" | "failed" | "retrying";
-                event?: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
+                event?: "message.sent" | "message.delivered" | "message.read" | "message.failed" | "message.received" | "api_key.issued" | "api_key.revoked" | "api_key.expiring" | "api_key.expired" | "instance.created" | "instance.deleted";
                 instance_id?: string;
             };
             header?: never;
@@ -3980,12 +4549,24 @@ export interface operations {
                  *         "message": {
                  *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
                  *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *           "direction": "outbound",
+                 *           "from": null,
                  *           "to": "+15551234567",
                  *           "type": "text",
+                 *           "text": "Your order has shipped.",
+                 *           "media": null,
+                 *           "template": null,
                  *           "status": "sent",
                  *           "client_ref": "order-4821",
+                 *           "error": null,
+                 *           "reply_to": null,
+                 *           "sent_at": "2026-11-26T14:10:01.020Z",
+                 *           "delivered_at": null,
+                 *           "read_at": null,
+                 *           "failed_at": null,
+                 *           "received_at": null,
                  *           "created_at": "2026-11-26T14:10:00.000Z",
-                 *           "updated_at": "2026-11-26T14:10:04.123Z"
+                 *           "updated_at": "2026-11-26T14:10:01.020Z"
                  *         }
                  *       }
                  *     }
@@ -4046,10 +4627,22 @@ export interface operations {
                  *         "message": {
                  *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
                  *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *           "direction": "outbound",
+                 *           "from": null,
                  *           "to": "+15551234567",
                  *           "type": "text",
+                 *           "text": "Your order has shipped.",
+                 *           "media": null,
+                 *           "template": null,
                  *           "status": "delivered",
                  *           "client_ref": "order-4821",
+                 *           "error": null,
+                 *           "reply_to": null,
+                 *           "sent_at": "2026-11-26T14:10:01.020Z",
+                 *           "delivered_at": "2026-11-26T14:10:04.123Z",
+                 *           "read_at": null,
+                 *           "failed_at": null,
+                 *           "received_at": null,
                  *           "created_at": "2026-11-26T14:10:00.000Z",
                  *           "updated_at": "2026-11-26T14:10:04.123Z"
                  *         }
@@ -4112,12 +4705,24 @@ export interface operations {
                  *         "message": {
                  *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
                  *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *           "direction": "outbound",
+                 *           "from": null,
                  *           "to": "+15551234567",
                  *           "type": "text",
+                 *           "text": "Your order has shipped.",
+                 *           "media": null,
+                 *           "template": null,
                  *           "status": "read",
                  *           "client_ref": "order-4821",
+                 *           "error": null,
+                 *           "reply_to": null,
+                 *           "sent_at": "2026-11-26T14:10:01.020Z",
+                 *           "delivered_at": "2026-11-26T14:10:04.123Z",
+                 *           "read_at": "2026-11-26T14:11:00.000Z",
+                 *           "failed_at": null,
+                 *           "received_at": null,
                  *           "created_at": "2026-11-26T14:10:00.000Z",
-                 *           "updated_at": "2026-11-26T14:10:04.123Z"
+                 *           "updated_at": "2026-11-26T14:11:00.000Z"
                  *         }
                  *       }
                  *     }
@@ -4178,18 +4783,105 @@ export interface operations {
                  *         "message": {
                  *           "id": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
                  *           "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *           "direction": "outbound",
+                 *           "from": null,
                  *           "to": "+15551234567",
                  *           "type": "text",
+                 *           "text": "Your order has shipped.",
+                 *           "media": null,
+                 *           "template": null,
                  *           "status": "failed",
                  *           "client_ref": "order-4821",
+                 *           "error": "WhatsApp error 131026: Message undeliverable",
+                 *           "reply_to": null,
+                 *           "sent_at": "2026-11-26T14:10:01.020Z",
+                 *           "delivered_at": null,
+                 *           "read_at": null,
+                 *           "failed_at": "2026-11-26T14:10:04.123Z",
+                 *           "received_at": null,
                  *           "created_at": "2026-11-26T14:10:00.000Z",
-                 *           "updated_at": "2026-11-26T14:10:04.123Z",
-                 *           "error": "WhatsApp error 131026: Message undeliverable"
+                 *           "updated_at": "2026-11-26T14:10:04.123Z"
                  *         }
                  *       }
                  *     }
                  */
                 "application/json": components["schemas"]["MessageFailedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery as `success`; the body is ignored */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried up to six attempts in all (docs/webhooks.md, "Retries") */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A failed attempt, retried like any other (no answer within the timeout counts as one too) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    messageReceivedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type, as in the body */
+                "X-WhatIsUp-Event": "message.received";
+                /** @description The event's id (a ULID), as in the body */
+                "X-WhatIsUp-Event-Id": string;
+                /** @description This delivery's id: one event to one endpoint, the same on every retry */
+                "X-WhatIsUp-Delivery": string;
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body, under the endpoint's secret>` */
+                "X-WhatIsUp-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event": "message.received",
+                 *       "event_id": "01JT4B7Z9X2K8Q5R3M6N1P0VWS",
+                 *       "api_version": "2026-04",
+                 *       "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *       "occurred_at": "2026-11-26T14:10:04.123Z",
+                 *       "data": {
+                 *         "id": "0198c0e3-7b2a-7d4e-8f60-1a2b3c4d5e6f",
+                 *         "instance_id": "0198c0de-4b1a-7c3e-9f00-5a1b2c3d4e5f",
+                 *         "direction": "inbound",
+                 *         "from": "+15557654321",
+                 *         "to": null,
+                 *         "type": "text",
+                 *         "text": "Thanks! When will it arrive?",
+                 *         "media": null,
+                 *         "template": null,
+                 *         "status": "received",
+                 *         "client_ref": null,
+                 *         "error": null,
+                 *         "reply_to": "0198c0e1-2d3c-7a4b-8c5d-6e7f8a9b0c1d",
+                 *         "sent_at": null,
+                 *         "delivered_at": null,
+                 *         "read_at": null,
+                 *         "failed_at": null,
+                 *         "received_at": "2026-11-26T14:12:30.500Z",
+                 *         "created_at": "2026-11-26T14:12:30.500Z",
+                 *         "updated_at": "2026-11-26T14:12:30.500Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["MessageReceivedEvent"];
             };
         };
         responses: {
