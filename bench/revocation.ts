@@ -226,7 +226,8 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number 
   child.stderr.on("data", (chunk) => (stderr += chunk));
   return new Promise((resolvePromise, reject) => {
     child.once("error", reject);
-    child.once("exit", (code) => resolvePromise({ code, stdout, stderr }));
+    // "close", not "exit": the child's output can still be in its pipes when it has exited.
+    child.once("close", (code) => resolvePromise({ code, stdout, stderr }));
   });
 }
 

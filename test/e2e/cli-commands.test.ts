@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseConfig } from "../../src/config.js";
 import { signatureHeader } from "../../src/crypto/webhook-signature.js";
 import { persistentDatabase, removeDatabase } from "../helpers/test-database.js";
-import { CLI, runCli, serverProcessEnv, startServer, stopServer, type StartedServer } from "../helpers/cli-process.js";
+import { CLI, runCli, runProcess, serverProcessEnv, startServer, stopServer, type CliResult, type StartedServer } from "../helpers/cli-process.js";
 
 /**
  * The CLI's commands of issue 14 (`--version`, `messages send`, `webhooks endpoints`,
@@ -545,13 +545,8 @@ function closeOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once("close", (code) => resolve(code)));
 }
 
-function runBash(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn("bash", ["-c", script], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
+function runBash(script: string, env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return runProcess("bash", ["-c", script], { env });
 }
 
 /** A URL on a port nothing listens on: one the system just gave out and took back. */

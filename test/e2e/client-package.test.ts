@@ -1,11 +1,10 @@
-import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseConfig } from "../../src/config.js";
 import { persistentDatabase, removeDatabase, TEST_DIALECT } from "../helpers/test-database.js";
-import { runCli, serverProcessEnv, startServer, stopServer, type StartedServer } from "../helpers/cli-process.js";
+import { runCli, runProcess, serverProcessEnv, startServer, stopServer, type CliResult, type StartedServer } from "../helpers/cli-process.js";
 
 /**
  * `@whatisup/client` as a stranger gets it: packed with `npm pack` (its prepack builds dist/ from
@@ -21,7 +20,6 @@ const PACKAGE = join(REPO, "packages/client");
 const TSC = join(REPO, "node_modules/typescript/bin/tsc");
 const NPM_INSTALL_FLAGS = ["--prefer-offline", "--no-audit", "--no-fund", "--no-update-notifier"];
 
-type Run = { code: number | null; stdout: string; stderr: string };
 
 /** Where npm gets packages from: the machine's settings, kept for the commands run here. */
 const NPM_SOURCE_SETTINGS = /^npm_config_(cache|registry|userconfig|globalconfig|offline|cafile|strict_ssl|proxy|https_proxy|noproxy)$/i;
@@ -31,19 +29,11 @@ const NPM_SOURCE_SETTINGS = /^npm_config_(cache|registry|userconfig|globalconfig
  * prefix, package and lifecycle) is left out, so that npm here works on the temporary project
  * alone, as in a fresh shell; where packages come from is kept.
  */
-function run(command: string, args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+function run(command: string, args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith("npm_") || NPM_SOURCE_SETTINGS.test(name)),
   );
-  const child = spawn(command, args, { cwd, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  return new Promise((resolvePromise, reject) => {
-    child.on("error", reject);
-    child.on("exit", (code) => resolvePromise({ code, stdout, stderr }));
-  });
+  return runProcess(command, args, { cwd, env: { ...env, ...extraEnv } });
 }
 
 type PackResult = { filename: string; size: number; unpackedSize: number; files: { path: string }[] };

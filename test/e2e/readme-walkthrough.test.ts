@@ -1,11 +1,11 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseConfig } from "../../src/config.js";
 import { verifyWebhookSignature } from "../../src/crypto/webhook-signature.js";
-import { CLI, runCli, serverProcessEnv, startServer, stopServer, type StartedServer } from "../helpers/cli-process.js";
+import { CLI, runCli, runProcess, serverProcessEnv, startServer, stopServer, type CliResult, type StartedServer } from "../helpers/cli-process.js";
 import { persistentDatabase, removeDatabase } from "../helpers/test-database.js";
 import { WebhookReceiver } from "../helpers/webhook-receiver.js";
 
@@ -71,24 +71,16 @@ function npxShortcut(): { folder: string; realNpx: string } {
   return { folder, realNpx };
 }
 
-type ScriptResult = { code: number | null; stdout: string; stderr: string };
-
 /** Runs `script` with `bash -euo pipefail` in the repository's folder, as the reader's shell. */
-function runBash(script: string, env: NodeJS.ProcessEnv): Promise<ScriptResult> {
+async function runBash(script: string, env: NodeJS.ProcessEnv): Promise<CliResult> {
   const folder = mkdtempSync(join(tmpdir(), "whatisup-readme-"));
   const file = join(folder, "walkthrough.sh");
   writeFileSync(file, script);
-  const child = spawn("bash", ["-euo", "pipefail", file], { cwd: REPOSITORY, env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  return new Promise((resolvePromise) =>
-    child.on("exit", (code) => {
-      rmSync(folder, { recursive: true, force: true });
-      resolvePromise({ code, stdout, stderr });
-    }),
-  );
+  try {
+    return await runProcess("bash", ["-euo", "pipefail", file], { cwd: REPOSITORY, env });
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
 }
 
 const hasJq = spawnSync("jq", ["--version"]).status === 0;

@@ -10,14 +10,26 @@ export const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
 
 export type CliResult = { code: number | null; stdout: string; stderr: string };
 
-/** Runs `whatisup ARGS` to its end and collects what it printed. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Runs a program to its end and collects what it printed. The answer waits for "close", not
+ * "exit": a child's stdio can still hold output when it has exited, and on a loaded machine a
+ * usage error printed just before exit 2 was read as an empty stderr.
+ */
+export function runProcess(command: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string }): Promise<CliResult> {
+  const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk) => (stdout += chunk));
   child.stderr.on("data", (chunk) => (stderr += chunk));
-  return new Promise((resolvePromise) => child.on("exit", (code) => resolvePromise({ code, stdout, stderr })));
+  return new Promise((resolvePromise, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+/** Runs `whatisup ARGS` to its end and collects what it printed. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return runProcess(process.execPath, [CLI, ...args], { env });
 }
 
 /**
