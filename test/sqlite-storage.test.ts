@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, sql } from "kysely";
 import { afterAll, describe, expect, it } from "vitest";
@@ -44,7 +46,7 @@ describe.runIf(TEST_DIALECT === "sqlite")("the SQLite driver", () => {
     for (const text of prepared) counts.set(text, (counts.get(text) ?? 0) + 1);
     expect([...counts.values()].every((count) => count === 1), JSON.stringify([...counts])).toBe(true);
     expect([...counts.keys()]).toEqual(
-      expect.arrayContaining(["begin", "commit", 'insert into "items" ("id", "note") values (?, ?)']),
+      expect.arrayContaining(["begin immediate", "commit", 'insert into "items" ("id", "note") values (?, ?)']),
     );
     await db.destroy();
   });
@@ -199,6 +201,35 @@ describe.runIf(TEST_DIALECT === "sqlite")("group commit on SQLite", () => {
     await close();
   });
 
+  it("waits for the write lock another thread holds, in a write that reads before it writes", async () => {
+    const { db, committedIds, close } = await groupedDatabase("group-locked-elsewhere.db");
+    await insert(db, 1);
+    // What the checkpoint thread's RESTART does: hold the write lock a moment, from another thread.
+    const holder = new Worker(
+      `const { parentPort, workerData } = require("node:worker_threads");
+       const Database = require(workerData.driver);
+       const database = new Database(workerData.path);
+       database.exec("begin immediate");
+       parentPort.postMessage("locked");
+       setTimeout(() => { database.exec("commit"); database.close(); }, 200);`,
+      { eval: true, workerData: { path: join(folder, "group-locked-elsewhere.db"), driver: createRequire(import.meta.url).resolve("better-sqlite3") } },
+    );
+    await new Promise((resolve) => holder.once("message", resolve));
+    // A deferred BEGIN would read under a shared lock, then be refused SQLITE_BUSY at the insert
+    // without waiting; the group's BEGIN IMMEDIATE waits in the busy timeout for the lock instead.
+    const outcome = await db
+      .transaction()
+      .execute(async (tx) => {
+        const rows = await tx.selectFrom("items").select("id").execute();
+        await tx.insertInto("items").values({ id: rows.length + 1, note: "after the lock" }).execute();
+      })
+      .then(() => "committed", (error: { code?: string }) => error.code);
+    expect(outcome).toBe("committed");
+    expect(committedIds()).toEqual([1, 2]);
+    await holder.terminate();
+    await close();
+  });
+
   it("fails every write of a group whose commit fails, keeps none of them, and goes on", async () => {
     const { db, committedIds, close } = await groupedDatabase("group-commit-fails.db");
     // A deferred foreign key is checked at COMMIT: the one way to make SQLite refuse a commit on demand.
@@ -263,6 +294,38 @@ describe.runIf(TEST_DIALECT === "sqlite")("checkpoints of the write-ahead log", 
     const largest = await writeMegabytes(db as unknown as Kysely<Scratch>, path, 24, 60);
     // 24 MiB went through the log; copied back as it came, the log never held more than a few.
     expect(largest).toBeLessThan(8 * 1024 * 1024);
+    await db.destroy();
+  });
+
+  it("keep the log bounded under writes that never pause, and cut a grown log back when it starts over", async () => {
+    const path = join(folder, "unpaused.db");
+    const { db } = await openDatabase({ dialect: "sqlite", path }, { checkpointInBackground: true });
+    // 256 MiB back to back, far faster than the server writes: a PASSIVE copy alone never catches
+    // up with the last commit, and the log grew by all of it (600 MB in 25 s of issuing keys
+    // through the server). Restarts at 64 MiB keep it well under, however the thread's turns fall.
+    const largest = await writeMegabytes(db as unknown as Kysely<Scratch>, path, 256, 0);
+    expect(largest).toBeLessThan(160 * 1024 * 1024);
+
+    // One transaction of 80 MiB cannot start over midway: the log grows past the size limit, and
+    // is cut back to it once a later write starts it over.
+    await db.transaction().execute(async (tx) => {
+      for (let round = 0; round < 80; round += 1) {
+        await (tx as unknown as Kysely<Scratch>)
+          .insertInto("items")
+          .values(Array.from({ length: 16 }, () => ({ id: null as unknown as number, note: "y".repeat(64 * 1024) })))
+          .execute();
+      }
+    });
+    expect(walBytes(path)).toBeGreaterThan(80 * 1024 * 1024);
+    await expect
+      .poll(
+        async () => {
+          await (db as unknown as Kysely<Scratch>).insertInto("items").values({ id: null as unknown as number, note: "z" }).execute();
+          return walBytes(path);
+        },
+        { timeout: 10_000, interval: 50 },
+      )
+      .toBeLessThanOrEqual(64 * 1024 * 1024);
     await db.destroy();
   });
 

@@ -20,6 +20,7 @@ export type DatabaseHandle = {
 
 /** SQLite's own default: how long the log may grow before a commit copies it back. */
 const AUTOCHECKPOINT_PAGES = 1_000;
+const LOG_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 export type OpenOptions = {
   /**
@@ -39,6 +40,9 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
+  // A log that grew under a burst of writes is cut back to this when it starts over, so the disk
+  // space comes back.
+  sqlite.pragma(`journal_size_limit = ${LOG_SIZE_LIMIT_BYTES}`);
   let checkpointer: Checkpointer | null = null;
   if (options.checkpointInBackground === true && config.path !== IN_MEMORY_SQLITE) {
     sqlite.pragma("wal_autocheckpoint = 0");

@@ -134,7 +134,10 @@ class CachingSqliteDriver implements Driver {
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     if (this.group === null) {
       this.commitGroups(this);
-      this.run("begin");
+      // IMMEDIATE: the write lock is taken now, waiting in the busy timeout if another connection
+      // holds it (the checkpoint thread's RESTART, a CLI command). A deferred transaction that read
+      // first would be refused SQLITE_BUSY at its first write, with no wait.
+      this.run("begin immediate");
       this.group = [];
       this.turns.openGroups.add(this);
     }
