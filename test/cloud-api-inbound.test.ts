@@ -385,6 +385,36 @@ describe("inbound messages through signed Cloud API callbacks", () => {
     expect(Date.parse(message!.received_at!)).toBeLessThanOrEqual(Date.now());
   });
 
+  it("text PostgreSQL cannot store (U+0000, lone surrogates) is stored with U+FFFD in its place, not answered with a 500 Meta would repeat", async () => {
+    const instance = await cloudInstance();
+    await insertEndpoint(app.db, acme.customer.id, { url: "https://hooks.example.com/whatisup" });
+    const ours = await sentMessage(instance.id);
+    const text = { ...TEXT, id: "wamid.NUL\u0000", text: { body: "Hi\u0000there \ud83d and \udc00!" } };
+    const image = { id: "wamid.IMAGE", type: "image", image: { id: "media-1", mime_type: "image/jpeg", caption: "caption \ud800" } };
+    const body = messagesCallback(NUMBER_ID, [text, image]);
+    const statuses = statusCallback(NUMBER_ID, [
+      { id: ours.wamid, status: "failed", errors: [{ code: 131026, title: "Undeliverable", error_data: { details: "bad\u0000 \udfff" } }] },
+    ]);
+    const value = (body.entry as { changes: { value: Record<string, unknown> }[] }[])[0]!.changes[0]!.value;
+    value.statuses = (statuses.entry as { changes: { value: { statuses: unknown } }[] }[])[0]!.changes[0]!.value.statuses;
+    await expectAnswer(await callback(body), 1, 2);
+
+    const rows = await inboundRows();
+    expect(rows.map((row) => row.provider_message_id).sort()).toEqual(["wamid.IMAGE", "wamid.NUL\uFFFD"]);
+    const inbound = await listed(instance.id, "?direction=inbound");
+    expect(inbound.map((message) => message.text ?? message.media?.caption).sort()).toEqual([
+      "Hi\uFFFDthere \uFFFD and \uFFFD!",
+      "caption \uFFFD",
+    ]);
+    const failed = (await listed(instance.id, "?direction=outbound"))[0]!;
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toContain("bad\uFFFD \uFFFD");
+    expect((await receivedEvents()).map((event) => event.data.text ?? event.data.media?.caption).sort()).toEqual([
+      "Hi\uFFFDthere \uFFFD and \uFFFD!",
+      "caption \uFFFD",
+    ]);
+  });
+
   it("a callback with statuses and messages applies both and counts each", async () => {
     const instance = await cloudInstance();
     const ours = await sentMessage(instance.id);

@@ -282,6 +282,14 @@ describe("sending through the Cloud API", () => {
     expect(row.error).not.toContain(FAKE_ACCESS_TOKEN);
   });
 
+  it("stores the Cloud API's error with U+FFFD for text PostgreSQL cannot store, rather than retrying the failing write for ever", async () => {
+    fake.failNextSends(graphError(400, 100, "Invalid \u0000 parameter \ud800"));
+    const instance = await connectedInstance();
+    const id = await send(instance.id);
+    await expect.poll(async () => (await messageRow(id)).status, POLL).toBe("failed");
+    expect((await messageRow(id)).error).toBe("Cloud API error 100 (HTTP 400): Invalid \uFFFD parameter \uFFFD");
+  });
+
   it("does not send messages of sandbox instances", async () => {
     const sandbox = await inject({ method: "POST", url: "/v1/instances", headers: bearer(acme.secret), payload: { name: "s" } });
     const id = await send((sandbox.json() as Instance).id);

@@ -27,8 +27,15 @@ export function runMessages(argv: string[]): Promise<number> {
 }
 
 const MEDIA_KINDS = ["image", "document", "audio", "video"] as const;
-/** The options that say what a message holds, each named after the message type it makes. */
-export const MEDIA_OPTIONS = Object.fromEntries(MEDIA_KINDS.map((kind) => [kind, { type: "string" }] as const));
+/**
+ * The options that say what a media message holds (`--image URL` … `--video URL`, each named after
+ * the type it makes) and the two that describe its file.
+ */
+export const MEDIA_OPTIONS = {
+  ...Object.fromEntries(MEDIA_KINDS.map((kind) => [kind, { type: "string" }] as const)),
+  caption: { type: "string" },
+  filename: { type: "string" },
+} as const;
 
 export const IDEMPOTENCY_HELP = `  --idempotency-key KEY
                     sent as the Idempotency-Key header: a retry with the same key and the
@@ -131,8 +138,6 @@ ${ENV_HELP}`,
       template: { type: "string" },
       language: { type: "string" },
       components: { type: "string" },
-      caption: { type: "string" },
-      filename: { type: "string" },
       "client-ref": { type: "string" },
       "idempotency-key": { type: "string" },
     },

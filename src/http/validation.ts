@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import type { FastifySchemaCompiler } from "fastify";
+import { textFault } from "../format/storable-text.js";
 
 function createAjv(options: Options): Ajv {
   const ajv = new Ajv({ allErrors: true, strict: false, removeAdditional: false, useDefaults: false, ...options });
@@ -38,17 +39,6 @@ function refusingUnstorableText(validate: ValidateFunction): ValidateFunction {
   // Fastify hands Ajv the value's parent (so that Ajv may coerce it in place) only when it finds this.
   check.schemaEnv = validate.schemaEnv;
   return check;
-}
-
-// Without the `u` flag a regular expression sees UTF-16 code units, which is what is checked: a
-// high surrogate not followed by a low one, or a low one not preceded by a high one.
-const NUL = /\u0000/;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-function textFault(text: string): string | null {
-  if (NUL.test(text)) return "U+0000 (NUL)";
-  if (LONE_SURROGATE.test(text)) return "a lone UTF-16 surrogate (not well-formed Unicode)";
-  return null;
 }
 
 /** Where a value sits, as a chain to its parent: a deep body costs no copied paths. */

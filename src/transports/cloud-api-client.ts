@@ -1,4 +1,5 @@
 import type { CloudApiConfig } from "../config.js";
+import { storableText } from "../format/storable-text.js";
 import type { OutboundContent } from "../messages/message-repository.js";
 
 /** A Cloud API answer: the value, or why not (never with the access token in it). */
@@ -116,7 +117,7 @@ function describeError(status: number, body: unknown): string {
   const message = typeof error?.message === "string" ? error.message : null;
   const code = typeof error?.code === "number" || typeof error?.code === "string" ? ` ${String(error.code)}` : "";
   const text = message ?? details ?? "no error message";
-  return `Cloud API error${code} (HTTP ${status}): ${text}`;
+  return storableText(`Cloud API error${code} (HTTP ${status}): ${text}`);
 }
 
 /**

@@ -20,7 +20,6 @@ const PACKAGE = join(REPO, "packages/client");
 const TSC = join(REPO, "node_modules/typescript/bin/tsc");
 const NPM_INSTALL_FLAGS = ["--prefer-offline", "--no-audit", "--no-fund", "--no-update-notifier"];
 
-
 /** Where npm gets packages from: the machine's settings, kept for the commands run here. */
 const NPM_SOURCE_SETTINGS = /^npm_config_(cache|registry|userconfig|globalconfig|offline|cafile|strict_ssl|proxy|https_proxy|noproxy)$/i;
 

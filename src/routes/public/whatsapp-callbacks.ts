@@ -3,6 +3,7 @@ import Type from "typebox";
 import type { CloudApiConfig } from "../../config.js";
 import { E164_PATTERN, MEDIA_TYPES, type MediaType, type MessageMedia, type OutboundStatus } from "../../contract/message.js";
 import { AppError, validationFailed } from "../../errors/app-error.js";
+import { storableText } from "../../format/storable-text.js";
 import type { App } from "../../http/app-types.js";
 import { errorResponses } from "../../http/schemas.js";
 import { findLiveInstanceByProviderNumber } from "../../instances/instance-repository.js";
@@ -104,7 +105,9 @@ export function registerWhatsAppCallbacks(
         verifyHubSignature(config, request.headers["x-hub-signature-256"], raw);
         let payload: unknown;
         try {
-          payload = JSON.parse(raw.toString("utf8"));
+          // Every string made storable as it is parsed: a text PostgreSQL cannot store would fail
+          // the callback with a 500, and Meta would repeat it, with the rest of its batch, for days.
+          payload = JSON.parse(raw.toString("utf8"), (_key, value: unknown) => (typeof value === "string" ? storableText(value) : value));
         } catch {
           throw validationFailed([{ field: "body", message: "is not valid JSON" }]);
         }
