@@ -158,11 +158,8 @@ export function hubSignature(rawBody: string, appSecret = FAKE_APP_SECRET): stri
   return `sha256=${createHmac("sha256", appSecret).update(rawBody).digest("hex")}`;
 }
 
-/** A status callback as Meta sends it: one entry, one change, these statuses. */
-export function statusCallback(
-  phoneNumberId: string,
-  statuses: { id: string; status: string; errors?: unknown[] }[],
-): Record<string, unknown> {
+/** A callback as Meta sends it: one entry, one change, whose value holds the number and `fields`. */
+function callbackOf(phoneNumberId: string, fields: Record<string, unknown>): Record<string, unknown> {
   return {
     object: "whatsapp_business_account",
     entry: [
@@ -174,11 +171,7 @@ export function statusCallback(
             value: {
               messaging_product: "whatsapp",
               metadata: { display_phone_number: "15550100199", phone_number_id: phoneNumberId },
-              statuses: statuses.map((status) => ({
-                timestamp: String(Math.floor(Date.now() / 1000)),
-                recipient_id: "15551234567",
-                ...status,
-              })),
+              ...fields,
             },
           },
         ],
@@ -187,33 +180,32 @@ export function statusCallback(
   };
 }
 
+/** A status callback as Meta sends it: these statuses. */
+export function statusCallback(
+  phoneNumberId: string,
+  statuses: { id: string; status: string; errors?: unknown[] }[],
+): Record<string, unknown> {
+  return callbackOf(phoneNumberId, {
+    statuses: statuses.map((status) => ({
+      timestamp: String(Math.floor(Date.now() / 1000)),
+      recipient_id: "15551234567",
+      ...status,
+    })),
+  });
+}
+
 /**
- * A messages callback as Meta sends it when a user writes to the business number: one entry, one
- * change, the sender's contact and these messages (each as Meta's documentation shows it: `from`
- * in digits without `+`, `timestamp` in unix seconds as a string, the type's own object).
+ * A messages callback as Meta sends it when a user writes to the business number: the sender's
+ * contact and these messages (each as Meta's documentation shows it: `from` in digits without
+ * `+`, `timestamp` in unix seconds as a string, the type's own object).
  */
 export function messagesCallback(
   phoneNumberId: string,
   messages: Record<string, unknown>[],
   sender = { name: "Sheena Nelson", waId: "16505551234" },
 ): Record<string, unknown> {
-  return {
-    object: "whatsapp_business_account",
-    entry: [
-      {
-        id: "102290129340398",
-        changes: [
-          {
-            field: "messages",
-            value: {
-              messaging_product: "whatsapp",
-              metadata: { display_phone_number: "15550100199", phone_number_id: phoneNumberId },
-              contacts: [{ profile: { name: sender.name }, wa_id: sender.waId }],
-              messages: messages.map((message) => ({ from: sender.waId, timestamp: "1749416383", ...message })),
-            },
-          },
-        ],
-      },
-    ],
-  };
+  return callbackOf(phoneNumberId, {
+    contacts: [{ profile: { name: sender.name }, wa_id: sender.waId }],
+    messages: messages.map((message) => ({ from: sender.waId, timestamp: "1749416383", ...message })),
+  });
 }
