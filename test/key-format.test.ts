@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { crc32OfAscii } from "../src/crypto/crc32.js";
-import { keyDigest } from "../src/crypto/key-digest.js";
+import { keyDigest, pepperKey } from "../src/crypto/key-digest.js";
 import { displayPrefix, generateKey, isWellFormedKey, keyMode } from "../src/crypto/key-format.js";
 
 // Everything below the imports is rebuilt from docs/api.md, independently of src/, so that a test
@@ -198,6 +198,15 @@ describe("keyDigest", () => {
 
   it("matches the RFC 4231 HMAC-SHA256 test case 2", () => {
     expect(keyDigest("Jefe", "what do ya want for nothing?")).toBe(
+      "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+    );
+  });
+
+  it("is the same under the pepper made a key object (as the verifier keys it) as under its text, non-ASCII pepper too", () => {
+    for (const text of [pepper, "Jefe", "un poivre épicé de trente-deux caractères ✓"]) {
+      expect(keyDigest(pepperKey(text), key)).toBe(keyDigest(text, key));
+    }
+    expect(keyDigest(pepperKey("Jefe"), "what do ya want for nothing?")).toBe(
       "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
     );
   });

@@ -7,12 +7,12 @@
 //                   floor stays the least a server must do however many keys are stored
 //   WHATISUP_KEY_PEPPER, PORT, LOG_LEVEL
 import Database from "better-sqlite3";
-import { keyDigest } from "../../dist/crypto/key-digest.js";
+import { keyDigest, pepperKey } from "../../dist/crypto/key-digest.js";
 import { isWellFormedKey } from "../../dist/crypto/key-format.js";
 import { BatchedLogOutput } from "../../dist/http/log-output.js";
 import { loggedFastify } from "./logged-fastify.mjs";
 
-const pepper = process.env.WHATISUP_KEY_PEPPER;
+const pepper = pepperKey(process.env.WHATISUP_KEY_PEPPER);
 const sqlite = new Database(process.env.DATABASE_PATH, { readonly: true });
 const keys = new Map(
   sqlite

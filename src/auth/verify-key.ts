@@ -1,5 +1,6 @@
 import { findCredentialByDigest, type KeyCredential } from "../api-keys/api-key-repository.js";
-import { keyDigest } from "../crypto/key-digest.js";
+import type { KeyObject } from "node:crypto";
+import { keyDigest, pepperKey } from "../crypto/key-digest.js";
 import { isWellFormedKey } from "../crypto/key-format.js";
 import type { Db } from "../db/schema.js";
 import { AppError, rateLimitedError } from "../errors/app-error.js";
@@ -24,7 +25,7 @@ const UNKNOWN_DIGEST_TTL_MS = 10_000;
 export class KeyVerifier {
   constructor(
     private readonly db: Db,
-    private readonly pepper: string,
+    pepper: string,
     private readonly cache: VerifiedKeyCache,
     /** Whether this node hears every revocation: the cache is used only while it does. */
     private readonly revocations: RevocationChannel,
@@ -33,8 +34,11 @@ export class KeyVerifier {
     /** How many digests found unknown are remembered at most (UNKNOWN_KEY_CACHE_SIZE). */
     unknownDigestLimit: number,
   ) {
+    this.pepperKey = pepperKey(pepper);
     this.unknownDigests = new ExpiringSet(UNKNOWN_DIGEST_TTL_MS, unknownDigestLimit);
   }
+
+  private readonly pepperKey: KeyObject;
 
   /** Database reads under way, by digest: concurrent requests with one new key share one. */
   private readonly reads = new Map<string, Promise<KeyCredential | undefined>>();
@@ -52,7 +56,7 @@ export class KeyVerifier {
     if (!isWellFormedKey(token)) {
       throw new AppError("auth_malformed", "That is not a WhatIsUp API key: its format or checksum is wrong.");
     }
-    return keyDigest(this.pepper, token);
+    return keyDigest(this.pepperKey, token);
   }
 
   /**

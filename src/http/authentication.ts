@@ -15,6 +15,7 @@ import type { App } from "./app-types.js";
 import { clientAddress } from "./client-address.js";
 import { lowerCaseIdParam } from "./id-param.js";
 import { finishHook, thenMaybe, type MaybePromise } from "./maybe-promise.js";
+import { addRouteHook, takesBody } from "./route-hooks.js";
 import type { RouteAccess } from "./route-access.js";
 
 /** What the authentication hook uses. */
@@ -65,9 +66,9 @@ export function installAuthentication(app: App, context: AuthenticationDependenc
 
   // The body may arrive long after the headers: a key revoked or expired meanwhile must not reach
   // validation or the handler. A cached key costs a map lookup here, and a revocation evicts it.
-  // Fastify reads no body for GET and HEAD: nothing can have arrived since onRequest.
-  app.addHook("preValidation", (request, _reply, done) => {
-    if (request.method === "GET" || request.method === "HEAD") return done();
+  // Fastify reads no body for GET and HEAD: nothing can have arrived since onRequest, and their
+  // routes go without this hook.
+  addRouteHook(app, "preValidation", takesBody, function verifyKeyAgainOnceBodyArrived(request, _reply, done) {
     finishHook(
       thenMaybe(currentKey(context, request, nowTimestamp()), (key) => {
         request.apiKey = key;

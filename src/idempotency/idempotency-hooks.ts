@@ -1,8 +1,9 @@
-import type { FastifyRequest } from "fastify";
+import type { FastifyRequest, RouteOptions } from "fastify";
 import Type from "typebox";
 import type { Db } from "../db/schema.js";
 import { AppError, validationFailed, type ErrorCode } from "../errors/app-error.js";
 import type { App } from "../http/app-types.js";
+import { addRouteHook, routeMethods } from "../http/route-hooks.js";
 import { requestFingerprint } from "./fingerprint.js";
 import { claimIdempotencyKey, releaseIdempotencyKey, type IdempotencyClaim } from "./idempotency-repository.js";
 
@@ -72,15 +73,15 @@ export function installIdempotency(app: App, db: Db): void {
     }
   });
 
-  app.addHook("preValidation", (request, _reply, done) => {
+  addRouteHook(app, "preValidation", answersPost, function refuseUnusableIdempotencyKey(request, _reply, done) {
     if (!sendsKey(request)) return done();
     const problem = headerProblem(request);
     if (problem !== null) return done(validationFailed([{ field: FIELD, message: problem }]));
     done();
   });
 
-  app.addHook("preHandler", (request, reply, done) => {
-    if (!sendsKey(request) || request.routeOptions.config.idempotency !== "honoured") return done();
+  addRouteHook(app, "preHandler", honours, function claimOrReplayIdempotencyKey(request, reply, done) {
+    if (!sendsKey(request)) return done();
     const fingerprint = requestFingerprint({
       method: request.method,
       route: request.routeOptions.url ?? "",
@@ -103,7 +104,7 @@ export function installIdempotency(app: App, db: Db): void {
     }, done);
   });
 
-  app.addHook("onSend", (request, _reply, payload, done) => {
+  addRouteHook(app, "onSend", honours, function releaseUncompletedIdempotencyClaim(request, _reply, payload, done) {
     const claim = request.idempotencyClaim;
     if (claim === null || claim.completed) return done(null, payload);
     request.idempotencyClaim = null;
@@ -118,8 +119,16 @@ export function installIdempotency(app: App, db: Db): void {
   });
 }
 
+function answersPost(route: RouteOptions): boolean {
+  return routeMethods(route).includes("POST");
+}
+
+function honours(route: RouteOptions): boolean {
+  return route.config?.idempotency === "honoured";
+}
+
 function sendsKey(request: FastifyRequest): boolean {
-  return request.method === "POST" && !request.is404 && request.headers[HEADER] !== undefined;
+  return request.method === "POST" && request.headers[HEADER] !== undefined;
 }
 
 /** Why the header is refused on this request, or null when the route may use it. */
