@@ -201,20 +201,25 @@ describe.runIf(TEST_DIALECT === "sqlite")("group commit on SQLite", () => {
     await close();
   });
 
-  it("waits for the write lock another thread holds, in a write that reads before it writes", async () => {
-    const { db, committedIds, close } = await groupedDatabase("group-locked-elsewhere.db");
-    await insert(db, 1);
-    // What the checkpoint thread's RESTART does: hold the write lock a moment, from another thread.
+  /** What the checkpoint thread's RESTART does: holds the write lock for `ms`, from another thread. */
+  async function holdWriteLock(name: string, ms: number): Promise<Worker> {
     const holder = new Worker(
       `const { parentPort, workerData } = require("node:worker_threads");
        const Database = require(workerData.driver);
        const database = new Database(workerData.path);
        database.exec("begin immediate");
        parentPort.postMessage("locked");
-       setTimeout(() => { database.exec("commit"); database.close(); }, 200);`,
-      { eval: true, workerData: { path: join(folder, "group-locked-elsewhere.db"), driver: createRequire(import.meta.url).resolve("better-sqlite3") } },
+       setTimeout(() => { database.exec("commit"); database.close(); }, workerData.ms);`,
+      { eval: true, workerData: { path: join(folder, name), ms, driver: createRequire(import.meta.url).resolve("better-sqlite3") } },
     );
     await new Promise((resolve) => holder.once("message", resolve));
+    return holder;
+  }
+
+  it("waits for the write lock another thread holds, in a write that reads before it writes", async () => {
+    const { db, committedIds, close } = await groupedDatabase("group-locked-elsewhere.db");
+    await insert(db, 1);
+    const holder = await holdWriteLock("group-locked-elsewhere.db", 200);
     // A deferred BEGIN would read under a shared lock, then be refused SQLITE_BUSY at the insert
     // without waiting; the group's BEGIN IMMEDIATE waits in the busy timeout for the lock instead.
     const outcome = await db
@@ -225,6 +230,22 @@ describe.runIf(TEST_DIALECT === "sqlite")("group commit on SQLite", () => {
       })
       .then(() => "committed", (error: { code?: string }) => error.code);
     expect(outcome).toBe("committed");
+    expect(committedIds()).toEqual([1, 2]);
+    await holder.terminate();
+    await close();
+  });
+
+  it("waits for that lock on timers, not in SQLite's busy wait: the event loop goes on, for a transaction and a single statement alike", async () => {
+    const { db, committedIds, close } = await groupedDatabase("locked-event-loop.db");
+    const holder = await holdWriteLock("locked-event-loop.db", 400);
+    // In SQLite's busy wait the thread sleeps until the lock is free: no timer fires meanwhile.
+    let ticks = 0;
+    const ticker = setInterval(() => (ticks += 1), 10);
+    const transaction = insert(db, 1).then(() => ticks);
+    const statement = db.insertInto("items").values({ id: 2, note: "alone" }).execute().then(() => ticks);
+    const ticksBeforeCommit = await Promise.all([transaction, statement]);
+    clearInterval(ticker);
+    expect(Math.min(...ticksBeforeCommit)).toBeGreaterThanOrEqual(5);
     expect(committedIds()).toEqual([1, 2]);
     await holder.terminate();
     await close();

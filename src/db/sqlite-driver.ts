@@ -18,6 +18,15 @@ const PREPARED_STATEMENTS = 1_000;
 const PRAGMA = /^\s*pragma\b/i;
 
 /**
+ * How long a write waits for the write lock another connection holds (the checkpoint thread's
+ * RESTART, a CLI command) before it fails SQLITE_BUSY: SQLite's busy timeout, but waited for
+ * without holding the event loop.
+ */
+const WRITE_LOCK_TIMEOUT_MS = 5_000;
+/** The longest pause between two attempts at the write lock; the first pauses are 1, 2, 4… ms. */
+const WRITE_LOCK_MAX_PAUSE_MS = 16;
+
+/**
  * Kysely's SQLite dialect with a driver of our own, for the costs of the stock one that show under
  * write load (docs/performance.md, "Writes" and "Group commit"):
  * - it prepares every statement again on every query, which costs more than SQLite takes to run
@@ -34,7 +43,11 @@ const PRAGMA = /^\s*pragma\b/i;
  *   is full) fails every write of its group, none of which has answered yet. Nothing outside a
  *   write may see what might yet be rolled back: a read outside a write goes to a second,
  *   read-only connection, which sees the last commit, and any other statement commits the open
- *   group first.
+ *   group first;
+ * - SQLite waits for another connection's write lock in its busy handler, which sleeps on the
+ *   thread that runs the event loop: while the checkpoint thread's RESTART held the lock (34 to
+ *   119 ms under sustained writes), no request of any kind was answered. Here the connection's
+ *   busy timeout is 0, and a write that finds the lock taken tries again after a timer.
  */
 export class CachingSqliteDialect extends SqliteDialect {
   constructor(
@@ -111,6 +124,8 @@ class CachingSqliteDriver implements Driver {
     private readonly reader: BetterSqlite3.Database | null,
     private readonly checkpointer: Checkpointer | null,
   ) {
+    // The driver waits for the write lock itself (withWriteLock), off the event loop.
+    database.pragma("busy_timeout = 0");
     this.connection = new CachingSqliteConnection(database);
     this.reading = reader === null ? null : new CachingSqliteConnection(reader);
     this.turns = FileTurns.of(database);
@@ -134,12 +149,14 @@ class CachingSqliteDriver implements Driver {
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     if (this.group === null) {
       this.commitGroups(this);
-      // IMMEDIATE: the write lock is taken now, waiting in the busy timeout if another connection
-      // holds it (the checkpoint thread's RESTART, a CLI command). A deferred transaction that read
-      // first would be refused SQLITE_BUSY at its first write, with no wait.
-      this.run("begin immediate");
-      this.group = [];
-      this.turns.openGroups.add(this);
+      // IMMEDIATE: the write lock is taken now, or waited for if another connection holds it. A
+      // deferred transaction that read first would be refused SQLITE_BUSY at its first write, and
+      // could not wait: its read would have to start over.
+      await withWriteLock(() => {
+        this.run("begin immediate");
+        this.group = [];
+        this.turns.openGroups.add(this);
+      });
     }
     this.run("savepoint member");
     this.memberOpen = true;
@@ -200,7 +217,10 @@ class CachingSqliteDriver implements Driver {
   }
 
   executeQuery<R>(lease: Lease, compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    return this.connectionFor(lease, compiledQuery.sql).executeQuery(compiledQuery);
+    const connection = this.connectionFor(lease, compiledQuery.sql);
+    // A statement outside a write is a transaction of its own: one that writes takes the lock.
+    if (connection === this.connection && !lease.inTransaction) return withWriteLock(() => connection.executeQuery<R>(compiledQuery));
+    return connection.executeQuery(compiledQuery);
   }
 
   streamQuery<R>(lease: Lease, compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
@@ -263,6 +283,22 @@ class CachingSqliteDriver implements Driver {
 }
 
 type GroupMember = { resolve: () => void; reject: (error: unknown) => void };
+
+/**
+ * Runs `attempt`, and again after a pause each time it finds the write lock taken, until
+ * WRITE_LOCK_TIMEOUT_MS have passed. A statement refused SQLITE_BUSY as it began did nothing.
+ */
+async function withWriteLock<T>(attempt: () => T): Promise<Awaited<T>> {
+  const deadline = Date.now() + WRITE_LOCK_TIMEOUT_MS;
+  for (let pause = 1; ; pause = Math.min(pause * 2, WRITE_LOCK_MAX_PAUSE_MS)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if ((error as { code?: string }).code !== "SQLITE_BUSY" || Date.now() + pause > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+}
 
 /** One holder's use of the one connection, from acquireConnection to releaseConnection. */
 class Lease implements DatabaseConnection {
