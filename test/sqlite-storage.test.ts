@@ -209,7 +209,7 @@ describe.runIf(TEST_DIALECT === "sqlite")("group commit on SQLite", () => {
        const database = new Database(workerData.path);
        database.exec("begin immediate");
        parentPort.postMessage("locked");
-       setTimeout(() => { database.exec("commit"); database.close(); }, workerData.ms);`,
+       setTimeout(() => { parentPort.postMessage("releasing"); database.exec("commit"); database.close(); }, workerData.ms);`,
       { eval: true, workerData: { path: join(folder, name), ms, driver: createRequire(import.meta.url).resolve("better-sqlite3") } },
     );
     await new Promise((resolve) => holder.once("message", resolve));
@@ -231,6 +231,25 @@ describe.runIf(TEST_DIALECT === "sqlite")("group commit on SQLite", () => {
       .then(() => "committed", (error: { code?: string }) => error.code);
     expect(outcome).toBe("committed");
     expect(committedIds()).toEqual([1, 2]);
+    await holder.terminate();
+    await close();
+  });
+
+  it("answers reads while a write waits for that lock (they need the driver's turn, not the lock), and the write commits once it has it", async () => {
+    const { db, committedIds, close } = await groupedDatabase("locked-reads.db", { reader: true });
+    await insert(db, 1);
+    const holder = await holdWriteLock("locked-reads.db", 300);
+    let lockReleased = false;
+    holder.on("message", (message) => (lockReleased ||= message === "releasing"));
+    const waitingWrite = insert(db, 2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The write has found the lock taken and waits. The reads go to the reading connection: they
+    // need the driver's turn, not SQLite's lock, and are answered while the lock is still held.
+    const reads = await Promise.all(Array.from({ length: 40 }, () => db.selectFrom("items").select("id").execute()));
+    expect(lockReleased).toBe(false);
+    expect(reads.every((rows) => rows.length === 1)).toBe(true);
+    await Promise.all([waitingWrite, insert(db, 3)]);
+    expect(committedIds()).toEqual([1, 2, 3]);
     await holder.terminate();
     await close();
   });

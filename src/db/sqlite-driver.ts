@@ -152,7 +152,9 @@ class CachingSqliteDriver implements Driver {
       // IMMEDIATE: the write lock is taken now, or waited for if another connection holds it. A
       // deferred transaction that read first would be refused SQLITE_BUSY at its first write, and
       // could not wait: its read would have to start over.
-      await withWriteLock(() => {
+      await this.withWriteLock(() => {
+        // Another write may have opened the group while this one waited: it joins that.
+        if (this.group !== null) return;
         this.run("begin immediate");
         this.group = [];
         this.turns.openGroups.add(this);
@@ -219,12 +221,38 @@ class CachingSqliteDriver implements Driver {
   executeQuery<R>(lease: Lease, compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     const connection = this.connectionFor(lease, compiledQuery.sql);
     // A statement outside a write is a transaction of its own: one that writes takes the lock.
-    if (connection === this.connection && !lease.inTransaction) return withWriteLock(() => connection.executeQuery<R>(compiledQuery));
-    return connection.executeQuery(compiledQuery);
+    if (connection !== this.connection || lease.inTransaction) return connection.executeQuery(compiledQuery);
+    return this.withWriteLock(() => {
+      // A group another write opened while this one waited commits first, as connectionFor does.
+      this.commitGroups();
+      return connection.executeQuery<R>(compiledQuery);
+    });
   }
 
   streamQuery<R>(lease: Lease, compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     return this.connectionFor(lease, compiledQuery.sql).streamQuery(compiledQuery);
+  }
+
+  /**
+   * Runs `attempt`, and again after a pause each time it finds the write lock taken, until
+   * WRITE_LOCK_TIMEOUT_MS have passed; a statement refused SQLITE_BUSY as it began did nothing.
+   * During each pause the turn passes on, so that reads (on the reading connection) are not held
+   * up behind a write that waits: held up, a burst of new keys' reads from one address would
+   * count as in flight long enough to be throttled. The write takes its turn back first in line.
+   */
+  private async withWriteLock<T>(attempt: () => T): Promise<Awaited<T>> {
+    const deadline = Date.now() + WRITE_LOCK_TIMEOUT_MS;
+    for (let pause = 1; ; pause = Math.min(pause * 2, WRITE_LOCK_MAX_PAUSE_MS)) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if ((error as { code?: string }).code !== "SQLITE_BUSY" || Date.now() + pause > deadline) throw error;
+      }
+      this.passTurn();
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      if (this.turns.held) await new Promise<void>((resolve) => this.turns.waiting.unshift(resolve));
+      else this.turns.held = true;
+    }
   }
 
   private handOver(lease: Lease): void {
@@ -240,8 +268,12 @@ class CachingSqliteDriver implements Driver {
         if (this.group !== null && !this.memberOpen) this.commitGroup();
       });
     }
+    this.passTurn();
+  }
+
+  /** The connection passes straight to the next in line, so that nobody can take it between. */
+  private passTurn(): void {
     const next = this.turns.waiting.shift();
-    // The connection passes straight to the next in line, so that nobody can take it between.
     if (next === undefined) this.turns.held = false;
     else next();
   }
@@ -284,21 +316,6 @@ class CachingSqliteDriver implements Driver {
 
 type GroupMember = { resolve: () => void; reject: (error: unknown) => void };
 
-/**
- * Runs `attempt`, and again after a pause each time it finds the write lock taken, until
- * WRITE_LOCK_TIMEOUT_MS have passed. A statement refused SQLITE_BUSY as it began did nothing.
- */
-async function withWriteLock<T>(attempt: () => T): Promise<Awaited<T>> {
-  const deadline = Date.now() + WRITE_LOCK_TIMEOUT_MS;
-  for (let pause = 1; ; pause = Math.min(pause * 2, WRITE_LOCK_MAX_PAUSE_MS)) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if ((error as { code?: string }).code !== "SQLITE_BUSY" || Date.now() + pause > deadline) throw error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, pause));
-  }
-}
 
 /** One holder's use of the one connection, from acquireConnection to releaseConnection. */
 class Lease implements DatabaseConnection {
