@@ -316,7 +316,6 @@ class CachingSqliteDriver implements Driver {
 
 type GroupMember = { resolve: () => void; reject: (error: unknown) => void };
 
-
 /** One holder's use of the one connection, from acquireConnection to releaseConnection. */
 class Lease implements DatabaseConnection {
   inTransaction = false;
