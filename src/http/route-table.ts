@@ -1,6 +1,7 @@
 import FindMyWay, { type HTTPMethod } from "find-my-way";
 import type { App } from "./app-types.js";
 import type { RouteAccess } from "./route-access.js";
+import { routeMethods } from "./route-hooks.js";
 
 export type RegisteredRoute = {
   method: string;
@@ -26,8 +27,7 @@ export class RouteTable {
 
   constructor(app: App) {
     app.addHook("onRoute", (route) => {
-      const methods = Array.isArray(route.method) ? route.method : [route.method];
-      for (const method of methods.map((name) => String(name).toUpperCase())) {
+      for (const method of routeMethods(route).map((name) => String(name).toUpperCase())) {
         if (this.registered.some((known) => known.method === method && known.url === route.url)) continue;
         this.registered.push({
           method,
