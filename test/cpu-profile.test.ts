@@ -12,7 +12,7 @@ afterAll(() => rmSync(folder, { recursive: true, force: true }));
 type Node = { id: number; functionName: string; url: string; lineNumber?: number; children?: number[] };
 
 /** A .cpuprofile as `node --cpu-prof` writes it, from nodes, the sampled node ids and their deltas (µs). */
-function writeProfile(name: string, nodes: Node[], samples: number[], timeDeltas: number[]): string {
+function writeProfile(name: string, nodes: Node[], samples: number[], timeDeltas: number[], startTime = 0): string {
   const path = join(folder, `${name}.cpuprofile`);
   const profile = {
     nodes: nodes.map(({ id, functionName, url, lineNumber = -1, children = [] }) => ({
@@ -21,8 +21,8 @@ function writeProfile(name: string, nodes: Node[], samples: number[], timeDeltas
       hitCount: samples.filter((sample) => sample === id).length,
       children,
     })),
-    startTime: 0,
-    endTime: timeDeltas.reduce((sum, delta) => sum + delta, 0),
+    startTime,
+    endTime: startTime + timeDeltas.reduce((sum, delta) => sum + delta, 0),
     samples,
     timeDeltas,
   };
@@ -33,19 +33,17 @@ function writeProfile(name: string, nodes: Node[], samples: number[], timeDeltas
 describe("summarizeCpuProfile", () => {
   // Self time: logRequest 100 + 300 + 0 = 400 µs, asJson 250, the native write under it 100,
   // the collector 150 + 100 = 250, idle 3000. Busy: 1000 µs.
-  const path = writeProfile(
-    "basic",
-    [
-      { id: 1, functionName: "(root)", url: "", children: [2, 3, 4, 5] },
-      { id: 2, functionName: "logRequest", url: `file://${ROOT}/dist/http/logging.js`, lineNumber: 9 },
-      { id: 3, functionName: "asJson", url: `file://${ROOT}/node_modules/pino/lib/tools.js`, lineNumber: 142, children: [6] },
-      { id: 4, functionName: "(garbage collector)", url: "" },
-      { id: 5, functionName: "(idle)", url: "" },
-      { id: 6, functionName: "writeString", url: "" },
-    ],
-    [2, 3, 2, 6, 4, 5, 4, 2],
-    [100, 250, 300, 100, 150, 3000, 100, 0],
-  );
+  const NODES: Node[] = [
+    { id: 1, functionName: "(root)", url: "", children: [2, 3, 4, 5] },
+    { id: 2, functionName: "logRequest", url: `file://${ROOT}/dist/http/logging.js`, lineNumber: 9 },
+    { id: 3, functionName: "asJson", url: `file://${ROOT}/node_modules/pino/lib/tools.js`, lineNumber: 142, children: [6] },
+    { id: 4, functionName: "(garbage collector)", url: "" },
+    { id: 5, functionName: "(idle)", url: "" },
+    { id: 6, functionName: "writeString", url: "" },
+  ];
+  const SAMPLES = [2, 3, 2, 6, 4, 5, 4, 2];
+  const DELTAS = [100, 250, 300, 100, 150, 3000, 100, 0];
+  const path = writeProfile("basic", NODES, SAMPLES, DELTAS);
   const summary = summarizeCpuProfile(path, ROOT);
 
   it("shares busy time by category, a native frame counting as its caller's", () => {
@@ -69,6 +67,21 @@ describe("summarizeCpuProfile", () => {
       { name: "writeString", where: "native, from pino/lib/tools.js", micros: 100, share: 0.1 },
     ]);
     expect(summarizeCpuProfile(path, ROOT, 2).functions.map((entry) => entry.name)).toEqual(["logRequest", "asJson"]);
+  });
+
+  it("counts only the samples taken within a window, on the clock of the profile's start", () => {
+    // The same samples, taken 5 s into the clock: at 5_000_100, _350, _650, _750, _900, 5_003_900 and twice 5_004_000.
+    const late = writeProfile("late", NODES, SAMPLES, DELTAS, 5_000_000);
+    const windowed = summarizeCpuProfile(late, ROOT, 12, { fromMicros: 5_000_300, toMicros: 5_000_950 });
+    expect(windowed.samples).toBe(4);
+    expect(windowed.busyMicros).toBe(800);
+    expect(windowed.idleMicros).toBe(0);
+    expect(windowed.categories).toEqual([
+      { category: "logging (pino)", micros: 350, share: 0.4375 },
+      { category: "our code (src/)", micros: 300, share: 0.375 },
+      { category: "garbage collector", micros: 150, share: 0.1875 },
+    ]);
+    expect(summarizeCpuProfile(late, ROOT, 12, { fromMicros: 0, toMicros: 5_000_000 }).samples).toBe(0);
   });
 
   it("renders both tables and the busy time", () => {

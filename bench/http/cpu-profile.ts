@@ -10,7 +10,16 @@ import { fileURLToPath } from "node:url";
 
 type CallFrame = { functionName: string; url: string; lineNumber: number };
 type ProfileNode = { id: number; callFrame: CallFrame; children?: number[] };
-type CpuProfile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+type CpuProfile = { nodes: ProfileNode[]; startTime: number; samples: number[]; timeDeltas: number[] };
+
+/**
+ * Instants on the clock of the profile's timestamps, which is CLOCK_MONOTONIC in microseconds: the
+ * clock of `process.hrtime` in every process of the machine, so another process can say when.
+ */
+export type SampleWindow = { fromMicros: number; toMicros: number };
+
+/** Now, on the clock of profiles' timestamps. */
+export const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 export type ProfileSummary = {
   /** Sampled time that was not idle, in microseconds: what every share below is a share of. */
@@ -90,9 +99,10 @@ function siteOf(frame: CallFrame, root: string): Site {
 /**
  * `top`: how many functions to list. Each sample stands for the time since the one before it (its
  * timeDelta): the shares are of the thread's wall time while it was not idle, which on a core of
- * its own is its CPU time.
+ * its own is its CPU time. With a `window`, only the samples taken within it count: a profile
+ * begins at the process's start, and its start-up and warm-up are not what a row measures.
  */
-export function summarizeCpuProfile(path: string, root: string, top = 12): ProfileSummary {
+export function summarizeCpuProfile(path: string, root: string, top = 12, window?: SampleWindow): ProfileSummary {
   const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
   const rootPath = resolve(root);
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -100,7 +110,15 @@ export function summarizeCpuProfile(path: string, root: string, top = 12): Profi
   for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node);
 
   const selfMicros = new Map<number, number>();
-  profile.samples.forEach((id, index) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+  let sampledAt = profile.startTime;
+  let samples = 0;
+  profile.samples.forEach((id, index) => {
+    const delta = profile.timeDeltas[index] ?? 0;
+    sampledAt += delta;
+    if (window && (sampledAt < window.fromMicros || sampledAt > window.toMicros)) return;
+    samples += 1;
+    selfMicros.set(id, (selfMicros.get(id) ?? 0) + delta);
+  });
 
   const byCategory = new Map<string, number>();
   const byFunction = new Map<string, { name: string; where: string; micros: number }>();
@@ -138,7 +156,7 @@ export function summarizeCpuProfile(path: string, root: string, top = 12): Profi
   return {
     busyMicros,
     idleMicros,
-    samples: profile.samples.length,
+    samples,
     categories: [...byCategory]
       .map(([category, micros]) => ({ category, micros, share: share(micros) }))
       .sort((a, b) => b.micros - a.micros),

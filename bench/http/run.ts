@@ -31,7 +31,7 @@ import { newId } from "../../src/ids/uuid-v7.js";
 import { freePorts } from "../../test/helpers/free-ports.js";
 import { benchSchemaName, dropPostgresSchema } from "../postgres-schema.js";
 import { betterAuthServer, prepareBetterAuth } from "./better-auth/setup.js";
-import { profileMarkdown, summarizeCpuProfile } from "./cpu-profile.js";
+import { monotonicMicros, profileMarkdown, summarizeCpuProfile } from "./cpu-profile.js";
 import { CONNECTIONS, createInstance, median, onCore, pinned, runWrk, start, waitForHealth, type Run, type Scenario } from "./harness.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -290,7 +290,9 @@ wrk.headers["Authorization"] = "Bearer ${secret}"
       await waitForHealth(profilePort!, server);
       const profiled = { ...scenario, port: profilePort!, pid: server.pid! };
       runWrk(profiled, 2);
+      const fromMicros = monotonicMicros();
       runWrk(profiled, SECONDS);
+      const measured = { fromMicros, toMicros: monotonicMicros() };
       // V8 writes the profile only when the process exits by itself: SIGTERM is a graceful shutdown.
       const exited = new Promise((resolvePromise) => server.once("exit", resolvePromise));
       server.kill("SIGTERM");
@@ -299,7 +301,7 @@ wrk.headers["Authorization"] = "Bearer ${secret}"
       const [file] = readdirSync(directory)
         .map((name) => join(directory, name))
         .sort((a, b) => statSync(b).size - statSync(a).size);
-      return profileMarkdown(summarizeCpuProfile(file!, ROOT), scenario.name);
+      return profileMarkdown(summarizeCpuProfile(file!, ROOT, 12, measured), scenario.name);
     };
     const profiles: string[] = [];
     if (floorRatio > 1.15 || overHealth > 10 || loggingCost > 8) profiles.push(await profile(scenarios[1]!));
@@ -385,8 +387,9 @@ ${large}${betterAuth ? betterAuthReport(ratios.betterAuthRate, ratios.betterAuth
 
 Our server again, on the same database, under \`node --cpu-prof\` for one ${SECONDS} s run of each row whose
 target is missed (after a 2 s warm-up), summarized by \`bench/http/cpu-profile.ts\`: self time by
-where the code comes from, then the functions with the most self time. The profiler itself slows
-the server; the shares are what matter.
+where the code comes from, then the functions with the most self time. Only the samples of that
+run count: the server's start-up and the warm-up are left out. The profiler itself slows the
+server; the shares are what matter.
 
 ${profiles.join("\n")}`
     }`;
