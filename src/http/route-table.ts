@@ -27,7 +27,7 @@ export class RouteTable {
 
   constructor(app: App) {
     app.addHook("onRoute", (route) => {
-      for (const method of routeMethods(route).map((name) => String(name).toUpperCase())) {
+      for (const method of routeMethods(route).map((name) => name.toUpperCase())) {
         if (this.registered.some((known) => known.method === method && known.url === route.url)) continue;
         this.registered.push({
           method,
