@@ -11,6 +11,11 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // Each worker loads src/ and the dependencies once for all its files, not once per file: a
+    // third of the suite's time went to loading them again. Every test builds its own app on its
+    // own database, so files share no state through modules; a fake that must reach modules
+    // another file loaded changes the shared object itself (test/helpers/fake-dns.ts).
+    isolate: false,
     benchmark: { include: ["bench/**/*.bench.ts"] },
     projects: [
       { extends: true as const, test: { name: "sqlite", env: { WHATISUP_TEST_DIALECT: "sqlite" } } },

@@ -1,28 +1,19 @@
 import type { LightMyRequestResponse } from "fastify";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Instance } from "@whatisup/client";
 import type { App } from "../src/http/app-types.js";
 import { cloudApiContent } from "../src/transports/cloud-api-client.js";
+import { fakeDnsZone } from "./helpers/fake-dns.js";
 import { FAKE_ACCESS_TOKEN, FakeCloudApi, graphError, hubSignature, statusCallback } from "./helpers/fake-cloud-api.js";
 import { bearer, buildTestApp, createTestCustomer, expectError, type TestCustomer } from "./helpers/test-app.js";
 
 /** Hosts under .media.test resolve to these addresses; every other name resolves as usual. */
-const fakeZone = vi.hoisted(
-  () =>
-    new Map<string, string>([
-      ["cdn.media.test", "93.184.215.14"],
-      ["intranet.media.test", "10.0.0.7"],
-    ]),
+fakeDnsZone(
+  new Map([
+    ["cdn.media.test", "93.184.215.14"],
+    ["intranet.media.test", "10.0.0.7"],
+  ]),
 );
-vi.mock("node:dns", async (importOriginal) => {
-  const dns = await importOriginal<typeof import("node:dns")>();
-  const lookup = (hostname: string, options: object, callback: (...answer: unknown[]) => void) => {
-    const address = fakeZone.get(hostname);
-    if (address === undefined) return dns.lookup(hostname, options, callback);
-    process.nextTick(() => callback(null, [{ address, family: 4 }]));
-  };
-  return { ...dns, default: { ...dns, lookup }, lookup };
-});
 
 const NUMBER_ID = "106540352242922";
 const RECIPIENT = "+15551234567";

@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   blockedReason,
   checkDestination,
@@ -9,21 +9,14 @@ import {
   guardedLookup,
   urlShapeProblem,
 } from "../src/webhook-endpoints/destination-guard.js";
+import { fakeDnsZone } from "./helpers/fake-dns.js";
 
 const STRICT = { allowLoopback: false };
 const LOOPBACK_ALLOWED = { allowLoopback: true };
 
 /** Names under .guard.test answer these AAAA records; every other name resolves as usual. */
-const fakeZone = vi.hoisted(() => new Map<string, string>());
-vi.mock("node:dns", async (importOriginal) => {
-  const dns = await importOriginal<typeof import("node:dns")>();
-  const lookup = (hostname: string, options: object, callback: (...answer: unknown[]) => void) => {
-    const address = fakeZone.get(hostname);
-    if (address === undefined) return dns.lookup(hostname, options, callback);
-    process.nextTick(() => callback(null, [{ address, family: 6 }]));
-  };
-  return { ...dns, default: { ...dns, lookup }, lookup };
-});
+const fakeZone = new Map<string, string>();
+fakeDnsZone(fakeZone);
 
 /**
  * IPv6 addresses that carry an IPv4 address, with what they carry. Each is judged by that IPv4
