@@ -13,7 +13,7 @@ export default defineConfig({
     hookTimeout: 20_000,
     // Each worker loads src/ and the dependencies once for all its files, not once per file: a
     // third of the suite's time went to loading them again. Every test builds its own app on its
-    // own database, so files share no state through modules; a fake that must reach modules
+    // own database, so no file depends on what a module holds; a fake that must reach modules
     // another file loaded changes the shared object itself (test/helpers/fake-dns.ts).
     isolate: false,
     benchmark: { include: ["bench/**/*.bench.ts"] },
