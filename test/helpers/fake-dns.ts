@@ -5,10 +5,9 @@ import { afterAll, beforeAll, vi } from "vitest";
 
 /**
  * For the rest of the calling test file, `dns.lookup` answers the names in `zone` with their
- * address, and every other name as usual. The test files share their modules (vitest.config.ts:
- * `isolate: false`), so a module mock of node:dns would miss a src/ module that an earlier file
- * loaded already. Node's own dns object is changed instead, and `syncBuiltinESMExports` carries
- * the change to the `import { lookup } from "node:dns"` bindings of every module loaded or not.
+ * address, and every other name as usual. Node's own dns object is changed, not the module mocked
+ * (see `isolate` in vitest.config.ts); `syncBuiltinESMExports` carries the change to the
+ * `import { lookup } from "node:dns"` bindings of modules already loaded.
  */
 export function fakeDnsZone(zone: ReadonlyMap<string, string>): void {
   const realLookup = dns.lookup;
