@@ -1,11 +1,10 @@
-import { type RootOperationNode } from "kysely";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { claimExpiredNotices, claimExpiringNotices } from "../src/api-keys/api-key-repository.js";
 import type { EventEnvelope } from "@whatisup/client";
 import { ConfigError, loadConfig, type Config } from "../src/config.js";
 import { openDatabase } from "../src/db/database.js";
 import { migrateToLatest } from "../src/db/migrate.js";
-import type { Db } from "../src/db/schema.js";
+import type { Db, Executor, Tx } from "../src/db/schema.js";
 import type { App } from "../src/http/app-types.js";
 import { LATE_EXPIRED_NOTICE_MS } from "../src/use-cases/notify-key-expiries.js";
 import { KeyExpiryNotifier, NOTICE_BATCH_SIZE } from "../src/workers/key-expiry-notifier.js";
@@ -19,6 +18,7 @@ import {
   writerOn,
   type TestCustomer,
 } from "./helpers/test-app.js";
+import { sqlitePlanOf } from "./helpers/sqlite-plan.js";
 import { allowInserts, failInserts, persistentDatabase, removeDatabase, TEST_DIALECT } from "./helpers/test-database.js";
 
 const DAY = 86_400_000;
@@ -351,25 +351,13 @@ describe.runIf(TEST_DIALECT === "sqlite")("the expiry notices' indexes", () => {
     const database = await openDatabase({ dialect: "sqlite", path: ":memory:" });
     try {
       await migrateToLatest(database);
-      const statements: RootOperationNode[] = [];
-      const spied = database.db.withPlugin({
-        transformQuery: ({ node }) => {
-          statements.push(node);
-          return node;
-        },
-        transformResult: async ({ result }) => result,
-      });
       const now = new Date().toISOString();
-      await spied.transaction().execute(async (tx) => {
-        await claimExpiredNotices(tx, "sqlite", now, 100);
-        await claimExpiringNotices(tx, "sqlite", now, now, 100);
-      });
-      const plans = [];
-      for (const node of statements.filter((statement) => statement.kind === "UpdateQueryNode")) {
-        const compiled = database.db.getExecutor().compileQuery(node, { queryId: "plan" } as never);
-        const { rows } = await database.db.executeQuery<{ detail: string }>({ ...compiled, sql: `explain query plan ${compiled.sql}` });
-        plans.push(rows.map((row) => row.detail).join(" | "));
-      }
+      // Claims write: the spied database runs each in a transaction of its own.
+      const claiming = (claim: (tx: Tx) => Promise<unknown>) => (db: Executor) => (db as Db).transaction().execute(claim);
+      const plans = [
+        await sqlitePlanOf(database, "UpdateQueryNode", claiming((tx) => claimExpiredNotices(tx, "sqlite", now, 100))),
+        await sqlitePlanOf(database, "UpdateQueryNode", claiming((tx) => claimExpiringNotices(tx, "sqlite", now, now, 100))),
+      ];
       const [expired, expiring] = plans as [string, string];
       expect(expired).toContain("SEARCH api_keys USING INDEX api_keys_expired_notice_idx (expires_at<?)");
       expect(expiring).toContain("SEARCH api_keys USING INDEX api_keys_expiring_notice_idx (expires_at>? AND expires_at<?)");

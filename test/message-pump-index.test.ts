@@ -1,13 +1,13 @@
-import { Migrator, sql, type Migration, type RootOperationNode } from "kysely";
+import { Migrator, sql, type Migration } from "kysely";
 import { describe, expect, it } from "vitest";
-import { openDatabase, type DatabaseHandle } from "../src/db/database.js";
+import { openDatabase } from "../src/db/database.js";
 import { MIGRATION_NAMES, migrateToLatest } from "../src/db/migrate.js";
 import * as initialSchema from "../src/db/migrations/20261126130000_initial_schema.js";
 import * as messagesAndWebhooks from "../src/db/migrations/20261126140000_messages_and_webhooks.js";
 import * as keyCounts from "../src/db/migrations/20261201170000_key_counts.js";
 import * as sentMessagesIndex from "../src/db/migrations/20261201180000_sent_messages_index.js";
-import type { Executor } from "../src/db/schema.js";
 import { claimCloudApiMessages, dueSandboxMessages, findMessageByProviderId } from "../src/messages/message-repository.js";
+import { sqlitePlanOf } from "./helpers/sqlite-plan.js";
 import { TEST_DIALECT } from "./helpers/test-database.js";
 
 /**
@@ -16,30 +16,12 @@ import { TEST_DIALECT } from "./helpers/test-database.js";
  * statuses, every queued sandbox message. SQLite's plans say which index a statement goes through.
  */
 describe.runIf(TEST_DIALECT === "sqlite")("the indexes of messages", () => {
-  /** SQLite's plan for the last statement `run` sends of the given kind. */
-  async function planOf(database: DatabaseHandle, kind: RootOperationNode["kind"], run: (db: Executor) => Promise<unknown>): Promise<string> {
-    const statements: RootOperationNode[] = [];
-    const spied = database.db.withPlugin({
-      transformQuery: ({ node }) => {
-        statements.push(node);
-        return node;
-      },
-      transformResult: async ({ result }) => result,
-    });
-    await run(spied);
-    const node = statements.findLast((statement) => statement.kind === kind);
-    expect(node, `no ${kind} was sent`).toBeDefined();
-    const compiled = database.db.getExecutor().compileQuery(node!, { queryId: "plan" } as never);
-    const { rows } = await database.db.executeQuery<{ detail: string }>({ ...compiled, sql: `explain query plan ${compiled.sql}` });
-    return rows.map((row) => row.detail).join(" | ");
-  }
-
   it("let the pump's claim read the queued messages of cloud_api instances alone, the sandbox's clock walk the messages it moves in order, and the callbacks find a message by its provider id", async () => {
     const database = await openDatabase({ dialect: "sqlite", path: ":memory:" });
     try {
       await migrateToLatest(database);
       const now = new Date().toISOString();
-      const claim = await planOf(database, "UpdateQueryNode", (db) => claimCloudApiMessages(db, now, now, 20));
+      const claim = await sqlitePlanOf(database, "UpdateQueryNode", (db) => claimCloudApiMessages(db, now, now, 20));
       expect(claim).not.toContain("messages_provider_id_idx");
       // Through the cloud_api messages' own index, in the order it claims them: no sandbox
       // message is read, and nothing is sorted.
@@ -47,10 +29,10 @@ describe.runIf(TEST_DIALECT === "sqlite")("the indexes of messages", () => {
       expect(claim).not.toContain("TEMP B-TREE");
       // The UPDATE itself finds the rows it claims by their ids.
       expect(claim).toContain("SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)");
-      const sandboxClock = await planOf(database, "SelectQueryNode", (db) => dueSandboxMessages(db, now, 100));
+      const sandboxClock = await sqlitePlanOf(database, "SelectQueryNode", (db) => dueSandboxMessages(db, now, 100));
       expect(sandboxClock).toContain("SEARCH m USING INDEX messages_sandbox_moving_idx (updated_at<?)");
       expect(sandboxClock).not.toContain("TEMP B-TREE");
-      const callback = await planOf(database, "SelectQueryNode", (db) => findMessageByProviderId(db, "wamid.HBgL"));
+      const callback = await sqlitePlanOf(database, "SelectQueryNode", (db) => findMessageByProviderId(db, "wamid.HBgL"));
       expect(callback).toContain("messages_provider_id_idx (provider_message_id=?)");
     } finally {
       await database.db.destroy();

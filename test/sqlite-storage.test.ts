@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -304,6 +304,38 @@ describe.runIf(TEST_DIALECT === "sqlite")("group commit on SQLite", () => {
     await insert(db, 3);
     expect(committedIds()).toEqual([3]);
     await close();
+  });
+});
+
+describe.runIf(TEST_DIALECT === "sqlite")("the journal of a write's savepoint", () => {
+  /** The files SQLite opened for temporary use (it names them etilqs_…, and unlinks them at once). */
+  const temporaryFilesOpen = () =>
+    readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).includes("etilqs_");
+      } catch {
+        return false;
+      }
+    });
+
+  it.runIf(process.platform === "linux")("stays in memory however many pages the write changes: no temporary file is written", async () => {
+    const { db } = await openDatabase({ dialect: "sqlite", path: join(folder, "savepoints.db") });
+    const items = db as unknown as Kysely<Scratch>;
+    await sql`create table items (id integer primary key, note text not null)`.execute(items);
+    await items
+      .insertInto("items")
+      .values(Array.from({ length: 64 }, () => ({ id: null as unknown as number, note: "a".repeat(4_000) })))
+      .execute();
+    // Each write is a savepoint of its group (sqlite-driver.ts): every page it changes is first
+    // copied to the savepoint's journal, which SQLite moves to a file past 64 KiB unless its
+    // temporary storage is in memory. These 64 rows are 256 KiB.
+    const opened = await items.transaction().execute(async (tx) => {
+      await tx.updateTable("items").set({ note: "b".repeat(4_000) }).execute();
+      return temporaryFilesOpen();
+    });
+    expect(opened).toEqual([]);
+    expect((await items.selectFrom("items").select("note").where("note", "like", "b%").execute()).length).toBe(64);
+    await db.destroy();
   });
 });
 

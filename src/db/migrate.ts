@@ -10,6 +10,7 @@ import * as keyLifecycle from "./migrations/20261206070000_key_lifecycle.js";
 import * as deliveryAttempts from "./migrations/20261206090000_delivery_attempts.js";
 import * as messagesBothWays from "./migrations/20261206120000_messages_both_ways.js";
 import * as idempotencyKeys from "./migrations/20261206130000_idempotency_keys.js";
+import * as oneIndexForKeyLists from "./migrations/20261207030000_one_index_for_key_lists.js";
 
 type DialectMigration = {
   up(db: Kysely<any>, dialect: SqlDialect): Promise<void>;
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   "20261206090000_delivery_attempts": deliveryAttempts,
   "20261206120000_messages_both_ways": messagesBothWays,
   "20261206130000_idempotency_keys": idempotencyKeys,
+  "20261207030000_one_index_for_key_lists": oneIndexForKeyLists,
 };
 
 /** The names of every migration this build has, in the order they run. */
