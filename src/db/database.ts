@@ -42,8 +42,8 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
   sqlite.pragma("foreign_keys = ON");
   // Each write is a savepoint of its group (sqlite-driver.ts), and SQLite journals every page a
   // savepoint changes so that the write can roll back alone. Past 64 KiB that journal moved to a
-  // temporary file, as nearly every group's did under load: 12 of the 19 writes a key's issue made
-  // went to such a file (docs/performance.md, ninth part). In memory it costs a copy of each page.
+  // temporary file, as most groups' did under load: 12 of the 19 writes a key's issue made went to
+  // such a file (docs/performance.md, ninth part). In memory it costs a copy of each page.
   sqlite.pragma("temp_store = MEMORY");
   // A log that grew under a burst of writes is cut back to this when it starts over, so the disk
   // space comes back.
