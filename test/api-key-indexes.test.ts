@@ -1,9 +1,8 @@
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
-import { countActiveKeys, findApiKey, listActiveApiKeys, listActiveApiKeysPage, markRevoked, type KeySelection } from "../src/api-keys/api-key-repository.js";
+import { countActiveKeys, findApiKey, listActiveApiKeys, listActiveApiKeysPage, markRevoked } from "../src/api-keys/api-key-repository.js";
 import { openDatabase } from "../src/db/database.js";
 import { migrateToLatest } from "../src/db/migrate.js";
-import type { Db, Executor } from "../src/db/schema.js";
 import { sqlitePlanOf } from "./helpers/sqlite-plan.js";
 import { TEST_DIALECT } from "./helpers/test-database.js";
 
@@ -54,11 +53,11 @@ describe.runIf(TEST_DIALECT === "sqlite")("the indexes of api_keys", () => {
       expect(count).toContain(unrevokedInOrder);
       const one = await sqlitePlanOf(database, "SelectQueryNode", (db) => findApiKey(db, "c", "k"));
       expect(one).toContain("SEARCH api_keys USING INDEX sqlite_autoindex_api_keys_1 (id=?)");
-      // Revocations write: the spied database runs them in a transaction of its own.
-      const revoking = (selection: KeySelection) => (db: Executor) => (db as Db).transaction().execute((tx) => markRevoked(tx, "c", selection, now));
-      const byIds = await sqlitePlanOf(database, "UpdateQueryNode", revoking({ ids: ["k"] }));
+      const byIds = await sqlitePlanOf(database, "UpdateQueryNode", (db) => db.transaction().execute((tx) => markRevoked(tx, "c", { ids: ["k"] }, now)));
       expect(byIds).toContain("SEARCH api_keys USING INDEX sqlite_autoindex_api_keys_1 (id=?)");
-      const byInstance = await sqlitePlanOf(database, "UpdateQueryNode", revoking({ instanceId: "i" }));
+      const byInstance = await sqlitePlanOf(database, "UpdateQueryNode", (db) =>
+        db.transaction().execute((tx) => markRevoked(tx, "c", { instanceId: "i" }, now)),
+      );
       expect(byInstance).toContain("SEARCH api_keys USING INDEX api_keys_instance_idx (instance_id=?)");
     } finally {
       await database.db.destroy();

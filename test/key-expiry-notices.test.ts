@@ -4,7 +4,7 @@ import type { EventEnvelope } from "@whatisup/client";
 import { ConfigError, loadConfig, type Config } from "../src/config.js";
 import { openDatabase } from "../src/db/database.js";
 import { migrateToLatest } from "../src/db/migrate.js";
-import type { Db, Executor, Tx } from "../src/db/schema.js";
+import type { Db } from "../src/db/schema.js";
 import type { App } from "../src/http/app-types.js";
 import { LATE_EXPIRED_NOTICE_MS } from "../src/use-cases/notify-key-expiries.js";
 import { KeyExpiryNotifier, NOTICE_BATCH_SIZE } from "../src/workers/key-expiry-notifier.js";
@@ -352,11 +352,9 @@ describe.runIf(TEST_DIALECT === "sqlite")("the expiry notices' indexes", () => {
     try {
       await migrateToLatest(database);
       const now = new Date().toISOString();
-      // Claims write: the spied database runs each in a transaction of its own.
-      const claiming = (claim: (tx: Tx) => Promise<unknown>) => (db: Executor) => (db as Db).transaction().execute(claim);
       const plans = [
-        await sqlitePlanOf(database, "UpdateQueryNode", claiming((tx) => claimExpiredNotices(tx, "sqlite", now, 100))),
-        await sqlitePlanOf(database, "UpdateQueryNode", claiming((tx) => claimExpiringNotices(tx, "sqlite", now, now, 100))),
+        await sqlitePlanOf(database, "UpdateQueryNode", (db) => db.transaction().execute((tx) => claimExpiredNotices(tx, "sqlite", now, 100))),
+        await sqlitePlanOf(database, "UpdateQueryNode", (db) => db.transaction().execute((tx) => claimExpiringNotices(tx, "sqlite", now, now, 100))),
       ];
       const [expired, expiring] = plans as [string, string];
       expect(expired).toContain("SEARCH api_keys USING INDEX api_keys_expired_notice_idx (expires_at<?)");

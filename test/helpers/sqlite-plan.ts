@@ -1,17 +1,17 @@
 import type { RootOperationNode } from "kysely";
 import { expect } from "vitest";
 import type { DatabaseHandle } from "../../src/db/database.js";
-import type { Executor } from "../../src/db/schema.js";
+import type { Db } from "../../src/db/schema.js";
 
 /**
  * SQLite's plan (`explain query plan`, its lines joined by " | ") for the last statement of the
- * given kind that `run` sends through the database it is given: which index each table is read by,
- * and whether anything is sorted (`TEMP B-TREE`).
+ * given kind that `run` sends through the database it is given (a write opens its transaction on
+ * it): which index each table is read by, and whether anything is sorted (`TEMP B-TREE`).
  */
 export async function sqlitePlanOf(
   database: DatabaseHandle,
   kind: RootOperationNode["kind"],
-  run: (db: Executor) => Promise<unknown>,
+  run: (db: Db) => Promise<unknown>,
 ): Promise<string> {
   const statements: RootOperationNode[] = [];
   const spied = database.db.withPlugin({
