@@ -3,7 +3,7 @@
  * to core 1, and reading the server's CPU time from /proc around each run.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 const CLOCK_TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 export const CONNECTIONS = 32;
@@ -41,12 +41,23 @@ export function start(command: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(command[0]!, command.slice(1), { env, stdio: ["ignore", "ignore", "inherit"] });
 }
 
-/** User and system CPU time of a process so far, in microseconds. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+/** User and system CPU time so far, in microseconds, from a `stat` file of /proc. */
+function statCpuMicros(path: string): number {
+  const fields = readFileSync(path, "utf8").split(") ")[1]!.split(" ");
   // After "pid (comm) ", utime and stime are the 12th and 13th fields.
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks / CLOCK_TICKS_PER_SECOND) * 1e6;
+}
+
+const cpuMicros = (pid: number) => statCpuMicros(`/proc/${pid}/stat`);
+
+/** The CPU time of a process so far, in microseconds: its main thread's and its other threads'. */
+export function threadCpuMicros(pid: number): { main: number; others: number } {
+  let others = 0;
+  for (const thread of readdirSync(`/proc/${pid}/task`)) {
+    if (Number(thread) !== pid) others += statCpuMicros(`/proc/${pid}/task/${thread}/stat`);
+  }
+  return { main: statCpuMicros(`/proc/${pid}/task/${pid}/stat`), others };
 }
 
 /** `keys`: how many keys it sends in turn (0 or 1 for none or one), which sets its warm-up. */

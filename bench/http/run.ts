@@ -17,7 +17,9 @@
  *   BENCH_BETTER_AUTH=1: installs better-auth and its API-key plugin into a temporary folder
  *   (bench/http/better-auth/setup.ts) and adds a server built on it to the rounds, beside ours.
  * Where a target is missed, our server runs once more under `--cpu-prof` for that row, and the
- * report shows where its time went (bench/http/cpu-profile.ts).
+ * report shows where its time went (bench/http/cpu-profile.ts); where the p99 of 100,000 keys in
+ * rotation is missed, it runs that row once more with bench/http/stall-recorder.mjs loaded, and the
+ * report shows what held its event loop (bench/http/stall-report.ts).
  */
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -32,7 +34,8 @@ import { freePorts } from "../../test/helpers/free-ports.js";
 import { benchSchemaName, dropPostgresSchema } from "../postgres-schema.js";
 import { betterAuthServer, prepareBetterAuth } from "./better-auth/setup.js";
 import { monotonicMicros, profileMarkdown, summarizeCpuProfile } from "./cpu-profile.js";
-import { CONNECTIONS, createInstance, median, onCore, pinned, runWrk, start, waitForHealth, type Run, type Scenario } from "./harness.js";
+import { stallReport } from "./stall-report.js";
+import { CONNECTIONS, createInstance, median, onCore, pinned, runWrk, start, threadCpuMicros, waitForHealth, type Run, type Scenario } from "./harness.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -74,6 +77,18 @@ function bulkLoadKeys(path: string, pepper: string, customerId: string, count: n
 function residentMegabytes(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((entry) => entry.startsWith("VmRSS:"));
   return Number(/(\d+)/.exec(line ?? "")?.[1]) / 1024;
+}
+
+/**
+ * Runs a scenario long enough for every key in rotation to be used (and cached) before anything is
+ * counted: 2 s, or 1 s per 5,000 keys, and longer if that run did not reach every key. One run must
+ * reach them all, since wrk starts its rotation over with each run.
+ */
+function warmUp(scenario: Scenario): void {
+  let seconds = Math.max(2, Math.ceil(scenario.keys / 5_000));
+  for (let run = runWrk(scenario, seconds); run.requests < scenario.keys; run = runWrk(scenario, seconds)) {
+    seconds = Math.ceil((seconds * scenario.keys) / run.requests) + 1;
+  }
 }
 
 const largeRow = (inUse: number) => `ours: GET /v1/limits, ${inUse} of ${STORED} stored keys in rotation`;
@@ -212,9 +227,8 @@ end
         : []),
     ];
 
-    // Long enough for every key in rotation to be used (and cached) before anything is counted.
     console.log("warming up…");
-    for (const scenario of scenarios) runWrk(scenario, Math.max(2, Math.ceil(scenario.keys / 5_000)));
+    for (const scenario of scenarios) warmUp(scenario);
     const runs = new Map(scenarios.map((scenario) => [scenario.name, [] as Run[]]));
     const ratios = { floor: [] as number[], overHealth: [] as number[], manyFloor: [] as number[], manyOverOne: [] as number[], betterAuthCpu: [] as number[], betterAuthRate: [] as number[], logging: [] as number[] };
     for (let round = 0; round < ROUNDS; round += 1) {
@@ -282,21 +296,36 @@ wrk.headers["Authorization"] = "Bearer ${secret}"
     const issueRate = median(runs.get(writes[0]!.name)!.map((run) => run.perSecond));
     const sendCpu = median(runs.get(writes[1]!.name)!.map((run) => run.cpuMicrosPerRequest));
     const sendP99 = median(runs.get(writes[1]!.name)!.map((run) => run.p99Ms));
-    /** Our SQLite server once more, under --cpu-prof, for the row of a missed target. */
-    const profile = async (scenario: Scenario): Promise<string> => {
-      const directory = join(folder, `profile-${scenario.path.replace(/\W+/g, "-")}`);
-      const server = start(onCore(0, [process.execPath, "--cpu-prof", `--cpu-prof-dir=${directory}`, CLI, "serve"]), { ...env, PORT: String(profilePort) });
+    /**
+     * Our SQLite server once more, started with `nodeOptions`, for one measured run of `scenario`
+     * after its warm-up; resolves once the server has exited by itself (SIGTERM is a graceful
+     * shutdown), which is when V8 writes a profile and the stall recorder its record.
+     */
+    const runAgain = async (scenario: Scenario, nodeOptions: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
+      const server = start(onCore(0, [process.execPath, ...nodeOptions, CLI, "serve"]), { ...env, ...extraEnv, PORT: String(profilePort) });
       servers.push(server);
       await waitForHealth(profilePort!, server);
-      const profiled = { ...scenario, port: profilePort!, pid: server.pid! };
-      runWrk(profiled, 2);
-      const fromMicros = monotonicMicros();
-      runWrk(profiled, SECONDS);
-      const measured = { fromMicros, toMicros: monotonicMicros() };
-      // V8 writes the profile only when the process exits by itself: SIGTERM is a graceful shutdown.
+      const again = { ...scenario, port: profilePort!, pid: server.pid! };
+      warmUp(again);
+      const from = { micros: monotonicMicros(), ms: Date.now(), threads: threadCpuMicros(server.pid!) };
+      runWrk(again, SECONDS);
+      const to = threadCpuMicros(server.pid!);
+      const window = {
+        fromMicros: from.micros,
+        toMicros: monotonicMicros(),
+        fromMs: from.ms,
+        toMs: Date.now(),
+        threads: { main: to.main - from.threads.main, others: to.others - from.threads.others },
+      };
       const exited = new Promise((resolvePromise) => server.once("exit", resolvePromise));
       server.kill("SIGTERM");
       await exited;
+      return window;
+    };
+    /** Under --cpu-prof, for the row of a missed target. */
+    const profile = async (scenario: Scenario): Promise<string> => {
+      const directory = join(folder, `profile-${scenario.path.replace(/\W+/g, "-")}`);
+      const measured = await runAgain(scenario, ["--cpu-prof", `--cpu-prof-dir=${directory}`]);
       // A file per thread (the checkpoint thread has its own): the main thread's is the largest.
       const [file] = readdirSync(directory)
         .map((name) => join(directory, name))
@@ -307,6 +336,14 @@ wrk.headers["Authorization"] = "Bearer ${secret}"
     if (floorRatio > 1.15 || overHealth > 10 || loggingCost > 8) profiles.push(await profile(scenarios[1]!));
     if (issueRate < 2_500) profiles.push(await profile(writes[0]!));
     if (sendCpu > 339 || sendP99 >= 25) profiles.push(await profile(writes[1]!));
+    /** With bench/http/stall-recorder.mjs loaded, for the row whose p99 a profile cannot explain. */
+    const stalls = async (scenario: Scenario): Promise<string> => {
+      const record = join(folder, "stalls.jsonl");
+      const measured = await runAgain(scenario, ["--import", join(ROOT, "bench/http/stall-recorder.mjs")], { STALL_RECORD: record });
+      return stallReport(record, measured, scenario.name, measured.threads);
+    };
+    const manyInUse = scenarios.find((scenario) => scenario.name === largeRow(LARGE_ROTATIONS[1]!));
+    const stallRecord = manyInUse !== undefined && median(runs.get(manyInUse.name)!.map((run) => run.p99Ms)) >= 15 ? await stalls(manyInUse) : "";
 
     if (POSTGRES_URL !== "") {
       const postgresEnv = { ...env, DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: postgresSchema };
@@ -392,6 +429,21 @@ run count: the server's start-up and the warm-up are left out. The profiler itse
 server; the shares are what matter.
 
 ${profiles.join("\n")}`
+    }${
+      stallRecord === ""
+        ? ""
+        : `
+## What held the event loop, for the p99 missed
+
+A CPU profile says where the time went, not when requests waited. Our server again, on the same
+database, with \`bench/http/stall-recorder.mjs\` loaded (\`node --import\`), for one ${SECONDS} s run of
+the row after its warm-up, summarized by \`bench/http/stall-report.ts\`: the ticks of a 1 ms timer
+that came late (the event loop was held that long), the garbage collector's pauses, and the time of
+every SQLite call on the event loop (counted in the whole seconds that begin within the run). Each
+of the longest stalls lists the pauses and the SQLite calls over 2 ms that overlap it; a stall with
+neither was spent elsewhere: in JavaScript, in the kernel, or waiting for the CPU.
+
+${stallRecord}`
     }`;
     const count = (n: number) => n.toLocaleString("en");
     const bars = [
