@@ -10,8 +10,7 @@ const folder = mkdtempSync(join(tmpdir(), "stall-report-"));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
 const RECORDER = resolve(import.meta.dirname, "../bench/http/stall-recorder.mjs");
-const WINDOW = { fromMs: 1_000_000, toMs: 1_010_000 };
-const THREADS = { main: 9_000_000, others: 500_000 };
+const WINDOW = { fromMs: 1_000_000, toMs: 1_010_000, threads: { main: 9_000_000, others: 500_000 } };
 
 function writeRecord(name: string, events: object[]): string {
   const path = join(folder, `${name}.jsonl`);
@@ -49,7 +48,7 @@ describe("stallReport", () => {
     // After the window: left out.
     { kind: "late", at: 1_011_000, ms: 50 },
   ]);
-  const report = stallReport(path, WINDOW, "the row", THREADS);
+  const report = stallReport(path, WINDOW, "the row");
 
   it("counts the late ticks within the window, and the threads' CPU as shares of a core", () => {
     expect(report).toContain("### the row");
@@ -78,7 +77,7 @@ describe("stallReport", () => {
   });
 
   it("says so when nothing was recorded", () => {
-    const empty = stallReport(writeRecord("empty", [{ kind: "late", at: 5, ms: 9 }]), WINDOW, "quiet", THREADS);
+    const empty = stallReport(writeRecord("empty", [{ kind: "late", at: 5, ms: 9 }]), WINDOW, "quiet");
     expect(empty).toContain("0 ticks of a 1 ms timer came more than 4 ms late, 0 of them more than 10 ms late, the latest by 0.0 ms.");
     expect(tableRows(empty, "garbage collection")).toEqual(["| none | 0 | 0 | 0 |"]);
     expect(tableRows(empty, "SQLite on the event loop")).toEqual(["| none | 0 | 0 | 0 | – |"]);

@@ -167,11 +167,14 @@ export function summarizeCpuProfile(path: string, root: string, top = 12, window
   };
 }
 
+/** Text for a markdown table's cell: a pipe would end the cell, even in code, and a backtick end the code. */
+export const escapeTableCell = (text: string) => text.replace(/\|/g, "\\|").replace(/`/g, "'");
+
 export function profileMarkdown(summary: ProfileSummary, title: string): string {
   const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
   const ms = (micros: number) => `${Math.round(micros / 1000).toLocaleString("en")} ms`;
-  // RegExp frames are named by their whole pattern; in a table a pipe ends the cell, even in code.
-  const cell = (text: string) => (text.length > 60 ? `${text.slice(0, 59)}…` : text).replace(/\|/g, "\\|").replace(/`/g, "'");
+  // RegExp frames are named by their whole pattern.
+  const cell = (text: string) => escapeTableCell(text.length > 60 ? `${text.slice(0, 59)}…` : text);
   return `### ${title}
 
 Busy time sampled: ${ms(summary.busyMicros)} in ${summary.samples.toLocaleString("en")} samples; idle time (${ms(summary.idleMicros)}) is left out, and every share below is of the busy time.

@@ -340,7 +340,7 @@ wrk.headers["Authorization"] = "Bearer ${secret}"
     const stalls = async (scenario: Scenario): Promise<string> => {
       const record = join(folder, "stalls.jsonl");
       const measured = await runAgain(scenario, ["--import", join(ROOT, "bench/http/stall-recorder.mjs")], { STALL_RECORD: record });
-      return stallReport(record, measured, scenario.name, measured.threads);
+      return stallReport(record, measured, scenario.name);
     };
     const manyInUse = scenarios.find((scenario) => scenario.name === largeRow(LARGE_ROTATIONS[1]!));
     const stallRecord = manyInUse !== undefined && median(runs.get(manyInUse.name)!.map((run) => run.p99Ms)) >= 15 ? await stalls(manyInUse) : "";

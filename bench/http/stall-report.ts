@@ -4,6 +4,7 @@
  * by statement, and the longest stalls with what happened within each.
  */
 import { readFileSync } from "node:fs";
+import { escapeTableCell } from "./cpu-profile.js";
 
 type LateTick = { kind: "late"; at: number; ms: number };
 type Pause = { kind: "gc"; at: number; ms: number; gc: string };
@@ -11,23 +12,22 @@ type LongCall = { kind: "sqlite"; at: number; ms: number; statement: string };
 type SqliteSecond = { kind: "sqlite-second"; at: number; ms: number; calls: number; statement: string };
 type Recorded = LateTick | Pause | LongCall | SqliteSecond;
 
-/** Milliseconds since the epoch: the recorder's clock. */
-export type StallWindow = { fromMs: number; toMs: number };
+/**
+ * The measured run: its start and end in milliseconds since the epoch (the recorder's clock), and
+ * the CPU time, in microseconds, the server's main thread and its other threads (the checkpoint
+ * thread, V8's helpers) used meanwhile; on one core, the others' is time the main thread could not
+ * run.
+ */
+export type StallWindow = { fromMs: number; toMs: number; threads: { main: number; others: number } };
 
 const LONG_STALL_MS = 10;
 const STALLS_LISTED = 10;
 const STATEMENTS_LISTED = 8;
 
 const fixed = (ms: number) => ms.toFixed(1);
-/** A statement in a table cell: a pipe would end the cell, even in code. */
-const cell = (text: string) => `\`${text.replace(/\|/g, "\\|").replace(/`/g, "'")}\``;
+const cell = (statement: string) => `\`${escapeTableCell(statement)}\``;
 
-/**
- * `threads`: the CPU time the server's main thread and its other threads (the checkpoint thread,
- * V8's helpers) used over the window, in microseconds; on one core, the others' is time the main
- * thread could not run.
- */
-export function stallReport(path: string, window: StallWindow, title: string, threads: { main: number; others: number }): string {
+export function stallReport(path: string, window: StallWindow, title: string): string {
   const recorded = readFileSync(path, "utf8")
     .split("\n")
     .filter((line) => line !== "")
@@ -72,7 +72,7 @@ export function stallReport(path: string, window: StallWindow, title: string, th
 In the ${fixed(measuredSeconds)} s measured: ${ticks.length} ticks of a 1 ms timer came more than 4 ms late, ${
     ticks.filter((tick) => tick.ms > LONG_STALL_MS).length
   } of them more than ${LONG_STALL_MS} ms late, the latest by ${fixed(Math.max(0, ...ticks.map((tick) => tick.ms)))} ms.
-The server's main thread used ${percentOf(threads.main)} of a core and its other threads ${percentOf(threads.others)}.
+The server's main thread used ${percentOf(window.threads.main)} of a core and its other threads ${percentOf(window.threads.others)}.
 
 | garbage collection (pauses over 1 ms) | pauses | ms in all | longest ms |
 | --- | --- | --- | --- |
