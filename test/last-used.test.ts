@@ -4,6 +4,7 @@ import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { recordKeyUses } from "../src/api-keys/api-key-repository.js";
 import { LastUsedRecorder } from "../src/auth/last-used-recorder.js";
+import { UsageCounters } from "../src/auth/usage-counters.js";
 import type { Config } from "../src/config.js";
 import type { App } from "../src/http/app-types.js";
 import { bearer, buildTestApp, createTestCustomer, issueKey } from "./helpers/test-app.js";
@@ -28,6 +29,32 @@ class UpdateCounter implements KyselyPlugin {
     const rawUpdate = node.kind === "RawNode" && /^\s*update\b/i.test(node.sqlFragments[0] ?? "");
     if (node.kind === "UpdateQueryNode" || rawUpdate) this.updates += 1;
     return args.node;
+  }
+  async transformResult(args: PluginTransformResultArgs) {
+    return args.result;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Every value bound to a statement, in the order it is bound. */
+function boundValues(node: unknown, into: unknown[] = []): unknown[] {
+  if (Array.isArray(node)) {
+    for (const item of node) boundValues(item, into);
+  } else if (typeof node === "object" && node !== null) {
+    if ((node as { kind?: string }).kind === "ValueNode") into.push((node as { value: unknown }).value);
+    else for (const child of Object.values(node)) boundValues(child, into);
+  }
+  return into;
+}
+
+/** The statements run through a Kysely instance made with `withPlugin`, as their bound values. */
+class StatementValues implements KyselyPlugin {
+  statements: { sql: string; values: unknown[] }[] = [];
+  transformQuery(args: PluginTransformQueryArgs) {
+    const { node } = args;
+    if (node.kind === "RawNode") this.statements.push({ sql: node.sqlFragments.join("?"), values: boundValues(node.parameters) });
+    return node;
   }
   async transformResult(args: PluginTransformResultArgs) {
     return args.result;
@@ -175,6 +202,45 @@ describe("last_used_at", () => {
     // Something scheduled while the flush ran got the event loop before its last batch was sent.
     expect(ranDuringFlush.some((updatesSoFar) => updatesSoFar < batches)).toBe(true);
     expect(await lastUsedInDb(app, acme.key.id)).toBe("2030-01-01T00:00:00.000Z");
+    await recorder.stop();
+  });
+
+  it("writes a flush in key order across its batches, whatever order the keys were used in", async () => {
+    const app = await start();
+    const statements = new StatementValues();
+    const recorder = new LastUsedRecorder(app.db.withPlugin(statements), app.dialect, 3_600_000, silentLog());
+    // More than one run of sorting and three batches or more, on either database.
+    const keys = Array.from({ length: 1_500 }, () => randomUUID());
+    for (const key of keys) recorder.noteUse(key, "2030-01-01T00:00:00.000Z");
+    await recorder.flush();
+
+    const updates = statements.statements.filter((statement) => /^\s*update\b/i.test(statement.sql));
+    expect(updates.length).toBeGreaterThanOrEqual(6);
+    const written = updates.flatMap((update) => update.values.filter((value) => typeof value === "string" && UUID.test(value)));
+    expect(written).toEqual([...keys].sort());
+    await recorder.stop();
+  });
+
+  it("adds the usage counts in key order, each key's hours oldest first", async () => {
+    const app = await start();
+    const acme = await createTestCustomer(app);
+    const keys = [acme.key.id];
+    for (let index = 0; index < 3; index += 1) keys.push((await issueKey(app, acme.secret, { name: `key ${index}` })).id);
+    const statements = new StatementValues();
+    const counters = new UsageCounters();
+    const recorder = new LastUsedRecorder(app.db.withPlugin(statements), app.dialect, 3_600_000, silentLog(), { counters, retentionDays: 90 });
+    const hours = [Date.parse("2030-01-01T10:00:00.000Z"), Date.parse("2030-01-01T11:00:00.000Z")];
+    // Counted newest hour first and keys in reverse: the order of rows must come from the flush.
+    for (const hour of [...hours].reverse()) for (const key of [...keys].reverse()) counters.count(key, acme.customer.id, 200, hour + 1_000);
+    await recorder.flush();
+
+    const inserts = statements.statements.filter((statement) => /^\s*insert into api_key_usage\b/i.test(statement.sql));
+    expect(inserts).toHaveLength(1);
+    // Six values a row: key, customer, hour, requests, rejected, rate limited.
+    const rows = [];
+    for (let at = 0; at < inserts[0]!.values.length; at += 6) rows.push(inserts[0]!.values.slice(at, at + 3));
+    const expected = [...keys].sort().flatMap((key) => hours.map((hour) => [key, acme.customer.id, new Date(hour).toISOString()]));
+    expect(rows).toEqual(expected);
     await recorder.stop();
   });
 

@@ -26,14 +26,17 @@ export class UsageCounters {
     }
   }
 
-  /** Everything counted so far, taken out, ordered by key and hour (the order rows are locked in). */
+  /**
+   * Everything counted so far, taken out, in no particular order: sorting a busy hour's counts at
+   * once would hold the event loop (the flush orders them a batch at a time).
+   */
   drain(): UsageIncrement[] {
     const counts: UsageIncrement[] = [];
     for (const keys of this.byHour.values()) for (const entry of keys.values()) counts.push(entry);
     this.byHour = new Map();
     this.currentHour = Number.NaN;
     this.current = new Map();
-    return counts.sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : a.hour - b.hour));
+    return counts;
   }
 
   /** Puts back counts a failed flush could not write, to be added on the next one. */
