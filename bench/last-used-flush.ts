@@ -20,6 +20,7 @@ import { openDatabase } from "../src/db/database.js";
 import { migrateToLatest } from "../src/db/migrate.js";
 import { newId } from "../src/ids/uuid-v7.js";
 import { benchSchemaName, dropPostgresSchema } from "./postgres-schema.js";
+import { keepInSample, shuffle } from "./random-sample.js";
 
 const STORED = Number(process.env.BENCH_FLUSH_STORED ?? 1_000_000);
 const USED = Number(process.env.BENCH_FLUSH_USED ?? 100_000);
@@ -42,7 +43,7 @@ async function measure(label: string, config: DatabaseConfig): Promise<void> {
     for (let done = 0; done < STORED; done += 5_000) {
       const rows = Array.from({ length: Math.min(5_000, STORED - done) }, () => {
         const id = newId();
-        keep(ids, id, (stored += 1));
+        keepInSample(ids, USED, id, (stored += 1));
         return {
           id,
           customer_id: customerId,
@@ -103,22 +104,6 @@ async function measure(label: string, config: DatabaseConfig): Promise<void> {
     );
   } finally {
     await db.destroy();
-  }
-}
-
-/** Reservoir sampling: after the n-th id, `sample` holds USED of the first n, each as likely. */
-function keep(sample: string[], id: string, n: number): void {
-  if (sample.length < USED) sample.push(id);
-  else {
-    const slot = Math.floor(Math.random() * n);
-    if (slot < USED) sample[slot] = id;
-  }
-}
-
-function shuffle(items: string[]): void {
-  for (let index = items.length - 1; index > 0; index -= 1) {
-    const other = Math.floor(Math.random() * (index + 1));
-    [items[index], items[other]] = [items[other]!, items[index]!];
   }
 }
 
