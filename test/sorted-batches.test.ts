@@ -1,17 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { setImmediate as nextTurn } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { RUN_LENGTH, sortedBatches } from "../src/collections/sorted-batches.js";
 
 const byValue = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Takes every batch as a flush does: one turn of the event loop after another. */
 async function collect<T>(batches: AsyncGenerator<T[]>): Promise<T[][]> {
   const taken: T[][] = [];
-  for await (const batch of batches) {
-    taken.push(batch);
-    await nextTurn();
-  }
+  for await (const batch of batches) taken.push(batch);
   return taken;
 }
 

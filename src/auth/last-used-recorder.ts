@@ -88,10 +88,7 @@ export class LastUsedRecorder {
     if (this.pending.size === 0) return;
     const uses = this.pending.entries();
     this.pending = new Map();
-    let first = true;
     for await (const batch of sortedBatches(uses, byKeyId, BATCH_SIZE[this.dialect])) {
-      if (!first) await yieldToRequests();
-      first = false;
       const chunk = new Map(batch);
       try {
         await recordKeyUses(this.db, this.dialect, chunk);
@@ -104,10 +101,7 @@ export class LastUsedRecorder {
 
   /** In batches like the uses, in key and hour order: nodes adding to the same rows lock them in one order. */
   private async writeUsage(counters: UsageCounters): Promise<void> {
-    let first = true;
     for await (const batch of sortedBatches(counters.drain().values(), byKeyAndHour, BATCH_SIZE[this.dialect])) {
-      if (!first) await yieldToRequests();
-      first = false;
       try {
         await addKeyUsage(this.db, batch);
       } catch (error) {

@@ -12,7 +12,8 @@ type Cursor<T> = { run: T[]; at: number };
 /**
  * The items of `source` in `compare`'s order, `size` at a time, without a step that sorts them all:
  * they are cut into runs of RUN_LENGTH, each sorted in a turn of the event loop of its own, and
- * the runs are merged one batch at a time, as the batches are asked for.
+ * the runs are merged one batch at a time, as the batches are asked for, each batch in a turn of
+ * its own too: waiting requests run between a batch's write and the next.
  */
 export async function* sortedBatches<T>(source: Iterator<T>, compare: (a: T, b: T) => number, size: number): AsyncGenerator<T[]> {
   const runs: T[][] = [];
@@ -21,7 +22,10 @@ export async function* sortedBatches<T>(source: Iterator<T>, compare: (a: T, b: 
     runs.push(run.sort(compare));
   }
   const merge = new RunMerge(runs, compare);
-  for (let batch = merge.take(size); batch.length > 0; batch = merge.take(size)) yield batch;
+  for (let batch = merge.take(size); batch.length > 0; batch = merge.take(size)) {
+    yield batch;
+    await yieldToRequests();
+  }
 }
 
 function take<T>(source: Iterator<T>, count: number): T[] {
