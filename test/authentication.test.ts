@@ -1,3 +1,4 @@
+import type { CompiledQuery } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { generateKey } from "../src/crypto/key-format.js";
 import type { App } from "../src/http/app-types.js";
@@ -122,6 +123,41 @@ describe("authentication", () => {
         ]);
         expect(revocation.statusCode).toBe(204);
         expectError(await listKeys(app, bearer(key.secret)), 401, "auth_expired");
+      }
+    });
+
+    it("refuses a request that arrives after the 204 even while a read of the key begun before it is under way", async () => {
+      const key = await issueKey(app, acme.secret, { name: "slow read" });
+      // The key's first read runs, before the revocation, and its answer is held back until released.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let readRan!: () => void;
+      const firstReadRan = new Promise<void>((resolve) => (readRan = resolve));
+      const executeQuery = app.db.executeQuery.bind(app.db);
+      let holding = true;
+      app.db.executeQuery = (async (query: CompiledQuery) => {
+        const result = await executeQuery(query);
+        if (holding && query.sql.includes('"digest"')) {
+          holding = false;
+          readRan();
+          await held;
+        }
+        return result;
+      }) as typeof app.db.executeQuery;
+      try {
+        const first = listKeys(app, bearer(key.secret));
+        await firstReadRan;
+        expect((await revoke(app, acme.secret, key.id)).statusCode).toBe(204);
+        const second = listKeys(app, bearer(key.secret));
+        // Had the second request taken the first one's read, it would still be waiting on it.
+        await Promise.race([second, sleep(1_000)]);
+        release();
+        expectError(await second, 401, "auth_expired");
+        // The first request began before the revocation: it may answer with what it read then.
+        expect((await first).statusCode).toBe(200);
+      } finally {
+        release();
+        app.db.executeQuery = executeQuery;
       }
     });
 

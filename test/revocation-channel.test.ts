@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import type { KeyCredential } from "../src/api-keys/api-key-repository.js";
-import { DISTRUST_AFTER_MS, PostgresRevocationChannel, type RevocationWaits } from "../src/auth/revocation-channel.js";
+import { DISTRUST_AFTER_MS, PostgresRevocationChannel, REVOCATION_CHANNEL, type RevocationWaits } from "../src/auth/revocation-channel.js";
 import { VerifiedKeyCache } from "../src/auth/verified-key-cache.js";
 import { openDatabase } from "../src/db/database.js";
 import type { Db } from "../src/db/schema.js";
@@ -120,6 +120,46 @@ describe.skipIf(TEST_DIALECT !== "postgres")("the revocation channel over Postgr
     b.cache.set("digest-4", credential("key-4"), b.cache.generation);
     await revoke(a, ["key-4"]);
     expect(b.cache.get("digest-4")).toBeUndefined();
+  });
+
+  it("a node that has just subscribed again waits out the window: heartbeats sent before it listened went unheard", async () => {
+    const a = await node();
+    const b = await node();
+    await waitFor(() => (a.events as unknown as { peers: Map<string, number> }).peers.size === 1, "node A to hear B");
+    const cut = listeningClient(a.events);
+    await sql`select pg_terminate_backend(${cut.processID})`.execute(b.db);
+    await waitFor(() => listeningClient(a.events) !== null && listeningClient(a.events) !== cut && a.events.healthy(), "node A to re-subscribe", 5_000);
+
+    // B acknowledges at once, but A cannot know yet that B is every node there is: a node whose
+    // heartbeats all came before A's LISTEN, and whose notice is late, would still serve the key.
+    b.cache.set("digest-7", credential("key-7"), b.cache.generation);
+    await revoke(a, ["key-7"]);
+    expect(b.cache.get("digest-7")).toBeUndefined();
+    expect(a.settled).toHaveLength(1);
+    expect(a.settled[0]![1]).toBe("distrust_window");
+    expect(a.settled[0]![0]).toBeGreaterThanOrEqual(DISTRUST_AFTER_MS);
+  });
+
+  it("a heartbeat counts only on the connection that sent it", async () => {
+    const a = await node();
+    const b = await node();
+    const privateState = a.events as unknown as { connections: number };
+    const firstConnection = privateState.connections;
+    const cut = listeningClient(a.events);
+    await sql`select pg_terminate_backend(${cut.processID})`.execute(b.db);
+    await waitFor(() => listeningClient(a.events) !== null && listeningClient(a.events) !== cut && a.events.healthy(), "node A to re-subscribe", 5_000);
+
+    // A heartbeat of the first connection, committed late: it says nothing of what the second heard.
+    const late = { type: "heartbeat", node: a.events.nodeId, connection: firstConnection, sent_at: performance.now() + 60_000 };
+    await sql`select pg_notify(${REVOCATION_CHANNEL}, ${JSON.stringify(late)})`.execute(b.db);
+    // Notifications arrive in commit order: once A has evicted key-8, it has heard the heartbeat.
+    a.cache.set("digest-8", credential("key-8"), a.cache.generation);
+    const marker = { type: "revoked", id: "marker", origin: b.events.nodeId, key_ids: ["key-8"], last: false };
+    await sql`select pg_notify(${REVOCATION_CHANNEL}, ${JSON.stringify(marker)})`.execute(b.db);
+    await waitFor(() => a.cache.get("digest-8") === undefined, "node A to hear the late heartbeat");
+    listeningClient(a.events).connection.stream.pause();
+    await new Promise((resolve) => setTimeout(resolve, DISTRUST_AFTER_MS + 100));
+    expect(a.events.healthy()).toBe(false);
   });
 
   it("a connection that dies silently (no longer read) is distrusted within the bound", async () => {

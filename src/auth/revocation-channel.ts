@@ -252,6 +252,10 @@ export class PostgresRevocationChannel implements RevocationChannel {
       return;
     }
     this.client = client;
+    this.connections += 1;
+    // Taken once LISTEN has answered, so it is no earlier than the subscription: a heartbeat
+    // committed before it may have gone unheard.
+    this.connectedAt = performance.now();
     await this.sendHeartbeat(client);
   }
 

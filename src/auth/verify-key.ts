@@ -40,8 +40,11 @@ export class KeyVerifier {
 
   private readonly pepperKey: KeyObject;
 
-  /** Database reads under way, by digest: concurrent requests with one new key share one. */
-  private readonly reads = new Map<string, Promise<KeyCredential | undefined>>();
+  /**
+   * Database reads under way, by digest, with the cache generation each began at: concurrent
+   * requests with one new key share one, unless a revocation has evicted since it began.
+   */
+  private readonly reads = new Map<string, { generation: number; read: Promise<KeyCredential | undefined> }>();
   private readonly readsInFlight = new Map<string, number>();
   private readonly unknownDigests: ExpiringSet;
 
@@ -86,7 +89,7 @@ export class KeyVerifier {
   private async readCredential(digest: string, clientAddress: string): Promise<KeyCredential> {
     const network = throttledNetwork(clientAddress);
     if (!this.unknownDigests.has(digest)) {
-      const credential = await (this.reads.get(digest) ?? this.readOnce(digest, network));
+      const credential = await (this.sharedRead(digest) ?? this.readOnce(digest, network));
       if (credential !== undefined) return credential;
     }
     const spent = await this.authFailures.take(network);
@@ -94,16 +97,26 @@ export class KeyVerifier {
     throw new AppError("auth_invalid", "This API key does not exist.");
   }
 
+  /**
+   * The read under way for this digest, if a request arriving now may take its answer: one begun
+   * before a revocation committed may have read the key live, and a request that starts after the
+   * revocation has answered must be refused.
+   */
+  private sharedRead(digest: string): Promise<KeyCredential | undefined> | undefined {
+    const underWay = this.reads.get(digest);
+    return underWay?.generation === this.cache.generation ? underWay.read : undefined;
+  }
+
   private async readOnce(digest: string, network: string): Promise<KeyCredential | undefined> {
     const bucket = await this.authFailures.peek(network);
     const inFlight = this.readsInFlight.get(network) ?? 0;
     if (bucket.remaining - inFlight < 1) throw tooManyFailures(Math.max(bucket.retryAfterMs, 1));
     // Checked again: another request may have started the same read while this one peeked.
-    const started = this.reads.get(digest);
+    const started = this.sharedRead(digest);
     if (started) return started;
     const generation = this.cache.generation;
     const read = findCredentialByDigest(this.db, digest);
-    this.reads.set(digest, read);
+    this.reads.set(digest, { generation, read });
     this.readsInFlight.set(network, inFlight + 1);
     try {
       const credential = await read;
@@ -111,7 +124,7 @@ export class KeyVerifier {
       else if (this.revocations.healthy()) this.cache.set(digest, credential, generation);
       return credential;
     } finally {
-      this.reads.delete(digest);
+      if (this.reads.get(digest)?.read === read) this.reads.delete(digest);
       const left = (this.readsInFlight.get(network) ?? 1) - 1;
       if (left > 0) this.readsInFlight.set(network, left);
       else this.readsInFlight.delete(network);
