@@ -1,6 +1,10 @@
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiKey, IssuedApiKey } from "@whatisup/client";
+import fastJsonStringify from "fast-json-stringify";
+import Type from "typebox";
+import { listActiveApiKeys } from "../src/api-keys/api-key-repository.js";
+import { ApiKeySchema } from "../src/contract/api-key.js";
 import { keyDigest } from "../src/crypto/key-digest.js";
 import { isWellFormedKey } from "../src/crypto/key-format.js";
 import type { FieldProblem } from "../src/errors/app-error.js";
@@ -205,6 +209,60 @@ describe("API keys", () => {
       const after: ApiKey[] = (await listKeys(acme.secret)).json();
       expect(after.map((k) => k.id)).toEqual([kept.id, acme.key.id]);
       for (const key of after) expect(key.revoked_at).toBeNull();
+    });
+
+    it("writes every key, whole list and page alike, exactly as the ApiKey schema's serializer would", async () => {
+      const acme = await newCustomer();
+      const instance = await createInstance(app, acme.secret);
+      await issueKey(app, acme.secret, { name: 'quote " backslash \\ tab \t nul-free \u0001 </script> café 🔑', scopes: ["messages:send", "instances:read"] });
+      await issueKey(app, acme.secret, { name: "bound", instance_id: instance.id, allowed_ips: ["203.0.113.0/24", "2001:db8::1"] });
+      await issueKey(app, acme.secret, { name: "expiring", expires_at: inOneDay() });
+      // The list itself is a use of acme's key: once flushed, its last_used_at is set.
+      expect((await listKeys(acme.secret)).statusCode).toBe(200);
+      await app.keyUses.flush();
+
+      const serialize = fastJsonStringify(Type.Array(ApiKeySchema) as never);
+      for (const url of ["/v1/api-keys", "/v1/api-keys?limit=3", "/v1/api-keys?limit=100"]) {
+        const response = await app.inject({ url, headers: bearer(acme.secret) });
+        expect(response.statusCode, response.body).toBe(200);
+        expect(response.headers["content-type"]).toBe("application/json; charset=utf-8");
+        const keys: ApiKey[] = response.json();
+        expect(keys.length).toBe(url.endsWith("=3") ? 3 : 4);
+        expect(keys.some((key) => key.last_used_at !== null)).toBe(url.endsWith("=3") ? false : true);
+        expect(response.body).toBe(serialize(keys));
+      }
+    });
+
+    it("lists every key of a customer with more than one read's worth (250): each once, newest first, a turn of the event loop between reads", async () => {
+      const acme = await newCustomer();
+      for (let index = 0; index < 600; index += 1) await issueKey(app, acme.secret, { name: `key ${index}` });
+
+      const reads: string[] = [];
+      const readsCounted = app.db.withPlugin({
+        transformQuery: ({ node }) => {
+          if (node.kind === "SelectQueryNode") reads.push("read");
+          return node;
+        },
+        transformResult: async ({ result }) => result,
+      });
+      setImmediate(() => reads.push("turn"));
+      const keys = await listActiveApiKeys(readsCounted, acme.customer.id, new Date().toISOString());
+      expect(reads.filter((read) => read === "read")).toHaveLength(3);
+      // SQLite answers within the call: only the list's own pause lets the turn come before its second read.
+      expect(reads.slice(0, 2)).toEqual(["read", "turn"]);
+
+      const answered: ApiKey[] = (await listKeys(acme.secret)).json();
+      expect(answered).toHaveLength(601);
+      expect(new Set(answered.map((key) => key.id)).size).toBe(601);
+      expect(answered.map((key) => key.id)).toEqual(keys.map((key) => key.id));
+      const paged: ApiKey[] = [];
+      for (let url: string | undefined = "/v1/api-keys?limit=100"; url !== undefined; ) {
+        const page: LightMyRequestResponse = await app.inject({ url, headers: bearer(acme.secret) });
+        paged.push(...(page.json() as ApiKey[]));
+        url = /<([^>]+)>; rel="next"/.exec(page.headers.link?.toString() ?? "")?.[1];
+      }
+      expect(answered.map((key) => key.id)).toEqual(paged.map((key) => key.id));
+      expect(answered.at(-1)!.id).toBe(acme.key.id);
     });
 
     it("never shows a secret or a digest", async () => {
