@@ -24,6 +24,13 @@ function listeningClient(events: PostgresRevocationChannel): { processID: number
   return (events as unknown as { client: never }).client;
 }
 
+/** Ends the node's listening connection (from another database session) and waits until it has subscribed again. */
+async function cutAndResubscribe(events: PostgresRevocationChannel, from: Db): Promise<void> {
+  const cut = listeningClient(events);
+  await sql`select pg_terminate_backend(${cut.processID})`.execute(from);
+  await waitFor(() => listeningClient(events) !== null && listeningClient(events) !== cut && events.healthy(), "the node to subscribe again", 5_000);
+}
+
 describe.skipIf(TEST_DIALECT !== "postgres")("the revocation channel over PostgreSQL LISTEN/NOTIFY", () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
@@ -126,9 +133,7 @@ describe.skipIf(TEST_DIALECT !== "postgres")("the revocation channel over Postgr
     const a = await node();
     const b = await node();
     await waitFor(() => (a.events as unknown as { peers: Map<string, number> }).peers.size === 1, "node A to hear B");
-    const cut = listeningClient(a.events);
-    await sql`select pg_terminate_backend(${cut.processID})`.execute(b.db);
-    await waitFor(() => listeningClient(a.events) !== null && listeningClient(a.events) !== cut && a.events.healthy(), "node A to re-subscribe", 5_000);
+    await cutAndResubscribe(a.events, b.db);
 
     // B acknowledges at once, but A cannot know yet that B is every node there is: a node whose
     // heartbeats all came before A's LISTEN, and whose notice is late, would still serve the key.
@@ -145,9 +150,7 @@ describe.skipIf(TEST_DIALECT !== "postgres")("the revocation channel over Postgr
     const b = await node();
     const privateState = a.events as unknown as { connections: number };
     const firstConnection = privateState.connections;
-    const cut = listeningClient(a.events);
-    await sql`select pg_terminate_backend(${cut.processID})`.execute(b.db);
-    await waitFor(() => listeningClient(a.events) !== null && listeningClient(a.events) !== cut && a.events.healthy(), "node A to re-subscribe", 5_000);
+    await cutAndResubscribe(a.events, b.db);
 
     // A heartbeat of the first connection, committed late: it says nothing of what the second heard.
     const late = { type: "heartbeat", node: a.events.nodeId, connection: firstConnection, sent_at: performance.now() + 60_000 };
