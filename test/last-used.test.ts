@@ -1,14 +1,16 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs } from "kysely";
+import { sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs } from "kysely";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { recordKeyUses } from "../src/api-keys/api-key-repository.js";
 import { LastUsedRecorder } from "../src/auth/last-used-recorder.js";
 import { UsageCounters } from "../src/auth/usage-counters.js";
 import type { Config } from "../src/config.js";
+import { openDatabase } from "../src/db/database.js";
+import * as keyUsesApart from "../src/db/migrations/20261207160000_key_uses_apart.js";
 import type { App } from "../src/http/app-types.js";
 import { bearer, buildTestApp, createTestCustomer, issueKey } from "./helpers/test-app.js";
-import { allowWrites, failWrites, persistentDatabase, removeDatabase } from "./helpers/test-database.js";
+import { allowWrites, failWrites, persistentDatabase, removeDatabase, tableNames } from "./helpers/test-database.js";
 
 const ISO_WITH_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -17,17 +19,18 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function lastUsedInDb(app: App, keyId: string): Promise<string | null> {
-  const row = await app.db.selectFrom("api_keys").select("last_used_at").where("id", "=", keyId).executeTakeFirstOrThrow();
-  return row.last_used_at;
+  const row = await app.db.selectFrom("api_key_last_used").select("last_used_at").where("key_id", "=", keyId).executeTakeFirst();
+  return row?.last_used_at ?? null;
 }
 
-/** Counts the UPDATE statements run through a Kysely instance made with `withPlugin`. */
-class UpdateCounter implements KyselyPlugin {
-  updates = 0;
+const WRITES_USES = /^\s*insert into api_key_last_used\b/i;
+
+/** Counts the statements that write uses, run through a Kysely instance made with `withPlugin`. */
+class UseWriteCounter implements KyselyPlugin {
+  writes = 0;
   transformQuery(args: PluginTransformQueryArgs) {
     const { node } = args;
-    const rawUpdate = node.kind === "RawNode" && /^\s*update\b/i.test(node.sqlFragments[0] ?? "");
-    if (node.kind === "UpdateQueryNode" || rawUpdate) this.updates += 1;
+    if (node.kind === "RawNode" && WRITES_USES.test(node.sqlFragments[0] ?? "")) this.writes += 1;
     return args.node;
   }
   async transformResult(args: PluginTransformResultArgs) {
@@ -156,11 +159,11 @@ describe("last_used_at", () => {
     expect(Date.parse(written!)).toBeGreaterThanOrEqual(before);
   });
 
-  it("coalesces many uses into one UPDATE per flush, keeping each key's latest use", async () => {
+  it("coalesces many uses into one statement per flush, keeping each key's latest use", async () => {
     const app = await start();
     const acme = await createTestCustomer(app);
     const other = await issueKey(app, acme.secret, { name: "other" });
-    const counter = new UpdateCounter();
+    const counter = new UseWriteCounter();
     const recorder = new LastUsedRecorder(app.db.withPlugin(counter), app.dialect, 3_600_000, silentLog());
 
     const base = Date.parse("2030-01-01T00:00:00.000Z");
@@ -173,20 +176,20 @@ describe("last_used_at", () => {
     }
     await recorder.flush();
 
-    expect(counter.updates).toBe(1);
+    expect(counter.writes).toBe(1);
     expect(await lastUsedInDb(app, acme.key.id)).toBe(at(19));
     expect(await lastUsedInDb(app, other.id)).toBe(at(119));
 
     // Nothing pending: a flush writes nothing.
     await recorder.flush();
-    expect(counter.updates).toBe(1);
+    expect(counter.writes).toBe(1);
     await recorder.stop();
   });
 
   it("writes a large flush in batches (200 keys on SQLite, 250 on PostgreSQL), and lets waiting requests run between them", async () => {
     const app = await start();
     const acme = await createTestCustomer(app);
-    const counter = new UpdateCounter();
+    const counter = new UseWriteCounter();
     const recorder = new LastUsedRecorder(app.db.withPlugin(counter), app.dialect, 3_600_000, silentLog());
     recorder.noteUse(acme.key.id, "2030-01-01T00:00:00.000Z");
     for (let index = 1; index < 251; index += 1) recorder.noteUse(randomUUID(), "2030-01-01T00:00:00.000Z");
@@ -195,12 +198,12 @@ describe("last_used_at", () => {
 
     const ranDuringFlush: number[] = [];
     const flushed = recorder.flush();
-    const waiting = setInterval(() => ranDuringFlush.push(counter.updates), 0);
+    const waiting = setInterval(() => ranDuringFlush.push(counter.writes), 0);
     await flushed;
     clearInterval(waiting);
-    expect(counter.updates).toBe(batches);
+    expect(counter.writes).toBe(batches);
     // Something scheduled while the flush ran got the event loop before its last batch was sent.
-    expect(ranDuringFlush.some((updatesSoFar) => updatesSoFar < batches)).toBe(true);
+    expect(ranDuringFlush.some((writesSoFar) => writesSoFar < batches)).toBe(true);
     expect(await lastUsedInDb(app, acme.key.id)).toBe("2030-01-01T00:00:00.000Z");
     await recorder.stop();
   });
@@ -214,9 +217,9 @@ describe("last_used_at", () => {
     for (const key of keys) recorder.noteUse(key, "2030-01-01T00:00:00.000Z");
     await recorder.flush();
 
-    const updates = statements.statements.filter((statement) => /^\s*update\b/i.test(statement.sql));
-    expect(updates.length).toBeGreaterThanOrEqual(6);
-    const written = updates.flatMap((update) => update.values.filter((value) => typeof value === "string" && UUID.test(value)));
+    const writes = statements.statements.filter((statement) => WRITES_USES.test(statement.sql));
+    expect(writes.length).toBeGreaterThanOrEqual(6);
+    const written = writes.flatMap((write) => write.values.filter((value) => typeof value === "string" && UUID.test(value)));
     expect(written).toEqual([...keys].sort());
     await recorder.stop();
   });
@@ -290,15 +293,81 @@ describe("last_used_at", () => {
     const recorder = new LastUsedRecorder(app.db, app.dialect, 3_600_000, log);
     const at = "2030-03-01T00:00:00.000Z";
 
-    await failWrites(app.db, app.dialect, "api_keys", "update");
+    await failWrites(app.db, app.dialect, "api_key_last_used", "insert");
     recorder.noteUse(acme.key.id, at);
     await recorder.flush();
     expect(log.error).toHaveBeenCalledTimes(1);
     expect(await lastUsedInDb(app, acme.key.id)).toBeNull();
 
-    await allowWrites(app.db, app.dialect, "api_keys", "update");
+    await allowWrites(app.db, app.dialect, "api_key_last_used", "insert");
     await recorder.flush();
     expect(await lastUsedInDb(app, acme.key.id)).toBe(at);
     await recorder.stop();
+  });
+
+  it("rewrites no key row: a flush succeeds while every UPDATE of api_keys is refused", async () => {
+    const app = await start();
+    const acme = await createTestCustomer(app);
+    const log = silentLog();
+    const recorder = new LastUsedRecorder(app.db, app.dialect, 3_600_000, log);
+    const first = "2030-04-01T00:00:00.000Z";
+    const later = "2030-04-01T00:00:10.000Z";
+
+    await failWrites(app.db, app.dialect, "api_keys", "update");
+    // The first use of the key, then a later one: the row is written, then rewritten.
+    for (const at of [first, later]) {
+      recorder.noteUse(acme.key.id, at);
+      await recorder.flush();
+      expect(await lastUsedInDb(app, acme.key.id)).toBe(at);
+    }
+    expect(log.error).not.toHaveBeenCalled();
+    await allowWrites(app.db, app.dialect, "api_keys", "update");
+    expect((await getKey(app, acme.secret, acme.key.id)).last_used_at).toBe(later);
+    await recorder.stop();
+  });
+
+  it("skips a key id that is not stored and writes the rest of its batch: a reference it breaks would fail the batch at every flush", async () => {
+    const app = await start();
+    const acme = await createTestCustomer(app);
+    const at = "2030-05-01T00:00:00.000Z";
+    const unknown = randomUUID();
+    await recordKeyUses(app.db, app.dialect, new Map([[unknown, at], [acme.key.id, at]]));
+    expect(await lastUsedInDb(app, acme.key.id)).toBe(at);
+    expect(await lastUsedInDb(app, unknown)).toBeNull();
+  });
+
+  it("keeps every key's latest use through the migration that moves it to its own table, and back", async () => {
+    const database = sharedDatabase();
+    const first = await buildTestApp({ database, lastUsedFlushMs: 3_600_000 });
+    const acme = await createTestCustomer(first);
+    const idle = await issueKey(first, acme.secret, { name: "idle" });
+    const used = "2030-06-01T00:00:00.000Z";
+    await recordKeyUses(first.db, first.dialect, new Map([[acme.key.id, used]]));
+    await first.close();
+
+    const handle = await openDatabase(database);
+    try {
+      await keyUsesApart.down(handle.db, handle.dialect);
+      const before = await sql<{ id: string; last_used_at: string | Date | null }>`select id, last_used_at from api_keys order by id`.execute(handle.db);
+      expect(before.rows.map((row) => [row.id, row.last_used_at === null ? null : new Date(row.last_used_at).toISOString()])).toEqual(
+        [
+          [acme.key.id, used],
+          [idle.id, null],
+        ].sort(),
+      );
+      expect(await tableNames(handle.db, handle.dialect)).not.toContain("api_key_last_used");
+      await keyUsesApart.up(handle.db, handle.dialect);
+      const columns = await sql`select * from api_keys`.execute(handle.db);
+      expect(Object.keys(columns.rows[0]!)).not.toContain("last_used_at");
+    } finally {
+      await handle.db.destroy();
+    }
+
+    const second = await start({ database, lastUsedFlushMs: 3_600_000 });
+    expect(await lastUsedInDb(second, acme.key.id)).toBe(used);
+    expect(await lastUsedInDb(second, idle.id)).toBeNull();
+    // The GET of the key with acme's own secret is a use, but written behind: not yet flushed.
+    expect((await getKey(second, acme.secret, idle.id)).last_used_at).toBeNull();
+    expect((await getKey(second, acme.secret, acme.key.id)).last_used_at).toBe(used);
   });
 });

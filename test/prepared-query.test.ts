@@ -109,7 +109,6 @@ describe("preparedQuery", () => {
         prefix: "wiu_test_abc",
         digest: "digest-of-the-key",
         scopes: writeJson(["messages:send"]),
-        last_used_at: null,
         expires_at: null,
         created_at: "2026-01-01T00:00:00.000Z",
         revoked_at: null,

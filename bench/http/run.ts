@@ -62,7 +62,7 @@ const CLI = join(ROOT, "dist/cli/main.js");
 function bulkLoadKeys(path: string, pepper: string, customerId: string, count: number, first: number, sampled: number): { first: string[]; sample: string[] } {
   const sqlite = new Database(path);
   const insert = sqlite.prepare(
-    "insert into api_keys (id, customer_id, instance_id, name, prefix, digest, scopes, last_used_at, expires_at, created_at, revoked_at) values (?, ?, null, 'bulk', ?, ?, '[\"*\"]', null, null, ?, null)",
+    "insert into api_keys (id, customer_id, instance_id, name, prefix, digest, scopes, expires_at, created_at, revoked_at) values (?, ?, null, 'bulk', ?, ?, '[\"*\"]', null, ?, null)",
   );
   const kept: string[] = [];
   const sample: string[] = [];

@@ -1,11 +1,11 @@
 import { setImmediate } from "node:timers/promises";
-import { sql, type Selectable } from "kysely";
+import { sql, type ExpressionBuilder, type Selectable } from "kysely";
 import type { ApiKey } from "../contract/api-key.js";
 import type { SqlDialect } from "../db/dialect.js";
 import { readJson, writeJson } from "../db/json.js";
 import { newestFirstPage, type Cursor, type PageRequest } from "../db/pagination.js";
 import { preparedInsert, preparedQuery } from "../db/prepared-query.js";
-import type { ApiKeysTable, Db, Executor, Tx } from "../db/schema.js";
+import type { ApiKeysTable, Database, Db, Executor, Tx } from "../db/schema.js";
 import { Interner } from "../collections/interner.js";
 import { addToUnrevokedKeys } from "../customers/customer-repository.js";
 import { keyMode } from "../crypto/key-format.js";
@@ -17,21 +17,22 @@ export type KeyCredential = Pick<ApiKey, "id" | "customer_id" | "instance_id" | 
 };
 
 /** Every column but the digest, which is read only by `findCredentialByDigest` (as a filter). */
-const PUBLIC_COLUMNS = [
-  "id",
-  "customer_id",
-  "instance_id",
-  "name",
-  "prefix",
-  "scopes",
-  "last_used_at",
-  "expires_at",
-  "created_at",
-  "revoked_at",
-  "allowed_ips",
-] as const;
+const PUBLIC_COLUMNS = ["id", "customer_id", "instance_id", "name", "prefix", "scopes", "expires_at", "created_at", "revoked_at", "allowed_ips"] as const;
 
-type PublicRow = Pick<Selectable<ApiKeysTable>, (typeof PUBLIC_COLUMNS)[number]>;
+/**
+ * What every read of a key selects: its columns, and its latest use from the table the
+ * write-behind writes (src/db/migrations/20261207160000_key_uses_apart.ts), found by the key id.
+ */
+function publicColumns(eb: ExpressionBuilder<Database, "api_keys">) {
+  const lastUsedAt = eb
+    .selectFrom("api_key_last_used")
+    .select("api_key_last_used.last_used_at")
+    .whereRef("api_key_last_used.key_id", "=", "api_keys.id")
+    .as("last_used_at");
+  return [...PUBLIC_COLUMNS, lastUsedAt] as const;
+}
+
+type PublicRow = Pick<Selectable<ApiKeysTable>, (typeof PUBLIC_COLUMNS)[number]> & { last_used_at: string | null };
 
 /**
  * The mode is not stored: a key's prefix says it. Built field by field in the order of
@@ -66,7 +67,7 @@ const insertKeyRow = preparedInsert("api_keys");
  * a write stores its key last: every other issue of the customer waits for as short a time as it can.
  */
 export async function insertApiKey(tx: Tx, customerId: string, key: NewApiKey): Promise<number> {
-  const { mode: _inPrefix, ...row } = key;
+  const { mode: _inPrefix, last_used_at: _keptApart, ...row } = key;
   await insertKeyRow(tx, {
     ...row,
     customer_id: customerId,
@@ -113,7 +114,7 @@ export async function listActiveApiKeys(db: Executor, customerId: string, now: s
 
 /** One page of the active keys, newest first, with one row more than the page (see listPage). */
 export async function listActiveApiKeysPage(db: Executor, customerId: string, now: string, page: PageRequest): Promise<ApiKey[]> {
-  const rows = await newestFirstPage(activeKeys(db, customerId, now).select(PUBLIC_COLUMNS), page).execute();
+  const rows = await newestFirstPage(activeKeys(db, customerId, now).select(publicColumns), page).execute();
   return rows.map(toApiKey);
 }
 
@@ -132,7 +133,7 @@ export async function countActiveKeys(db: Executor, customerId: string, now: str
 export async function findApiKey(db: Executor, customerId: string, id: string): Promise<ApiKey | undefined> {
   const row = await db
     .selectFrom("api_keys")
-    .select(PUBLIC_COLUMNS)
+    .select(publicColumns)
     .where("customer_id", "=", customerId)
     .where("id", "=", id)
     .executeTakeFirst();
@@ -154,7 +155,7 @@ export async function markRevoked(tx: Tx, customerId: string, selection: KeySele
     .where("customer_id", "=", customerId)
     .where((eb) => ("ids" in selection ? eb("id", "in", selection.ids) : eb("instance_id", "=", selection.instanceId)))
     .where("revoked_at", "is", null)
-    .returning(PUBLIC_COLUMNS)
+    .returning(publicColumns)
     .execute();
   if (rows.length > 0) await addToUnrevokedKeys(tx, customerId, -rows.length);
   return rows.map(toApiKey);
@@ -178,7 +179,7 @@ export async function lockKeyToRoll(tx: Tx, customerId: string, id: string): Pro
 const keyForUpdate = preparedQuery<"customerId" | "id", PublicRow & { rolled_at: string | null }>((db, value, dialect) => {
   const query = db
     .selectFrom("api_keys")
-    .select([...PUBLIC_COLUMNS, "rolled_at"])
+    .select((eb) => [...publicColumns(eb), "rolled_at"])
     .where("customer_id", "=", value("customerId"))
     .where("id", "=", value("id"));
   return dialect === "postgres" ? query.forUpdate() : query;
@@ -287,24 +288,26 @@ export async function findUnrevokedKeysByDigests(db: Executor, digests: readonly
 }
 
 /**
- * Writes the latest use of each key in one statement. The guard keeps `last_used_at` from going
- * backwards when an older batch (from another node, or a retry) lands after a newer one. Like the
- * digest lookup it spans customers: it is keyed by key ids that authentication already resolved.
+ * Writes the latest use of each key in one statement, a narrow row per key in its own table
+ * (src/db/migrations/20261207160000_key_uses_apart.ts). The guard keeps `last_used_at` from going
+ * backwards when an older batch (from another node, or a retry) lands after a newer one. A key id
+ * not (or no longer) stored is skipped: a batch that its reference would refuse would be retried
+ * at every flush. Like the digest lookup it spans customers: it is keyed by key ids that
+ * authentication already resolved. Rows are written in the order given: the flush gives them in
+ * key order, the order in which two nodes writing the same keys lock them.
  */
 export async function recordKeyUses(db: Executor, dialect: SqlDialect, uses: ReadonlyMap<string, string>): Promise<void> {
   if (uses.size === 0) return;
-  // A join with the list of uses: each row is found by its primary key, where a CASE with one arm
-  // per key made every row scan every arm (8 ms of a blocked event loop for 400 keys on SQLite).
   const values = sql.join([...uses].map(([id, at]) => sql`(${id}, ${at})`));
-  if (dialect === "postgres") {
-    await sql`update api_keys as k set last_used_at = v.at::timestamptz
-      from (values ${values}) as v(id, at)
-      where k.id = v.id::uuid and (k.last_used_at is null or k.last_used_at < v.at::timestamptz)`.execute(db);
-    return;
-  }
-  await sql`update api_keys set last_used_at = v.at
-    from (select column1 as id, column2 as at from (values ${values})) as v
-    where api_keys.id = v.id and (api_keys.last_used_at is null or api_keys.last_used_at < v.at)`.execute(db);
+  const stored =
+    dialect === "postgres"
+      ? sql`select v.id::uuid, v.at::timestamptz from (values ${values}) as v(id, at)
+          where exists (select from api_keys where api_keys.id = v.id::uuid)`
+      : sql`select column1, column2 from (values ${values}) as v
+          where exists (select 1 from api_keys where api_keys.id = v.column1)`;
+  await sql`insert into api_key_last_used (key_id, last_used_at) ${stored}
+    on conflict (key_id) do update set last_used_at = excluded.last_used_at
+    where api_key_last_used.last_used_at < excluded.last_used_at`.execute(db);
 }
 
 /*
@@ -312,9 +315,9 @@ export async function recordKeyUses(db: Executor, dialect: SqlDialect, uses: Rea
  * customers: the worker serves them all. Each claims up to `limit` keys in ONE statement by setting
  * its notice's column where it is still null, and returns them: on SQLite the UPDATE takes the write
  * lock before it reads; on PostgreSQL the selection locks the keys it picks and skips those another
- * node is claiming, or a write holds (a revocation, a write re-checking its key, a last_used_at
- * flush), and the outer conditions are checked again on the locked row, so that two nodes never
- * claim the same notice and the worker never waits for a request. The lock is FOR NO KEY UPDATE,
+ * node is claiming, or a write holds (a revocation, a write re-checking its key), and the outer
+ * conditions are checked again on the locked row, so that two nodes never claim the same notice
+ * and the worker never waits for a request. The lock is FOR NO KEY UPDATE,
  * what the UPDATE takes anyway: rows inserted with a reference to the key do not wait for it. The
  * selection is a MATERIALIZED CTE for the reason `claimStatement` gives (delivery-queue.ts). A
  * revoked key is never claimed.
@@ -348,7 +351,7 @@ export async function claimExpiredNotices(tx: Tx, dialect: SqlDialect, now: stri
     .where("expires_at", "<=", now)
     .where("expired_notice_at", "is", null)
     .where("revoked_at", "is", null)
-    .returning(PUBLIC_COLUMNS)
+    .returning(publicColumns)
     .execute();
   return rows.map(toApiKey);
 }
@@ -383,7 +386,7 @@ export async function claimExpiringNotices(tx: Tx, dialect: SqlDialect, now: str
     .where("expires_at", "<=", horizon)
     .where("expiring_notice_at", "is", null)
     .where("revoked_at", "is", null)
-    .returning(PUBLIC_COLUMNS)
+    .returning(publicColumns)
     .execute();
   return rows.map(toApiKey);
 }

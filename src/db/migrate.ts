@@ -11,6 +11,7 @@ import * as deliveryAttempts from "./migrations/20261206090000_delivery_attempts
 import * as messagesBothWays from "./migrations/20261206120000_messages_both_ways.js";
 import * as idempotencyKeys from "./migrations/20261206130000_idempotency_keys.js";
 import * as oneIndexForKeyLists from "./migrations/20261207030000_one_index_for_key_lists.js";
+import * as keyUsesApart from "./migrations/20261207160000_key_uses_apart.js";
 
 type DialectMigration = {
   up(db: Kysely<any>, dialect: SqlDialect): Promise<void>;
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   "20261206120000_messages_both_ways": messagesBothWays,
   "20261206130000_idempotency_keys": idempotencyKeys,
   "20261207030000_one_index_for_key_lists": oneIndexForKeyLists,
+  "20261207160000_key_uses_apart": keyUsesApart,
 };
 
 /** The names of every migration this build has, in the order they run. */

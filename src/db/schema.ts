@@ -33,7 +33,6 @@ export interface ApiKeysTable {
   prefix: string;
   digest: string;
   scopes: string;
-  last_used_at: string | null;
   expires_at: string | null;
   created_at: string;
   revoked_at: string | null;
@@ -43,6 +42,12 @@ export interface ApiKeysTable {
   expired_notice_at: string | null;
   /** When the key was replaced by a roll; null: never rolled. */
   rolled_at: string | null;
+}
+
+/** The latest request that passed authentication with a key, written behind; no row: never used. */
+export interface ApiKeyLastUsedTable {
+  key_id: string;
+  last_used_at: string;
 }
 
 /** Requests made with a key in one hour (`period_start`), as the nodes' flushes add them up. */
@@ -180,6 +185,7 @@ export interface Database {
   customers: CustomersTable;
   instances: InstancesTable;
   api_keys: ApiKeysTable;
+  api_key_last_used: ApiKeyLastUsedTable;
   api_key_usage: ApiKeyUsageTable;
   audit_events: AuditEventsTable;
   messages: MessagesTable;

@@ -86,7 +86,7 @@ describe("the README walk-through, over a socket", () => {
     expect(await exited).toBe(0);
     const { db } = await openDatabase(database);
     try {
-      const row = await db.selectFrom("api_keys").select("last_used_at").where("id", "=", firstKey.id).executeTakeFirstOrThrow();
+      const row = await db.selectFrom("api_key_last_used").select("last_used_at").where("key_id", "=", firstKey.id).executeTakeFirstOrThrow();
       expect(row.last_used_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     } finally {
       await db.destroy();
