@@ -7,10 +7,9 @@ import { bearer, buildTestApp, createTestCustomer } from "../test/helpers/test-a
  * Issue 12, target 7: a customer at the active-key cap (MAX_ACTIVE_KEYS, 1,000) lists every key in
  * one answer, or a page of 100 (targets: the whole list never holds the event loop for more than
  * 10 ms, a page of 100 costs under 2 ms). Every key has been used, so each has a `last_used_at`
- * to read. The benches time one request through app.inject. The
- * whole list reads its keys a page of 250 at a time, with a turn of the event loop between pages,
- * so its time is no longer how long it holds the loop: that is measured apart, once the benches
- * are done, and printed.
+ * to read. The benches time one request through app.inject. The whole list reads its keys a page
+ * of 250 at a time, with a turn of the event loop between pages, so its time is no longer how long
+ * it holds the loop: that is measured apart, once the benches are done, and printed.
  */
 const CAP = 1_000;
 const BLOCK_SAMPLES = 100;
