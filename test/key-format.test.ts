@@ -1,7 +1,8 @@
 import { createHmac } from "node:crypto";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { crc32OfAscii } from "../src/crypto/crc32.js";
-import { keyDigest, pepperKey } from "../src/crypto/key-digest.js";
+import { KeyDigester, keyDigest } from "../src/crypto/key-digest.js";
 import { displayPrefix, generateKey, isWellFormedKey, keyMode } from "../src/crypto/key-format.js";
 
 // Everything below the imports is rebuilt from docs/api.md, independently of src/, so that a test
@@ -159,6 +160,13 @@ describe("isWellFormedKey", () => {
     expect(isWellFormedKey(`${key}\n`)).toBe(false);
   });
 
+  it("refuses a character outside base62 in the body even when the checksum is right for it", () => {
+    for (const odd of ["-", "_", " ", "\n", "é", "\u0100", "\uffff"]) {
+      expect(isWellFormedKey(keyWithBody(`${odd}${"a".repeat(42)}`)), JSON.stringify(odd)).toBe(false);
+      expect(isWellFormedKey(keyWithBody(`${"a".repeat(42)}${odd}`)), JSON.stringify(odd)).toBe(false);
+    }
+  });
+
   it("refuses a checksum written with another base62 alphabet order (0-9a-zA-Z)", () => {
     const swapped = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     const translate = (text: string) => [...text].map((c) => swapped[BASE62.indexOf(c)]).join("");
@@ -202,13 +210,30 @@ describe("keyDigest", () => {
     );
   });
 
-  it("is the same under the pepper made a key object (as the verifier keys it) as under its text, non-ASCII pepper too", () => {
-    for (const text of [pepper, "Jefe", "un poivre épicé de trente-deux caractères ✓"]) {
-      expect(keyDigest(pepperKey(text), key)).toBe(keyDigest(text, key));
-    }
-    expect(keyDigest(pepperKey("Jefe"), "what do ya want for nothing?")).toBe(
-      "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+  it("matches the RFC 4231 HMAC-SHA256 test case 1", () => {
+    expect(keyDigest("\x0b".repeat(20), "Hi There")).toBe("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  });
+
+  it("is Node's HMAC-SHA256 for any pepper and any text, ASCII or not, of any length", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 150 }), fc.array(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: "binary", maxLength: 80 })), { maxLength: 6 }), (pepperText, texts) => {
+        // One digester for several texts in turn: what one text leaves behind must not reach the next.
+        const digester = new KeyDigester(pepperText);
+        for (const text of texts) {
+          expect(digester.digest(text)).toBe(createHmac("sha256", Buffer.from(pepperText, "utf8")).update(text, "utf8").digest("hex"));
+        }
+      }),
+      { numRuns: 300 },
     );
+  });
+
+  it("is the same for every length around the block boundaries, once a longer text has been digested", () => {
+    const digester = new KeyDigester(pepper);
+    digester.digest("k".repeat(500));
+    for (let length = 0; length <= 200; length += 1) {
+      const text = "abcdefghij".repeat(20).slice(0, length);
+      expect(digester.digest(text), `length ${length}`).toBe(createHmac("sha256", pepper).update(text).digest("hex"));
+    }
   });
 
   it("depends on the pepper", () => {

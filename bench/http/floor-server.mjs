@@ -7,12 +7,12 @@
 //                   floor stays the least a server must do however many keys are stored
 //   WHATISUP_KEY_PEPPER, PORT, LOG_LEVEL
 import Database from "better-sqlite3";
-import { keyDigest, pepperKey } from "../../dist/crypto/key-digest.js";
+import { KeyDigester } from "../../dist/crypto/key-digest.js";
 import { isWellFormedKey } from "../../dist/crypto/key-format.js";
 import { BatchedLogOutput } from "../../dist/http/log-output.js";
 import { loggedFastify } from "./logged-fastify.mjs";
 
-const pepper = pepperKey(process.env.WHATISUP_KEY_PEPPER);
+const digester = new KeyDigester(process.env.WHATISUP_KEY_PEPPER);
 const sqlite = new Database(process.env.DATABASE_PATH, { readonly: true });
 const keys = new Map(
   sqlite
@@ -35,7 +35,7 @@ const app = loggedFastify(BatchedLogOutput);
 app.get("/v1/limits", (request, reply) => {
   const header = request.headers.authorization ?? "";
   const token = header.startsWith("Bearer ") ? header.slice(7) : "";
-  const key = isWellFormedKey(token) ? keys.get(keyDigest(pepper, token)) : undefined;
+  const key = isWellFormedKey(token) ? keys.get(digester.digest(token)) : undefined;
   if (key === undefined) return reply.code(401).send({ error: { code: "auth_invalid", message: "unknown key" } });
   const perKey = peek(key.id);
   reply.header("x-ratelimit-limit", String(perKey.limit));

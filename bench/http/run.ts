@@ -27,7 +27,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { keyDigest } from "../../src/crypto/key-digest.js";
+import { KeyDigester } from "../../src/crypto/key-digest.js";
 import { displayPrefix, generateKey } from "../../src/crypto/key-format.js";
 import { newId } from "../../src/ids/uuid-v7.js";
 import { freePorts } from "../../test/helpers/free-ports.js";
@@ -64,6 +64,7 @@ function bulkLoadKeys(path: string, pepper: string, customerId: string, count: n
   const insert = sqlite.prepare(
     "insert into api_keys (id, customer_id, instance_id, name, prefix, digest, scopes, expires_at, created_at, revoked_at) values (?, ?, null, 'bulk', ?, ?, '[\"*\"]', null, ?, null)",
   );
+  const digester = new KeyDigester(pepper);
   const kept: string[] = [];
   const sample: string[] = [];
   let written = 0;
@@ -74,7 +75,7 @@ function bulkLoadKeys(path: string, pepper: string, customerId: string, count: n
       written += 1;
       if (kept.length < first) kept.push(secret);
       keepInSample(sample, sampled, secret, written);
-      insert.run(newId(), customerId, displayPrefix(secret), keyDigest(pepper, secret), createdAt);
+      insert.run(newId(), customerId, displayPrefix(secret), digester.digest(secret), createdAt);
     }
   });
   for (let done = 0; done < count; done += 50_000) batch(Math.min(50_000, count - done));

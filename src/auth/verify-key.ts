@@ -1,6 +1,5 @@
 import { findCredentialByDigest, type KeyCredential } from "../api-keys/api-key-repository.js";
-import type { KeyObject } from "node:crypto";
-import { keyDigest, pepperKey } from "../crypto/key-digest.js";
+import { KeyDigester } from "../crypto/key-digest.js";
 import { isWellFormedKey } from "../crypto/key-format.js";
 import type { Db } from "../db/schema.js";
 import { AppError, rateLimitedError } from "../errors/app-error.js";
@@ -34,11 +33,11 @@ export class KeyVerifier {
     /** How many digests found unknown are remembered at most (UNKNOWN_KEY_CACHE_SIZE). */
     unknownDigestLimit: number,
   ) {
-    this.pepperKey = pepperKey(pepper);
+    this.digester = new KeyDigester(pepper);
     this.unknownDigests = new ExpiringSet(UNKNOWN_DIGEST_TTL_MS, unknownDigestLimit);
   }
 
-  private readonly pepperKey: KeyObject;
+  private readonly digester: KeyDigester;
 
   /**
    * Database reads under way, by digest, with the cache generation each began at: concurrent
@@ -59,7 +58,7 @@ export class KeyVerifier {
     if (!isWellFormedKey(token)) {
       throw new AppError("auth_malformed", "That is not a WhatIsUp API key: its format or checksum is wrong.");
     }
-    return keyDigest(this.pepperKey, token);
+    return this.digester.digest(token);
   }
 
   /**
