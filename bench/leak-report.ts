@@ -135,13 +135,13 @@ async function measure(label: string, database: DatabaseConfig): Promise<void> {
     };
     const real = await realKeys(app, secrets);
     const countedAt = performance.now();
-    await reportLeakedKeys({ db: counted, write: countingWriter, pepper: PEPPER }, { keys: shuffled([...real, ...unknownKeys(REPORTED - REAL_KEYS)]), source: "https://bench.example/leak" });
+    await reportLeakedKeys({ db: counted, write: countingWriter, keyDigests: dependencies.keyDigests }, { keys: shuffled([...real, ...unknownKeys(REPORTED - REAL_KEYS)]), source: "https://bench.example/leak" });
     const countedMs = performance.now() - countedAt;
     const matchedStatements = counter.count;
     const matchedTransactions = transactions;
     counter.count = 0;
     transactions = 0;
-    await reportLeakedKeys({ db: counted, write: countingWriter, pepper: PEPPER }, { keys: unknownKeys(REPORTED), source: null });
+    await reportLeakedKeys({ db: counted, write: countingWriter, keyDigests: dependencies.keyDigests }, { keys: unknownKeys(REPORTED), source: null });
 
     const ms = (value: number) => `${value.toFixed(1)} ms`;
     console.log(`${label}: ${REPORTED} keys, ${REAL_KEYS} real of ${CUSTOMERS} customers: median ${ms(median(matched))} (runs: ${matched.map(ms).join(", ")})`);

@@ -197,7 +197,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // Reports are throttled like failed authentications (the same settings and per-network names),
   // in buckets of their own: a busy reporter must not starve its network's key verifications.
   const leakReports = rateLimiter(redis, "leak-reports", config.authFailureLimit, config.maxBuckets, app.log);
-  registerLeakedKeys(app, { db, write, pepper, reports: leakReports });
+  registerLeakedKeys(app, { db, write, keyDigests: writes.keyDigests, reports: leakReports });
 
   const routes: RouteDependencies = {
     db,

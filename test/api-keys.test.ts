@@ -5,7 +5,7 @@ import fastJsonStringify from "fast-json-stringify";
 import Type from "typebox";
 import { listActiveApiKeys } from "../src/api-keys/api-key-repository.js";
 import { ApiKeySchema } from "../src/contract/api-key.js";
-import { keyDigest } from "../src/crypto/key-digest.js";
+import { KeyDigester } from "../src/crypto/key-digest.js";
 import { isWellFormedKey } from "../src/crypto/key-format.js";
 import type { FieldProblem } from "../src/errors/app-error.js";
 import type { App } from "../src/http/app-types.js";
@@ -274,7 +274,7 @@ describe("API keys", () => {
       for (const secret of [acme.secret, other.secret]) {
         expect(response.body).not.toContain(secret);
         expect(response.body).not.toContain(secret.slice(17));
-        expect(response.body).not.toContain(keyDigest(TEST_PEPPER, secret));
+        expect(response.body).not.toContain(new KeyDigester(TEST_PEPPER).digest(secret));
       }
     });
 
@@ -423,7 +423,7 @@ describe("API keys", () => {
       expect(row).toBeDefined();
       expect(row!.digest).not.toBe(issued.secret);
       expect(row!.digest).toMatch(/^[0-9a-f]{64}$/);
-      expect(row!.digest).toBe(keyDigest(TEST_PEPPER, issued.secret));
+      expect(row!.digest).toBe(new KeyDigester(TEST_PEPPER).digest(issued.secret));
       expect(row!.prefix).toBe(issued.prefix);
       for (const stored of rows) {
         for (const [column, value] of Object.entries(stored)) {

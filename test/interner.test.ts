@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { findCredentialByDigest } from "../src/api-keys/api-key-repository.js";
 import { Interner } from "../src/collections/interner.js";
-import { keyDigest } from "../src/crypto/key-digest.js";
+import { KeyDigester } from "../src/crypto/key-digest.js";
 import { buildTestApp, createTestCustomer, issueKey, TEST_PEPPER } from "./helpers/test-app.js";
 
 describe("Interner", () => {
@@ -40,8 +40,8 @@ describe("credentials read for the key cache", async () => {
     const first = await issueKey(app, secret, { name: "a", scopes: ["messages:send", "instances:read"] });
     const second = await issueKey(app, secret, { name: "b", scopes: ["messages:send", "instances:read"] });
     const [a, b] = await Promise.all([
-      findCredentialByDigest(app.db, keyDigest(TEST_PEPPER, first.secret)),
-      findCredentialByDigest(app.db, keyDigest(TEST_PEPPER, second.secret)),
+      findCredentialByDigest(app.db, new KeyDigester(TEST_PEPPER).digest(first.secret)),
+      findCredentialByDigest(app.db, new KeyDigester(TEST_PEPPER).digest(second.secret)),
     ]);
     expect(a?.id).toBe(first.id);
     expect(b?.id).toBe(second.id);

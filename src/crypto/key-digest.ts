@@ -15,21 +15,23 @@ const HEX_DIGIT_CODES = Array.from("0123456789abcdef", (digit) => digit.charCode
  * characters is digested by `createHmac`, which gives the same digest.
  */
 export class KeyDigester {
-  private readonly innerStart: Int32Array;
-  private readonly outerStart: Int32Array;
-  private readonly pepperObject: KeyObject;
-  private readonly state = new Int32Array(8);
-  private words = new Int32Array(32);
+  // Fields private to the language, not only to TypeScript: the two states are as secret as the
+  // pepper, and an object that holds a digester (a Write) must not show them if it is ever logged.
+  readonly #innerStart: Int32Array;
+  readonly #outerStart: Int32Array;
+  readonly #pepperObject: KeyObject;
+  readonly #state = new Int32Array(8);
+  #words = new Int32Array(32);
   /** The answer's 64 character codes: one flat string made of them costs less than 32 joined pieces. */
-  private readonly hexCodes: number[] = new Array<number>(64).fill(0);
+  readonly #hexCodes: number[] = new Array<number>(64).fill(0);
 
   constructor(pepper: string) {
     let pepperBytes = Buffer.from(pepper, "utf8");
     // RFC 2104: a key longer than a block is hashed first.
     if (pepperBytes.length > BLOCK_BYTES) pepperBytes = createHash("sha256").update(pepperBytes).digest();
-    this.innerStart = stateAfterPaddedKey(pepperBytes, INNER_PAD);
-    this.outerStart = stateAfterPaddedKey(pepperBytes, OUTER_PAD);
-    this.pepperObject = createSecretKey(pepperBytes);
+    this.#innerStart = stateAfterPaddedKey(pepperBytes, INNER_PAD);
+    this.#outerStart = stateAfterPaddedKey(pepperBytes, OUTER_PAD);
+    this.#pepperObject = createSecretKey(pepperBytes);
   }
 
   digest(key: string): string {
@@ -37,8 +39,8 @@ export class KeyDigester {
     // The key after the inner block, then 0x80, zeros and the bit length in the last 8 bytes.
     const blocks = Math.ceil((length + 9) / BLOCK_BYTES);
     const wordCount = blocks * 16;
-    if (this.words.length < wordCount) this.words = new Int32Array(wordCount);
-    const words = this.words;
+    if (this.#words.length < wordCount) this.#words = new Int32Array(wordCount);
+    const words = this.#words;
     words.fill(0, 0, wordCount);
     let characters = 0;
     for (let index = 0; index < length; index += 1) {
@@ -46,24 +48,24 @@ export class KeyDigester {
       characters |= code;
       words[index >> 2]! |= code << (24 - 8 * (index & 3));
     }
-    if (characters > 0x7f) return createHmac("sha256", this.pepperObject).update(key, "utf8").digest("hex");
+    if (characters > 0x7f) return createHmac("sha256", this.#pepperObject).update(key, "utf8").digest("hex");
     words[length >> 2]! |= 0x80 << (24 - 8 * (length & 3));
     const bits = (BLOCK_BYTES + length) * 8;
     words[wordCount - 2] = Math.floor(bits / 0x1_0000_0000);
     words[wordCount - 1] = bits | 0;
 
-    const state = this.state;
-    state.set(this.innerStart);
+    const state = this.#state;
+    state.set(this.#innerStart);
     for (let block = 0; block < blocks; block += 1) compressBlock(state, words, block * 16);
     // The outer hash: the inner digest, 0x80, and the bit length of a block and 32 bytes.
     for (let index = 0; index < 8; index += 1) words[index] = state[index]!;
     words[8] = 0x8000_0000;
     words.fill(0, 9, 15);
     words[15] = (BLOCK_BYTES + 32) * 8;
-    state.set(this.outerStart);
+    state.set(this.#outerStart);
     compressBlock(state, words, 0);
 
-    const hexCodes = this.hexCodes;
+    const hexCodes = this.#hexCodes;
     for (let index = 0; index < 8; index += 1) {
       const word = state[index]!;
       for (let nibble = 0; nibble < 8; nibble += 1) hexCodes[index * 8 + nibble] = HEX_DIGIT_CODES[(word >>> (28 - 4 * nibble)) & 0xf]!;
@@ -82,9 +84,4 @@ function stateAfterPaddedKey(pepperBytes: Buffer, pad: number): Int32Array {
   const state = Int32Array.from(INITIAL_STATE);
   compressBlock(state, block, 0);
   return state;
-}
-
-/** The digest of one key, for a caller that digests rarely (issuing a key, a report of leaks). */
-export function keyDigest(pepper: string, key: string): string {
-  return new KeyDigester(pepper).digest(key);
 }

@@ -1,8 +1,7 @@
 /**
  * SHA-256's compression function (FIPS 180-4, section 6.2.2), for the key digest's HMAC
- * (key-digest.ts): Node's `createHmac` builds a stream object and crosses into OpenSSL for every
- * key, which cost a request several times what the hash itself does (docs/performance.md,
- * fourteenth part). It uses no table indexed by the data, so its time does not depend on it.
+ * (key-digest.ts says why it is not `createHmac`). It uses no table indexed by the data, so its
+ * time does not depend on it.
  */
 const ROUND_CONSTANTS = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,

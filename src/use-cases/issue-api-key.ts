@@ -3,7 +3,6 @@ import type { Actor, KeyActor } from "../audit/actor.js";
 import { recordAuditEvent } from "../audit/audit-repository.js";
 import type { ApiKey, IssuedApiKey } from "../contract/api-key.js";
 import { scopesBeyond } from "../contract/scopes.js";
-import { keyDigest } from "../crypto/key-digest.js";
 import { displayPrefix, generateKey, type KeyMode } from "../crypto/key-format.js";
 import { AppError } from "../errors/app-error.js";
 import { newId } from "../ids/uuid-v7.js";
@@ -145,7 +144,7 @@ export async function storeNewKey(
   });
   const { customer_id: _customer, ...record } = stored;
   // Stored last: from here to the commit, the customer's other issues wait (see insertApiKey).
-  const unrevokedKeys = await insertApiKey(write.tx, customerId, { ...record, digest: keyDigest(write.pepper, secret) });
+  const unrevokedKeys = await insertApiKey(write.tx, customerId, { ...record, digest: write.keyDigests.digest(secret) });
   // Expired keys are among the unrevoked but free their place: only past the cap are they told apart.
   if (maxActiveKeys !== null && unrevokedKeys > maxActiveKeys) {
     const active = await countActiveKeys(write.tx, customerId, nowTimestamp(), maxActiveKeys + 1);

@@ -1,6 +1,6 @@
 import { findUnrevokedKeysByDigests, type ReportedKey } from "../api-keys/api-key-repository.js";
 import type { Actor } from "../audit/actor.js";
-import { keyDigest } from "../crypto/key-digest.js";
+import type { KeyDigester } from "../crypto/key-digest.js";
 import { displayPrefix, isWellFormedKey } from "../crypto/key-format.js";
 import type { Executor } from "../db/schema.js";
 import { revokeApiKeys } from "./revoke-api-keys.js";
@@ -32,11 +32,11 @@ export type LeakReport = { keys: readonly string[]; source: string | null };
  * can tell a matched key from an unmatched one.
  */
 export async function reportLeakedKeys(
-  dependencies: { db: Executor; write: Writer; pepper: string },
+  dependencies: { db: Executor; write: Writer; keyDigests: KeyDigester },
   report: LeakReport,
 ): Promise<void> {
-  const { db, write, pepper } = dependencies;
-  const digests = [...new Set(report.keys.filter(isWellFormedKey))].map((key) => keyDigest(pepper, key));
+  const { db, write, keyDigests } = dependencies;
+  const digests = [...new Set(report.keys.filter(isWellFormedKey))].map((key) => keyDigests.digest(key));
   const found: ReportedKey[] = [];
   for (let start = 0; start < digests.length; start += DIGESTS_PER_READ) {
     found.push(...(await findUnrevokedKeysByDigests(db, digests.slice(start, start + DIGESTS_PER_READ))));

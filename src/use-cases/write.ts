@@ -2,6 +2,7 @@ import { lockKeyStanding } from "../api-keys/api-key-repository.js";
 import type { Actor, KeyActor } from "../audit/actor.js";
 import type { RevocationChannel } from "../auth/revocation-channel.js";
 import type { Config } from "../config.js";
+import { KeyDigester } from "../crypto/key-digest.js";
 import { SecretBox } from "../crypto/secret-box.js";
 import type { SqlDialect } from "../db/dialect.js";
 import { isConnectionLoss } from "../db/connection-loss.js";
@@ -14,8 +15,8 @@ import { Outbox } from "../webhook-deliveries/outbox.js";
 export type WriteDependencies = {
   /** Row locks are taken on PostgreSQL only: SQLite runs one write at a time. */
   dialect: SqlDialect;
-  /** Digests new keys. */
-  pepper: string;
+  /** Digests new keys under the pepper. */
+  keyDigests: KeyDigester;
   /** Seals webhook endpoints' signing secrets. */
   secrets: SecretBox;
   /** Writes the webhook deliveries of each event. */
@@ -129,7 +130,7 @@ export function writeDependencies(
 ): WriteDependencies {
   return {
     dialect,
-    pepper,
+    keyDigests: new KeyDigester(pepper),
     secrets: new SecretBox(pepper),
     outbox: new Outbox(config.webhooks.retryDelaysMs[0] ?? 0),
     maxActiveKeys: config.maxActiveKeys,

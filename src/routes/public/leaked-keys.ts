@@ -1,4 +1,5 @@
 import Type from "typebox";
+import type { KeyDigester } from "../../crypto/key-digest.js";
 import { rateLimitedError } from "../../errors/app-error.js";
 import type { App } from "../../http/app-types.js";
 import { clientAddress } from "../../http/client-address.js";
@@ -39,7 +40,7 @@ const LeakReportBody = Type.Object(
  */
 export function registerLeakedKeys(
   app: App,
-  { db, write, pepper, reports }: Pick<RouteDependencies, "db" | "write"> & { pepper: string; reports: RateLimiter },
+  { db, write, keyDigests, reports }: Pick<RouteDependencies, "db" | "write"> & { keyDigests: KeyDigester; reports: RateLimiter },
 ): void {
   app.post(
     LEAKED_KEYS_PATH,
@@ -69,7 +70,7 @@ export function registerLeakedKeys(
     },
     async (request, reply) => {
       const { keys, source } = request.body;
-      await reportLeakedKeys({ db, write, pepper }, { keys, source: source ?? null });
+      await reportLeakedKeys({ db, write, keyDigests }, { keys, source: source ?? null });
       return reply.code(202).send({ received: keys.length });
     },
   );
