@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
-import { sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs } from "kysely";
+import { sql } from "kysely";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { recordKeyUses } from "../src/api-keys/api-key-repository.js";
 import { LastUsedRecorder } from "../src/auth/last-used-recorder.js";
@@ -8,6 +8,7 @@ import { UsageCounters } from "../src/auth/usage-counters.js";
 import type { Config } from "../src/config.js";
 import { openDatabase } from "../src/db/database.js";
 import * as keyUsesApart from "../src/db/migrations/20261207160000_key_uses_apart.js";
+import type { Db } from "../src/db/schema.js";
 import type { App } from "../src/http/app-types.js";
 import { bearer, buildTestApp, createTestCustomer, issueKey } from "./helpers/test-app.js";
 import { allowWrites, failWrites, persistentDatabase, removeDatabase, tableNames } from "./helpers/test-database.js";
@@ -25,44 +26,25 @@ async function lastUsedInDb(app: App, keyId: string): Promise<string | null> {
 
 const WRITES_USES = /^\s*insert into api_key_last_used\b/i;
 
-/** Counts the statements that write uses, run through a Kysely instance made with `withPlugin`. */
-class UseWriteCounter implements KyselyPlugin {
-  writes = 0;
-  transformQuery(args: PluginTransformQueryArgs) {
-    const { node } = args;
-    if (node.kind === "RawNode" && WRITES_USES.test(node.sqlFragments[0] ?? "")) this.writes += 1;
-    return args.node;
-  }
-  async transformResult(args: PluginTransformResultArgs) {
-    return args.result;
-  }
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** Every value bound to a statement, in the order it is bound. */
-function boundValues(node: unknown, into: unknown[] = []): unknown[] {
-  if (Array.isArray(node)) {
-    for (const item of node) boundValues(item, into);
-  } else if (typeof node === "object" && node !== null) {
-    if ((node as { kind?: string }).kind === "ValueNode") into.push((node as { value: unknown }).value);
-    else for (const child of Object.values(node)) boundValues(child, into);
-  }
-  return into;
+/**
+ * A view of `db` that notes every statement run through it as it reaches the driver: its SQL and
+ * its bound values, whether Kysely built it or it came compiled (the flush's batches do).
+ */
+function recordingStatements(db: Db): { db: Db; statements: { sql: string; values: readonly unknown[] }[] } {
+  const view = db.withoutPlugins();
+  const executor = view.getExecutor();
+  const statements: { sql: string; values: readonly unknown[] }[] = [];
+  const execute = executor.executeQuery.bind(executor);
+  executor.executeQuery = (query, ...rest) => {
+    statements.push({ sql: query.sql, values: query.parameters });
+    return execute(query, ...rest);
+  };
+  return { db: view, statements };
 }
 
-/** The statements run through a Kysely instance made with `withPlugin`, as their bound values. */
-class StatementValues implements KyselyPlugin {
-  statements: { sql: string; values: unknown[] }[] = [];
-  transformQuery(args: PluginTransformQueryArgs) {
-    const { node } = args;
-    if (node.kind === "RawNode") this.statements.push({ sql: node.sqlFragments.join("?"), values: boundValues(node.parameters) });
-    return node;
-  }
-  async transformResult(args: PluginTransformResultArgs) {
-    return args.result;
-  }
-}
+const writesOfUses = (statements: { sql: string }[]) => statements.filter((statement) => WRITES_USES.test(statement.sql)).length;
 
 function silentLog(): FastifyBaseLogger & { error: ReturnType<typeof vi.fn> } {
   const log = {
@@ -163,8 +145,8 @@ describe("last_used_at", () => {
     const app = await start();
     const acme = await createTestCustomer(app);
     const other = await issueKey(app, acme.secret, { name: "other" });
-    const counter = new UseWriteCounter();
-    const recorder = new LastUsedRecorder(app.db.withPlugin(counter), app.dialect, 3_600_000, silentLog());
+    const recording = recordingStatements(app.db);
+    const recorder = new LastUsedRecorder(recording.db, app.dialect, 3_600_000, silentLog());
 
     const base = Date.parse("2030-01-01T00:00:00.000Z");
     const at = (seconds: number) => new Date(base + seconds * 1000).toISOString();
@@ -176,21 +158,21 @@ describe("last_used_at", () => {
     }
     await recorder.flush();
 
-    expect(counter.writes).toBe(1);
+    expect(writesOfUses(recording.statements)).toBe(1);
     expect(await lastUsedInDb(app, acme.key.id)).toBe(at(19));
     expect(await lastUsedInDb(app, other.id)).toBe(at(119));
 
     // Nothing pending: a flush writes nothing.
     await recorder.flush();
-    expect(counter.writes).toBe(1);
+    expect(writesOfUses(recording.statements)).toBe(1);
     await recorder.stop();
   });
 
   it("writes a large flush in batches (200 keys on SQLite, 250 on PostgreSQL), and lets waiting requests run between them", async () => {
     const app = await start();
     const acme = await createTestCustomer(app);
-    const counter = new UseWriteCounter();
-    const recorder = new LastUsedRecorder(app.db.withPlugin(counter), app.dialect, 3_600_000, silentLog());
+    const recording = recordingStatements(app.db);
+    const recorder = new LastUsedRecorder(recording.db, app.dialect, 3_600_000, silentLog());
     recorder.noteUse(acme.key.id, "2030-01-01T00:00:00.000Z");
     for (let index = 1; index < 251; index += 1) recorder.noteUse(randomUUID(), "2030-01-01T00:00:00.000Z");
     // 251 keys: two batches on either database.
@@ -198,10 +180,10 @@ describe("last_used_at", () => {
 
     const ranDuringFlush: number[] = [];
     const flushed = recorder.flush();
-    const waiting = setInterval(() => ranDuringFlush.push(counter.writes), 0);
+    const waiting = setInterval(() => ranDuringFlush.push(writesOfUses(recording.statements)), 0);
     await flushed;
     clearInterval(waiting);
-    expect(counter.writes).toBe(batches);
+    expect(writesOfUses(recording.statements)).toBe(batches);
     // Something scheduled while the flush ran got the event loop before its last batch was sent.
     expect(ranDuringFlush.some((writesSoFar) => writesSoFar < batches)).toBe(true);
     expect(await lastUsedInDb(app, acme.key.id)).toBe("2030-01-01T00:00:00.000Z");
@@ -210,14 +192,14 @@ describe("last_used_at", () => {
 
   it("writes a flush in key order across its batches, whatever order the keys were used in", async () => {
     const app = await start();
-    const statements = new StatementValues();
-    const recorder = new LastUsedRecorder(app.db.withPlugin(statements), app.dialect, 3_600_000, silentLog());
+    const { db, statements } = recordingStatements(app.db);
+    const recorder = new LastUsedRecorder(db, app.dialect, 3_600_000, silentLog());
     // More than one run of sorting and three batches or more, on either database.
     const keys = Array.from({ length: 1_500 }, () => randomUUID());
     for (const key of keys) recorder.noteUse(key, "2030-01-01T00:00:00.000Z");
     await recorder.flush();
 
-    const writes = statements.statements.filter((statement) => WRITES_USES.test(statement.sql));
+    const writes = statements.filter((statement) => WRITES_USES.test(statement.sql));
     expect(writes.length).toBeGreaterThanOrEqual(6);
     const written = writes.flatMap((write) => write.values.filter((value) => typeof value === "string" && UUID.test(value)));
     expect(written).toEqual([...keys].sort());
@@ -229,15 +211,15 @@ describe("last_used_at", () => {
     const acme = await createTestCustomer(app);
     const keys = [acme.key.id];
     for (let index = 0; index < 3; index += 1) keys.push((await issueKey(app, acme.secret, { name: `key ${index}` })).id);
-    const statements = new StatementValues();
+    const { db, statements } = recordingStatements(app.db);
     const counters = new UsageCounters();
-    const recorder = new LastUsedRecorder(app.db.withPlugin(statements), app.dialect, 3_600_000, silentLog(), { counters, retentionDays: 90 });
+    const recorder = new LastUsedRecorder(db, app.dialect, 3_600_000, silentLog(), { counters, retentionDays: 90 });
     const hours = [Date.parse("2030-01-01T10:00:00.000Z"), Date.parse("2030-01-01T11:00:00.000Z")];
     // Counted newest hour first and keys in reverse: the order of rows must come from the flush.
     for (const hour of [...hours].reverse()) for (const key of [...keys].reverse()) counters.count(key, acme.customer.id, 200, hour + 1_000);
     await recorder.flush();
 
-    const inserts = statements.statements.filter((statement) => /^\s*insert into api_key_usage\b/i.test(statement.sql));
+    const inserts = statements.filter((statement) => /^\s*insert into api_key_usage\b/i.test(statement.sql));
     expect(inserts).toHaveLength(1);
     // Six values a row: key, customer, hour, requests, rejected, rate limited.
     const rows = [];
@@ -252,13 +234,13 @@ describe("last_used_at", () => {
     const acme = await createTestCustomer(app);
     const later = "2030-06-01T12:00:00.000Z";
     const earlier = "2030-06-01T11:59:59.999Z";
-    await recordKeyUses(app.db, app.dialect, new Map([[acme.key.id, later]]));
-    await recordKeyUses(app.db, app.dialect, new Map([[acme.key.id, earlier]]));
+    await recordKeyUses(app.db, new Map([[acme.key.id, later]]));
+    await recordKeyUses(app.db, new Map([[acme.key.id, earlier]]));
     expect(await lastUsedInDb(app, acme.key.id)).toBe(later);
 
     // A newer one still moves it forward.
     const newest = "2030-06-01T12:00:00.001Z";
-    await recordKeyUses(app.db, app.dialect, new Map([[acme.key.id, newest]]));
+    await recordKeyUses(app.db, new Map([[acme.key.id, newest]]));
     expect(await lastUsedInDb(app, acme.key.id)).toBe(newest);
   });
 
@@ -268,7 +250,6 @@ describe("last_used_at", () => {
     const other = await issueKey(app, acme.secret, { name: "other" });
     await recordKeyUses(
       app.db,
-      app.dialect,
       new Map([
         [acme.key.id, "2030-01-01T00:00:10.000Z"],
         [other.id, "2030-01-01T00:00:10.000Z"],
@@ -276,7 +257,6 @@ describe("last_used_at", () => {
     );
     await recordKeyUses(
       app.db,
-      app.dialect,
       new Map([
         [acme.key.id, "2030-01-01T00:00:05.000Z"],
         [other.id, "2030-01-01T00:00:20.000Z"],
@@ -331,7 +311,7 @@ describe("last_used_at", () => {
     const acme = await createTestCustomer(app);
     const at = "2030-05-01T00:00:00.000Z";
     const unknown = randomUUID();
-    await recordKeyUses(app.db, app.dialect, new Map([[unknown, at], [acme.key.id, at]]));
+    await recordKeyUses(app.db, new Map([[unknown, at], [acme.key.id, at]]));
     expect(await lastUsedInDb(app, acme.key.id)).toBe(at);
     expect(await lastUsedInDb(app, unknown)).toBeNull();
   });
@@ -342,7 +322,7 @@ describe("last_used_at", () => {
     const acme = await createTestCustomer(first);
     const idle = await issueKey(first, acme.secret, { name: "idle" });
     const used = "2030-06-01T00:00:00.000Z";
-    await recordKeyUses(first.db, first.dialect, new Map([[acme.key.id, used]]));
+    await recordKeyUses(first.db, new Map([[acme.key.id, used]]));
     await first.close();
 
     const handle = await openDatabase(database);

@@ -4,7 +4,7 @@ import { findCredentialByDigest } from "../src/api-keys/api-key-repository.js";
 import { openDatabase, type DatabaseHandle } from "../src/db/database.js";
 import { writeJson } from "../src/db/json.js";
 import { migrateToLatest } from "../src/db/migrate.js";
-import { preparedInsert, preparedQuery, preparedStatementName } from "../src/db/prepared-query.js";
+import { preparedInsert, preparedQuery, preparedStatementName, valuesStatement } from "../src/db/prepared-query.js";
 import { freshDatabase, removeDatabase, TEST_DIALECT } from "./helpers/test-database.js";
 
 /**
@@ -136,6 +136,38 @@ describe("preparedQuery", () => {
       // One statement, named by the registry, parsed once and run all four times.
       expect(rows.map((row) => [row.name, Number(row.plans)])).toEqual([[expect.stringMatching(/^whatisup_\d+$/), 4]]);
     });
+  });
+
+  it("writes many rows of values, its text made once per dialect and number of rows, and refuses a partial row", async () => {
+    const { db } = await open();
+    const lists: string[] = [];
+    const insertCustomers = valuesStatement(3, (values) => {
+      lists.push(values);
+      return `insert into customers (id, name, created_at) values ${values}`;
+    });
+    // Values that would break SQL pasted into it: they are parameters, and stored as they are.
+    const names = ["O'Brien'); drop table customers; --", 'back\\slash "quoted" $1 ?', "emoji 🦄 and ümlaut"];
+    const ids = ["01a20000-0000-7000-8000-000000000031", "01a20000-0000-7000-8000-000000000032", "01a20000-0000-7000-8000-000000000033"];
+    await insertCustomers(db, [ids[0], names[0], "2026-01-01T00:00:00.000Z", ids[1], names[1], "2026-01-02T00:00:00.000Z"]);
+    await db.transaction().execute(async (tx) => {
+      await insertCustomers(tx, [ids[2], names[2], "2026-01-03T00:00:00.000Z"]);
+    });
+    const later = ["01a20000-0000-7000-8000-000000000034", "01a20000-0000-7000-8000-000000000035"];
+    await insertCustomers(db, [later[0], "again", "2026-01-04T00:00:00.000Z", later[1], "again", "2026-01-05T00:00:00.000Z"]);
+    // Two shapes (two rows, then one), each made once, with the dialect's placeholders.
+    expect(lists).toEqual(
+      TEST_DIALECT === "postgres" ? ["($1, $2, $3), ($4, $5, $6)", "($1, $2, $3)"] : ["(?, ?, ?), (?, ?, ?)", "(?, ?, ?)"],
+    );
+    const rows = await db.selectFrom("customers").select(["id", "name", "created_at"]).orderBy("id").execute();
+    expect(rows).toEqual([
+      ...ids.map((id, index) => ({ id, name: names[index], created_at: `2026-01-0${index + 1}T00:00:00.000Z` })),
+      { id: later[0], name: "again", created_at: "2026-01-04T00:00:00.000Z" },
+      { id: later[1], name: "again", created_at: "2026-01-05T00:00:00.000Z" },
+    ]);
+
+    expect(() => insertCustomers(db, [ids[0], "a row and a half", "2026-01-06T00:00:00.000Z", ids[1]])).toThrow("4 values cannot be rows of 3");
+    expect(() => insertCustomers(db, [])).toThrow("0 values cannot be rows of 3");
+    expect(await db.selectFrom("customers").select("id").execute()).toHaveLength(5);
   });
 });
 

@@ -1,10 +1,10 @@
 import { setImmediate } from "node:timers/promises";
-import { sql, type ExpressionBuilder, type Selectable } from "kysely";
+import type { ExpressionBuilder, Selectable } from "kysely";
 import type { ApiKey } from "../contract/api-key.js";
 import type { SqlDialect } from "../db/dialect.js";
 import { readJson, writeJson } from "../db/json.js";
 import { newestFirstPage, type Cursor, type PageRequest } from "../db/pagination.js";
-import { preparedInsert, preparedQuery } from "../db/prepared-query.js";
+import { preparedInsert, preparedQuery, valuesStatement } from "../db/prepared-query.js";
 import type { ApiKeysTable, Database, Db, Executor, Tx } from "../db/schema.js";
 import { Interner } from "../collections/interner.js";
 import { addToUnrevokedKeys } from "../customers/customer-repository.js";
@@ -296,19 +296,24 @@ export async function findUnrevokedKeysByDigests(db: Executor, digests: readonly
  * authentication already resolved. Rows are written in the order given: the flush gives them in
  * key order, the order in which two nodes writing the same keys lock them.
  */
-export async function recordKeyUses(db: Executor, dialect: SqlDialect, uses: ReadonlyMap<string, string>): Promise<void> {
+export async function recordKeyUses(db: Executor, uses: ReadonlyMap<string, string>): Promise<void> {
   if (uses.size === 0) return;
-  const values = sql.join([...uses].map(([id, at]) => sql`(${id}, ${at})`));
+  const parameters: string[] = [];
+  for (const [keyId, at] of uses) parameters.push(keyId, at);
+  await recordKeyUsesStatement(db, parameters);
+}
+
+const recordKeyUsesStatement = valuesStatement(2, (values, dialect) => {
   const stored =
     dialect === "postgres"
-      ? sql`select v.id::uuid, v.at::timestamptz from (values ${values}) as v(id, at)
+      ? `select v.id::uuid, v.at::timestamptz from (values ${values}) as v(id, at)
           where exists (select from api_keys where api_keys.id = v.id::uuid)`
-      : sql`select column1, column2 from (values ${values}) as v
+      : `select column1, column2 from (values ${values}) as v
           where exists (select 1 from api_keys where api_keys.id = v.column1)`;
-  await sql`insert into api_key_last_used (key_id, last_used_at) ${stored}
+  return `insert into api_key_last_used (key_id, last_used_at) ${stored}
     on conflict (key_id) do update set last_used_at = excluded.last_used_at
-    where api_key_last_used.last_used_at < excluded.last_used_at`.execute(db);
-}
+    where api_key_last_used.last_used_at < excluded.last_used_at`;
+});
 
 /*
  * The expiry notifier's claims (src/workers/key-expiry-notifier.ts). Like `recordKeyUses` they span

@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import type { UsageGranularity, UsagePeriod } from "../contract/api-key-usage.js";
+import { valuesStatement } from "../db/prepared-query.js";
 import type { Executor } from "../db/schema.js";
 import { toTimestamp } from "../time/timestamps.js";
 
@@ -24,19 +25,22 @@ export const PERIOD_MS: Record<UsageGranularity, number> = { hour: 3_600_000, da
  */
 export async function addKeyUsage(db: Executor, increments: readonly UsageIncrement[]): Promise<void> {
   if (increments.length === 0) return;
-  const values = sql.join(
-    increments.map(
-      (count) =>
-        sql`(${count.keyId}, ${count.customerId}, ${toTimestamp(count.hour)}, ${count.requests}, ${count.rejected}, ${count.rateLimited})`,
-    ),
-  );
-  await sql`insert into api_key_usage (key_id, customer_id, period_start, requests, rejected, rate_limited)
+  const parameters: Array<string | number> = [];
+  for (const count of increments) {
+    parameters.push(count.keyId, count.customerId, toTimestamp(count.hour), count.requests, count.rejected, count.rateLimited);
+  }
+  await addKeyUsageStatement(db, parameters);
+}
+
+const addKeyUsageStatement = valuesStatement(
+  6,
+  (values) => `insert into api_key_usage (key_id, customer_id, period_start, requests, rejected, rate_limited)
     values ${values}
     on conflict (key_id, period_start) do update set
       requests = api_key_usage.requests + excluded.requests,
       rejected = api_key_usage.rejected + excluded.rejected,
-      rate_limited = api_key_usage.rate_limited + excluded.rate_limited`.execute(db);
-}
+      rate_limited = api_key_usage.rate_limited + excluded.rate_limited`,
+);
 
 /**
  * Deletes at most `limit` rows of hours before `before`, and says how many it deleted: the

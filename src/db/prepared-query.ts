@@ -1,4 +1,4 @@
-import { PostgresAdapter, type Compilable, type CompiledQuery, type DialectAdapter, type QueryResult } from "kysely";
+import { CompiledQuery, PostgresAdapter, type Compilable, type DialectAdapter, type QueryResult } from "kysely";
 import type { SqlDialect } from "./dialect.js";
 import type { Database, Executor } from "./schema.js";
 
@@ -38,7 +38,7 @@ export function preparedQuery<P extends string, R>(
     const adapter = db.getExecutor().adapter;
     let prepared = compiled.get(adapter);
     if (prepared === undefined) {
-      const dialect = adapter instanceof PostgresAdapter ? "postgres" : "sqlite";
+      const dialect = dialectOf(adapter);
       prepared = compile(build(db, (name) => `${PLACEHOLDER}${name}` as never, dialect));
       compiled.set(adapter, prepared);
       const { sql } = prepared.query;
@@ -68,6 +68,48 @@ export function preparedInsert<T extends keyof Database & string>(
     await insert(db, row);
   };
 }
+
+/**
+ * A statement that writes many rows given as a VALUES list, `(…), (…)`, of `columns` values each:
+ * `write` makes its SQL around the list, once per dialect and number of rows, and it then runs
+ * with the rows' values, row after row, as its parameters. The write-behind's flush runs hundreds
+ * of such statements of the same few sizes back to back; built with Kysely's `sql` each cost an
+ * object per value, frozen, and a compile, about a third of a batch's turn of the event loop and
+ * most of what the garbage collector then had to sweep (docs/performance.md, fifteenth part).
+ */
+export function valuesStatement(
+  columns: number,
+  write: (values: string, dialect: SqlDialect) => string,
+): (db: Executor, parameters: unknown[]) => Promise<QueryResult<unknown>> {
+  // The batches' sizes bound it: at most a batch's rows, per dialect.
+  const texts = new Map<string, string>();
+  return (db, parameters) => {
+    if (parameters.length === 0 || parameters.length % columns !== 0) {
+      throw new TypeError(`${parameters.length} values cannot be rows of ${columns}`);
+    }
+    const dialect = dialectOf(db.getExecutor().adapter);
+    const rows = parameters.length / columns;
+    const shape = `${dialect} ${rows}`;
+    let text = texts.get(shape);
+    if (text === undefined) {
+      text = write(valuesList(dialect, rows, columns), dialect);
+      texts.set(shape, text);
+    }
+    return db.executeQuery(CompiledQuery.raw(text, parameters));
+  };
+}
+
+function valuesList(dialect: SqlDialect, rows: number, columns: number): string {
+  const tuples: string[] = [];
+  for (let row = 0; row < rows; row += 1) {
+    const placeholders: string[] = [];
+    for (let column = 1; column <= columns; column += 1) placeholders.push(dialect === "postgres" ? `$${row * columns + column}` : "?");
+    tuples.push(`(${placeholders.join(", ")})`);
+  }
+  return tuples.join(", ");
+}
+
+const dialectOf = (adapter: DialectAdapter): SqlDialect => (adapter instanceof PostgresAdapter ? "postgres" : "sqlite");
 
 /** Kysely leaves a column out of an insert when its value is undefined; a fixed shape cannot. */
 function valueOf<P extends string>(values: Readonly<Record<P, unknown>>, name: P): unknown {
