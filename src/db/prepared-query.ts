@@ -74,8 +74,8 @@ export function preparedInsert<T extends keyof Database & string>(
  * `write` makes its SQL around the list, once per dialect and number of rows, and it then runs
  * with the rows' values, row after row, as its parameters. The write-behind's flush runs hundreds
  * of such statements of the same few sizes back to back; built with Kysely's `sql` each cost an
- * object per value, frozen, and a compile, about a third of a batch's turn of the event loop and
- * most of what the garbage collector then had to sweep (docs/performance.md, fifteenth part).
+ * object per value, frozen, and a compile: a fifth of the flush's time, and most of what the
+ * garbage collector then had to sweep (docs/performance.md, fifteenth part).
  */
 export function valuesStatement(
   columns: number,
