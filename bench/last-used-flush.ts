@@ -15,9 +15,9 @@
  * late tick less that wait too: the time the process itself held the loop, in its code, the
  * garbage collector or a system call. It reports the collector's pauses during the flush as well.
  */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { monitorEventLoopDelay, PerformanceObserver, performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
