@@ -26,7 +26,7 @@ let verifier: KeyVerifier;
 beforeAll(async () => {
   db = (await openDatabase({ dialect: "sqlite", path: ":memory:" })).db;
   const cache = new VerifiedKeyCache(1_000);
-  verifier = new KeyVerifier(db, PEPPER, cache, new SingleNodeRevocationChannel(cache), new MemoryRateLimiter({ burst: 30, refillPerSecond: 1 }, 1_000), 10_000);
+  verifier = new KeyVerifier(db, DIGESTER, cache, new SingleNodeRevocationChannel(cache), new MemoryRateLimiter({ burst: 30, refillPerSecond: 1 }, 1_000), 10_000);
   const id = "0190f3c2-7b1e-7000-8000-000000000001";
   cache.set(DIGESTER.digest(key), { id, customer_id: id, instance_id: null, prefix: key.slice(0, 17), mode: "live", scopes: ["*"], allowed_ips: null, expires_at: null, revoked_at: null }, cache.generation);
 });

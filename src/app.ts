@@ -210,7 +210,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const authentication = {
     verifier: new KeyVerifier(
       db,
-      pepper,
+      writes.keyDigests,
       cache,
       revocations,
       rateLimiter(redis, "auth-failures", config.authFailureLimit, config.maxBuckets, app.log),

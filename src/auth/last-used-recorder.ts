@@ -98,7 +98,8 @@ export class LastUsedRecorder {
     const uses = this.pending;
     this.pending = new Map();
     for await (const batch of sortedBatches(uses.keys(), byText, BATCH_SIZE[this.dialect])) {
-      const chunk = new Map(batch.map((keyId) => [keyId, uses.get(keyId)!]));
+      const chunk = new Map<string, string>();
+      for (const keyId of batch) chunk.set(keyId, uses.get(keyId)!);
       try {
         await recordKeyUses(this.db, chunk);
       } catch (error) {

@@ -1,5 +1,5 @@
 import { findCredentialByDigest, type KeyCredential } from "../api-keys/api-key-repository.js";
-import { KeyDigester } from "../crypto/key-digest.js";
+import type { KeyDigester } from "../crypto/key-digest.js";
 import { isWellFormedKey } from "../crypto/key-format.js";
 import type { Db } from "../db/schema.js";
 import { AppError, rateLimitedError } from "../errors/app-error.js";
@@ -24,7 +24,8 @@ const UNKNOWN_DIGEST_TTL_MS = 10_000;
 export class KeyVerifier {
   constructor(
     private readonly db: Db,
-    pepper: string,
+    /** The process's one digester of keys under the pepper (the writes' too: it is built once). */
+    private readonly digester: KeyDigester,
     private readonly cache: VerifiedKeyCache,
     /** Whether this node hears every revocation: the cache is used only while it does. */
     private readonly revocations: RevocationChannel,
@@ -33,11 +34,8 @@ export class KeyVerifier {
     /** How many digests found unknown are remembered at most (UNKNOWN_KEY_CACHE_SIZE). */
     unknownDigestLimit: number,
   ) {
-    this.digester = new KeyDigester(pepper);
     this.unknownDigests = new ExpiringSet(UNKNOWN_DIGEST_TTL_MS, unknownDigestLimit);
   }
-
-  private readonly digester: KeyDigester;
 
   /**
    * Database reads under way, by digest, with the cache generation each began at: concurrent
